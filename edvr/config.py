@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: Apache-2.0
+"""YAML configs as attribute dicts, `-o key.path=value` overrides, and dumping.
+
+Loading is `yaml.safe_load`; strings that spell a Python literal tuple, list or
+number PyYAML leaves as text (``(0., 1.)``, ``4e-4``) become that value, as
+PaddleGAN configs expect. Overrides are parsed as YAML scalars, never `eval`.
+"""
+import ast
+import difflib
+import os
+import re
+
+import yaml
+
+from edvr.errors import ConfigError
+
+_NUMBER = re.compile(r'^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)$')
+
+
+class AttrDict(dict):
+    """A dict whose keys are also attributes (``cfg.model.generator.nf``)."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+
+def _convert(value):
+    """Recursively turn dicts into AttrDicts and literal-looking strings into values."""
+    if isinstance(value, dict):
+        return AttrDict({k: _convert(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_convert(v) for v in value]
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in '([' or _NUMBER.match(text):
+            try:
+                return ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return value
+    return value
+
+
+def to_plain(value):
+    """AttrDicts and tuples -> plain dicts and lists (for dumping and copying)."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def load_config(path, overrides=()):
+    """Read a YAML config file and apply ``key.path=value`` overrides.
+
+    Args:
+        path: the YAML file.
+        overrides: strings ``a.b.0.c=value``; the key must exist unless it is
+            written ``+a.b.new=value``.
+
+    Returns:
+        AttrDict of the config.
+    """
+    if not os.path.isfile(path):
+        raise ConfigError(f'{path}: config file not found')
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, 'problem_mark', None)
+        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+        problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+        raise ConfigError(f'{path}: YAML syntax error{where}: {problem}') from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{path}: expected a mapping of keys at the top level')
+    cfg = _convert(data)
+    for item in overrides or ():
+        apply_override(cfg, item)
+    return cfg
+
+
+def apply_override(cfg, item):
+    """Set one ``key.path=value`` (or ``+key.path=value`` to add) in ``cfg``."""
+    if '=' not in item:
+        raise ConfigError(f'-o {item!r}: expected key.path=value')
+    key_path, text = item.split('=', 1)
+    add = key_path.startswith('+')
+    parts = key_path.lstrip('+').strip().split('.')
+    try:
+        value = _convert(yaml.safe_load(text)) if text.strip() else ''
+    except yaml.YAMLError:
+        value = text
+    node = cfg
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = '.'.join(parts[:depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f'-o {key_path}: {here} is not an index of a list '
+                                  f'of {len(node)} items')
+            part = int(part)
+        elif isinstance(node, dict):
+            if part not in node and not (add and last):
+                close = difflib.get_close_matches(part, [str(k) for k in node], n=3, cutoff=0.5)
+                hint = f'; did you mean {", ".join(close)}?' if close else ''
+                raise ConfigError(f'-o {key_path}: key {here} does not exist{hint} '
+                                  f'(write +{key_path}=... to add a new key)')
+        else:
+            raise ConfigError(f'-o {key_path}: {".".join(parts[:depth])} is a value, not a mapping')
+        if last:
+            node[part] = value
+        else:
+            node = node[part]
+
+
+def dump_config(cfg, path):
+    """Write ``cfg`` as YAML to ``path`` (atomically)."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        yaml.safe_dump(to_plain(cfg), f, sort_keys=False, allow_unicode=True)
+    os.replace(tmp, path)

@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Building datasets and loaders: a resumable training stream and a strided eval split.
+
+The training stream is a pure function of (seed, iteration): batch ``k`` of a
+run always holds the same samples with the same augmentation seeds, whatever
+the number of loader workers. Resuming at iteration ``k`` therefore needs no
+saved loader state, only ``k``.
+"""
+import numpy as np
+from paddle.io import DataLoader, Sampler
+
+from edvr.registry import DATASETS, build_from_config
+
+_LOADER_KEYS = ('batch_size', 'num_workers', 'use_shared_memory')
+
+
+def build_dataset(cfg, where='dataset'):
+    """Build a dataset from its config (loader keys such as batch_size are ignored)."""
+    cfg = {k: v for k, v in cfg.items() if k not in _LOADER_KEYS}
+    return build_from_config(cfg, DATASETS, where=where)
+
+
+class TrainBatchSampler(Sampler):
+    """Endless batches of ``(index, sample_seed)`` for one rank.
+
+    Epoch ``e`` shuffles the dataset with ``seed + e``; its order is split into
+    ``world_size`` strided shares (padded by wrapping so every rank gets as many
+    batches), and each rank cuts its share into full batches.
+
+    Args:
+        dataset_len: number of samples.
+        batch_size: samples per batch on this rank.
+        seed: run seed; determines order and augmentation.
+        rank, world_size: this process's place among the training processes.
+        start_iter: number of batches already consumed (resume point).
+    """
+
+    def __init__(self, dataset_len, batch_size, seed=0, rank=0, world_size=1, start_iter=0):
+        super().__init__()
+        self.dataset_len = dataset_len
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.start_iter = start_iter
+        per_rank = -(-dataset_len // world_size)
+        self.batches_per_epoch = max(per_rank // batch_size, 1)
+
+    def epoch_batches(self, epoch):
+        """The batches of this rank in ``epoch``: list of lists of (index, seed)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.dataset_len)
+        seeds = rng.integers(0, 2**31 - 1, size=self.dataset_len)
+        need = self.batches_per_epoch * self.batch_size * self.world_size
+        picks = np.resize(np.arange(self.dataset_len), need)
+        mine = picks[self.rank::self.world_size][:self.batches_per_epoch * self.batch_size]
+        pairs = [(int(order[p]), int(seeds[p])) for p in mine]
+        return [pairs[i:i + self.batch_size] for i in range(0, len(pairs), self.batch_size)]
+
+    def __iter__(self):
+        epoch, skip = divmod(self.start_iter, self.batches_per_epoch)
+        while True:
+            for batch in self.epoch_batches(epoch)[skip:]:
+                yield batch
+            epoch, skip = epoch + 1, 0
+
+    def __len__(self):
+        return self.batches_per_epoch
+
+
+class StridedEvalSampler(Sampler):
+    """Evaluation batches: rank ``r`` takes samples r, r+N, r+2N... (no padding, no duplicates)."""
+
+    def __init__(self, dataset_len, batch_size=1, rank=0, world_size=1):
+        super().__init__()
+        self.indices = list(range(rank, dataset_len, world_size))
+        self.batch_size = batch_size
+
+    def __iter__(self):
+        for i in range(0, len(self.indices), self.batch_size):
+            yield self.indices[i:i + self.batch_size]
+
+    def __len__(self):
+        return -(-len(self.indices) // self.batch_size)
+
+
+def build_train_loader(cfg, dataset, seed, rank=0, world_size=1, start_iter=0):
+    """An endless training DataLoader over ``dataset`` following ``cfg`` (batch_size, num_workers)."""
+    sampler = TrainBatchSampler(len(dataset), int(cfg.get('batch_size', 1)), seed,
+                                rank, world_size, start_iter)
+    loader = DataLoader(dataset, batch_sampler=sampler,
+                        num_workers=int(cfg.get('num_workers', 0)),
+                        use_shared_memory=bool(cfg.get('use_shared_memory', True)))
+    return loader, sampler
+
+
+def build_eval_loader(cfg, dataset, rank=0, world_size=1):
+    """An evaluation DataLoader over this rank's strided share of ``dataset``."""
+    sampler = StridedEvalSampler(len(dataset), int(cfg.get('batch_size', 1)), rank, world_size)
+    return DataLoader(dataset, batch_sampler=sampler,
+                      num_workers=int(cfg.get('num_workers', 0)),
+                      use_shared_memory=bool(cfg.get('use_shared_memory', True)))

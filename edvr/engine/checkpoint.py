@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Saving and loading weights and full training checkpoints.
+
+Files (PaddleGAN's names): ``iter_{k}_weight.pdparams`` holds
+``{'generator': state_dict}``; ``iter_{k}_checkpoint.pdparams`` adds the
+optimizer (with its LR scheduler), the iteration and the run seed. Every write
+goes to a temporary name first and is renamed into place, so a crash never
+leaves a half-written file under a real name.
+"""
+import glob
+import os
+import re
+
+import paddle
+
+from edvr.errors import WeightsError
+
+_ITER = re.compile(r'iter_(\d+)_checkpoint\.pdparams$')
+
+
+def save_atomic(obj, path):
+    """``paddle.save`` to ``path`` through a temporary file and a rename."""
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        paddle.save(obj, tmp)
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_state(path, what='weights'):
+    """Load a ``.pdparams`` file as a dict, with one-line errors for bad files."""
+    if not os.path.isfile(path):
+        raise WeightsError(f'{path}: {what} file not found')
+    try:
+        state = paddle.load(path)
+    except Exception as exc:  # paddle raises many types for a non-Paddle file
+        raise WeightsError(f'{path}: not a Paddle state dict ({type(exc).__name__}: '
+                           f'{str(exc).splitlines()[0] if str(exc) else "unreadable"})') from None
+    if not isinstance(state, dict):
+        raise WeightsError(f'{path}: expected a dict of tensors, got {type(state).__name__}')
+    return state
+
+
+def generator_state(state, path):
+    """The generator's state dict inside a weights/checkpoint dict (or the dict itself)."""
+    inner = state.get('generator', state)
+    if not isinstance(inner, dict) or not inner:
+        raise WeightsError(f'{path}: no generator weights found (top-level keys: '
+                           f'{", ".join(map(str, list(state)[:8]))})')
+    return inner
+
+
+def _shape(value):
+    return list(value.shape) if hasattr(value, 'shape') else None
+
+
+def load_generator_weights(net, path):
+    """Load generator weights from ``path`` into ``net``, checking every key and shape.
+
+    Accepts our files, PaddleGAN's (``{'generator': ...}``) and bare state dicts.
+    Raises WeightsError listing missing, unexpected and mismatched keys.
+    """
+    state = generator_state(read_state(path), path)
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f'{k} {_shape(state[k])} vs model {list(own[k].shape)}'
+                  for k in own if k in state and _shape(state[k]) != list(own[k].shape)]
+    problems = []
+    for label, keys in (('missing', missing), ('unexpected', unexpected),
+                        ('shape mismatch', mismatched)):
+        if keys:
+            shown = '; '.join(keys[:6]) + (f'; ... ({len(keys)} in all)' if len(keys) > 6 else '')
+            problems.append(f'{label}: {shown}')
+    if problems:
+        raise WeightsError(f'{path}: weights do not fit the configured network ({" | ".join(problems)})')
+    net.set_state_dict(state)
+
+
+def latest_checkpoint(folder):
+    """The newest complete ``iter_*_checkpoint.pdparams`` in ``folder``, or None."""
+    found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(folder, 'iter_*_checkpoint.pdparams'))
+             if (m := _ITER.search(os.path.basename(p)))]
+    return max(found)[1] if found else None
+
+
+def prune_checkpoints(folder, keep):
+    """Delete all but the newest ``keep`` iteration checkpoints and weights."""
+    if keep is None or keep <= 0:
+        return
+    for pattern in ('iter_*_checkpoint.pdparams', 'iter_*_weight.pdparams'):
+        files = sorted(glob.glob(os.path.join(folder, pattern)),
+                       key=lambda p: int(re.search(r'iter_(\d+)_', os.path.basename(p)).group(1)))
+        for path in files[:-keep]:
+            os.remove(path)

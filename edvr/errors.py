@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one exception type a user sees: a one-line message naming what to fix."""
+
+
+class EDVRError(Exception):
+    """A user-facing error: bad config, missing file, mismatched weights.
+
+    `tools/main.py` prints its message on one line and exits non-zero, so the
+    message must name the file, key or value and what was expected.
+    """
+
+
+class ConfigError(EDVRError):
+    """A config file, key or value is wrong."""
+
+
+class DataError(EDVRError):
+    """A dataset folder, meta file or frame is missing or malformed."""
+
+
+class WeightsError(EDVRError):
+    """A weights or checkpoint file is missing, unreadable or does not fit."""

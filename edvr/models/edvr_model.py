@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: Apache-2.0
+"""EDVRModel: one training step and one test step of an EDVR generator.
+
+Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
+(Wang et al., CVPRW 2019), https://arxiv.org/abs/1905.02716
+"""
+import paddle
+
+from edvr.registry import LOSSES, MODELS, NETWORKS, build_from_config
+
+TSA_MODULE = 'TSAModule'
+
+
+@MODELS.register
+class EDVRModel:
+    """Holds the generator and its pixel loss; the trainer owns the loop.
+
+    Args:
+        generator: config of the network (e.g. ``{name: EDVRNet, nf: 64}``).
+        pixel_criterion: config of the loss (default Charbonnier).
+        tsa_iter: train only the TSA fusion module for iterations 1..tsa_iter
+            (0 or False: no such stage). Decided from the global iteration, so a
+            resume inside or after the stage behaves as an unbroken run.
+        to_static: run the generator under ``paddle.jit.to_static``.
+    """
+
+    def __init__(self, generator, pixel_criterion=None, tsa_iter=0, to_static=False):
+        self.nets = {'generator': build_from_config(generator, NETWORKS, where='model.generator')}
+        self.pixel_criterion = build_from_config(pixel_criterion or {'name': 'CharbonnierLoss'},
+                                                 LOSSES, where='model.pixel_criterion')
+        self.tsa_iter = int(tsa_iter or 0)
+        self.to_static = bool(to_static)
+        if self.to_static:
+            self.nets['generator'] = paddle.jit.to_static(self.nets['generator'])
+        self.amp = None
+        self.visuals = {}
+
+    @property
+    def generator(self):
+        return self.nets['generator']
+
+    def enable_amp(self, level='O1', dtype='float16', scaler=None):
+        """Train under ``paddle.amp.auto_cast`` (``scaler`` is used for float16)."""
+        self.amp = {'level': level, 'dtype': dtype, 'scaler': scaler}
+
+    def in_tsa_stage(self, current_iter):
+        """Whether ``current_iter`` (1-based) trains only the TSA module."""
+        return self.tsa_iter > 0 and current_iter <= self.tsa_iter
+
+    def set_tsa_stage(self, current_iter):
+        """Freeze everything but the TSA module inside the TSA-only stage."""
+        tsa_only = self.in_tsa_stage(current_iter)
+        for name, param in self.generator.named_parameters():
+            param.stop_gradient = tsa_only and TSA_MODULE not in name
+
+    def train_iter(self, batch, optimizer, current_iter):
+        """One optimisation step on ``batch``.
+
+        Args:
+            batch: dict with 'lq' (b, t, c, h, w) and 'gt' (b, c, H, W) tensors.
+            optimizer: the paddle optimizer over the generator's parameters.
+            current_iter: 1-based global iteration.
+
+        Returns:
+            dict of float losses, e.g. ``{'loss_pixel': 12.3}``.
+        """
+        self.set_tsa_stage(current_iter)
+        self.generator.train()
+        lq, gt = batch['lq'], batch['gt']
+        if self.amp:
+            with paddle.amp.auto_cast(level=self.amp['level'], dtype=self.amp['dtype']):
+                output = self.generator(lq)
+            loss = self.pixel_criterion(output.astype('float32'), gt)
+        else:
+            output = self.generator(lq)
+            loss = self.pixel_criterion(output, gt)
+        scaler = self.amp and self.amp['scaler']
+        if scaler:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        optimizer.clear_grad()
+        center = lq.shape[1] // 2
+        self.visuals = {'lq': lq[:, center].detach(), 'output': output.detach(), 'gt': gt}
+        return {'loss_pixel': float(loss)}
+
+    @paddle.no_grad()
+    def test_iter(self, lq):
+        """Restore ``lq`` (b, t, c, h, w) -> (b, c, H, W) in evaluation mode."""
+        self.generator.eval()
+        output = self.generator(lq)
+        self.generator.train()
+        return output
