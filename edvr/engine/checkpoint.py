@@ -97,3 +97,33 @@ def prune_checkpoints(folder, keep):
                        key=lambda p: int(re.search(r'iter_(\d+)_', os.path.basename(p)).group(1)))
         for path in files[:-keep]:
             os.remove(path)
+
+
+def _rename_optimizer_state(state, rename):
+    """Rename the per-parameter entries of an optimizer state dict (``<param>_moment1_0`` ...)."""
+    prefixes = sorted(rename, key=len, reverse=True)
+    out = {}
+    for key, value in state.items():
+        if key == 'master_weights' and isinstance(value, dict):
+            out[key] = {rename.get(k, k): v for k, v in value.items()}
+            continue
+        prefix = next((p for p in prefixes if key.startswith(p + '_')), None)
+        out[rename[prefix] + key[len(prefix):] if prefix else key] = value
+    return out
+
+
+def portable_optimizer_state(optimizer, net):
+    """The optimizer's state keyed by structured parameter names (``PCDModule.x.weight_moment1_0``).
+
+    Paddle keys optimizer state by generated names (``conv2d_60.w_0``) that depend
+    on what else the process built; structured names make a checkpoint loadable
+    in any process.
+    """
+    rename = {p.name: name for name, p in net.named_parameters()}
+    return _rename_optimizer_state(optimizer.state_dict(), rename)
+
+
+def load_portable_optimizer_state(optimizer, net, state):
+    """Inverse of `portable_optimizer_state`: load ``state`` into ``optimizer``."""
+    rename = {name: p.name for name, p in net.named_parameters()}
+    optimizer.set_state_dict(_rename_optimizer_state(state, rename))

@@ -24,11 +24,13 @@ def build_parser():
 
 
 def prepare_demo_data(cfg):
-    """Build the demo clips named by the config's ``demo_data`` key, if not built yet."""
-    root = cfg.get('demo_data')
-    if root:
+    """Build the demo clips the config's ``demo_data`` key asks for (a folder, or
+    ``{root: ..., <make_demo_dataset arguments>}``), unless already built."""
+    spec = cfg.get('demo_data')
+    if spec:
         from edvr.datasets.demo import ensure_demo_dataset
-        ensure_demo_dataset(root)
+        spec = dict(spec) if isinstance(spec, dict) else {'root': spec}
+        ensure_demo_dataset(**spec)
 
 
 def run(args):
@@ -47,8 +49,9 @@ def run(args):
         trainer.train()
     if trainer.test_loader is None:
         return {}
-    model = trainer.validate(None if args.evaluate_only else trainer.current_iter,
-                             save_img=None)
+    validated_at, model = trainer.last_validation
+    if args.evaluate_only or validated_at != trainer.current_iter:
+        model = trainer.validate(None if args.evaluate_only else trainer.current_iter)
     baseline = trainer.bicubic_baseline()
     report = {'iteration': trainer.current_iter,
               'model': {k: v for k, v in model.items() if k != 'per_clip'},

@@ -87,6 +87,7 @@ class Trainer:
         self.writer = VisualDLWriter(self.run_dir, cfg.get('enable_visualdl', False) and self.rank == 0)
         self.current_iter = 0
         self.best = {}
+        self.last_validation = (None, None)
         if evaluate_only:
             return
         self._build_training(resume_state, amp, amp_level)
@@ -108,7 +109,8 @@ class Trainer:
             self.model.enable_amp(amp_level, 'float16' if gpu else 'bfloat16', scaler)
         if resume_state:
             self.model.generator.set_state_dict(ckpt.generator_state(resume_state, 'checkpoint'))
-            self.optimizer.set_state_dict(resume_state['optimizer'])
+            ckpt.load_portable_optimizer_state(self.optimizer, self.model.generator,
+                                               resume_state['optimizer'])
             self.scheduler.set_state_dict(resume_state['lr_scheduler'])
             self.current_iter = int(resume_state['iter'])
             self.best = dict(resume_state.get('best', {}))
@@ -207,6 +209,7 @@ class Trainer:
         self.logger.info(f'validation at {where}: ' + self._summary(result))
         for name, clips in result['per_clip'].items():
             self.logger.info(f'  {name} per clip: ' + ', '.join(f'{c}: {v:.4f}' for c, v in clips.items()))
+        self.last_validation = (current_iter, result)
         if current_iter:
             self.writer.scalars({k: v for k, v in result.items() if k != 'per_clip'}, current_iter, 'val')
             psnr = result.get('psnr')
@@ -234,7 +237,7 @@ class Trainer:
             return
         weights = {'generator': self.generator.state_dict()}
         ckpt.save_atomic(weights, os.path.join(self.run_dir, f'iter_{current_iter}_weight.pdparams'))
-        state = dict(weights, optimizer=self.optimizer.state_dict(),
+        state = dict(weights, optimizer=ckpt.portable_optimizer_state(self.optimizer, self.generator),
                      lr_scheduler=self.scheduler.state_dict(), iter=current_iter,
                      seed=self.seed, best=self.best)
         ckpt.save_atomic(state, os.path.join(self.run_dir, f'iter_{current_iter}_checkpoint.pdparams'))

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: Apache-2.0
+"""End-to-end runs of the trainer on a tiny demo: learning, resume, evaluation."""
+import glob
+import json
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+from edvr.config import load_config
+from edvr.engine.cli import main
+from edvr.engine.trainer import Trainer
+from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_tiny_data(tmp_path_factory.mktemp('demo'))
+
+
+def run_folder(out):
+    (folder,) = glob.glob(os.path.join(out, 'edvr_demo-*'))
+    return folder
+
+
+def weights(path):
+    return {k: v.numpy() for k, v in paddle.load(path)['generator'].items()}
+
+
+def test_training_lowers_the_loss_on_a_fixed_batch(data, tmp_path):
+    cfg = load_config(DEMO_CONFIG, tiny_overrides(data, tmp_path, total_iters=25))
+    trainer = Trainer(cfg, DEMO_CONFIG, seed=3)
+    batch = next(iter(trainer.test_loader))
+    gt_hw = batch['gt'].shape[-2:]
+
+    def loss():
+        out = trainer.model.test_iter(batch['lq'])
+        return float(trainer.model.pixel_criterion(out, batch['gt']))
+    before = loss()
+    trainer.train()
+    after = loss()
+    assert after < 0.9 * before, (before, after)
+    assert list(gt_hw) == [32, 48]
+
+
+@pytest.mark.parametrize('w_tsa, tsa_iter, resume_at', [(False, 0, 2), (True, 3, 2), (True, 3, 4)])
+def test_resume_equals_uninterrupted(data, tmp_path, w_tsa, tsa_iter, resume_at):
+    full_out, part_out = str(tmp_path / 'full'), str(tmp_path / 'part')
+    assert main(['-c', DEMO_CONFIG, '--seed', '5', '-o',
+                 *tiny_overrides(data, full_out, 6, w_tsa, tsa_iter)]) == 0
+    full = run_folder(full_out)
+    # an interrupted run: same seed, stopped at `resume_at`, then resumed to the end
+    assert main(['-c', DEMO_CONFIG, '--seed', '5', '-o',
+                 *tiny_overrides(data, part_out, 6, w_tsa, tsa_iter),
+                 f'total_iters={resume_at}']) == 0
+    part = run_folder(part_out)
+    ckpt = os.path.join(part, f'iter_{resume_at}_checkpoint.pdparams')
+    assert main(['-c', DEMO_CONFIG, '--resume', ckpt, '-o',
+                 *tiny_overrides(data, part_out, 6, w_tsa, tsa_iter)]) == 0
+    a, b = weights(os.path.join(full, 'iter_6_weight.pdparams')), \
+        weights(os.path.join(part, 'iter_6_weight.pdparams'))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(b[key], a[key], rtol=0, atol=1e-6, err_msg=key)
+    if tsa_iter:  # inside the TSA-only stage everything but TSAModule stayed frozen
+        early, stage_end = weights(os.path.join(full, 'iter_2_weight.pdparams')), a
+        frozen = [k for k in early if 'TSAModule' not in k]
+        tsa = [k for k in early if 'TSAModule' in k]
+        assert tsa and frozen
+        init = Trainer(load_config(DEMO_CONFIG, tiny_overrides(data, str(tmp_path / 'i'), 6, w_tsa,
+                                                                tsa_iter)), DEMO_CONFIG, seed=5,
+                       evaluate_only=True).generator.state_dict()
+        assert all(np.array_equal(early[k], init[k].numpy()) for k in frozen)
+        assert any(not np.array_equal(early[k], init[k].numpy()) for k in tsa)
+        assert any(not np.array_equal(stage_end[k], early[k]) for k in frozen)
+    scores = json.load(open(os.path.join(part, 'final_scores.json')))
+    assert scores['iteration'] == 6 and scores['model']['psnr'] > 10
+
+
+def test_evaluate_only_scores_and_saves_frames(data, tmp_path, capsys):
+    out = str(tmp_path / 'train')
+    assert main(['-c', DEMO_CONFIG, '--seed', '1', '-o', *tiny_overrides(data, out, 2)]) == 0
+    trained = json.load(open(os.path.join(run_folder(out), 'final_scores.json')))
+    best = os.path.join(run_folder(out), 'iter_2_weight.pdparams')
+    eval_out = str(tmp_path / 'eval')
+    assert main(['-c', DEMO_CONFIG, '--evaluate-only', '--load', best, '-o',
+                 *tiny_overrides(data, eval_out, 2), 'validate.save_img=true']) == 0
+    folder = run_folder(eval_out)
+    scores = json.load(open(os.path.join(folder, 'final_scores.json')))
+    assert scores['model']['psnr'] == pytest.approx(trained['model']['psnr'], abs=1e-9)
+    assert scores['bicubic'] == pytest.approx(trained['bicubic'])
+    frames = sorted(os.listdir(os.path.join(folder, 'visual_test', '000')))
+    assert frames == [f'{i:08d}.png' for i in range(5)]
