@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-from edvr.datasets.loader import StridedEvalSampler, TrainBatchSampler
+import numpy as np
+import pytest
+
+from edvr.datasets.loader import StridedEvalSampler, TrainBatchSampler, build_eval_loader
+from edvr.errors import DataError
 
 
 def take(sampler, n):
@@ -33,3 +37,23 @@ def test_eval_split_has_no_padding_or_duplicates():
     flat = sorted(i for share in shares for batch in share for i in batch)
     assert flat == list(range(7))
     assert shares[0] == [[0], [3], [6]]
+
+
+class Flaky:
+    """Three samples; sample 1 fails the way a corrupt frame does."""
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        if index == 1:
+            raise DataError('/data/clip/00000001.png: cannot decode image')
+        return {'x': np.full((2,), index, 'float32')}
+
+
+@pytest.mark.parametrize('workers', [0, 1])
+def test_sample_errors_reach_the_caller_with_their_message(workers):
+    loader = build_eval_loader({'num_workers': workers}, Flaky())
+    with pytest.raises(DataError, match=r'^/data/clip/00000001\.png: cannot decode image$'):
+        for _ in loader:
+            pass

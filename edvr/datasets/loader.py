@@ -6,12 +6,17 @@ run always holds the same samples with the same augmentation seeds, whatever
 the number of loader workers. Resuming at iteration ``k`` therefore needs no
 saved loader state, only ``k``.
 """
+import traceback
+
 import numpy as np
 from paddle.io import DataLoader, Sampler
+from paddle.io.dataloader.collate import default_collate_fn
 
+from edvr import errors
 from edvr.registry import DATASETS, build_from_config
 
 _LOADER_KEYS = ('batch_size', 'num_workers', 'use_shared_memory')
+_ERROR = '__loading_error__'
 
 
 def build_dataset(cfg, where='dataset'):
@@ -84,19 +89,67 @@ class StridedEvalSampler(Sampler):
         return -(-len(self.indices) // self.batch_size)
 
 
+class _CarryErrors:
+    """Dataset wrapper returning a failed sample's error as data instead of raising.
+
+    Paddle's loader hangs (no workers) or replaces the message by a generic
+    one (workers) when a sample raises; carrying the error through the batch
+    lets `SafeLoader` raise it in the main process with its own message.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        try:
+            return self.dataset[index]
+        except errors.EDVRError as exc:
+            return {_ERROR: f'{type(exc).__name__}\n{exc}'}
+        except Exception:  # a bug: keep its traceback for the report
+            return {_ERROR: f'RuntimeError\nloading sample {index} failed:\n{traceback.format_exc()}'}
+
+
+def _collate(samples):
+    failed = [s[_ERROR] for s in samples if _ERROR in s]
+    if failed:  # paddle drops a batch without arrays, so one travels with the message
+        return {_ERROR: failed[0], 'placeholder': np.zeros(1, np.uint8)}
+    return default_collate_fn(samples)
+
+
+class SafeLoader:
+    """Iterates a paddle DataLoader, re-raising a sample's error with its own message."""
+
+    def __init__(self, dataset, batch_sampler, num_workers, use_shared_memory):
+        self.batch_sampler = batch_sampler
+        self.loader = DataLoader(_CarryErrors(dataset), batch_sampler=batch_sampler,
+                                 num_workers=num_workers, use_shared_memory=use_shared_memory,
+                                 collate_fn=_collate)
+
+    def __len__(self):
+        return len(self.batch_sampler)
+
+    def __iter__(self):
+        for batch in self.loader:
+            if _ERROR in batch:
+                kind, message = batch[_ERROR].split('\n', 1)
+                raise getattr(errors, kind, RuntimeError)(message)
+            yield batch
+
+
 def build_train_loader(cfg, dataset, seed, rank=0, world_size=1, start_iter=0):
     """An endless training DataLoader over ``dataset`` following ``cfg`` (batch_size, num_workers)."""
     sampler = TrainBatchSampler(len(dataset), int(cfg.get('batch_size', 1)), seed,
                                 rank, world_size, start_iter)
-    loader = DataLoader(dataset, batch_sampler=sampler,
-                        num_workers=int(cfg.get('num_workers', 0)),
-                        use_shared_memory=bool(cfg.get('use_shared_memory', True)))
+    loader = SafeLoader(dataset, sampler, int(cfg.get('num_workers', 0)),
+                        bool(cfg.get('use_shared_memory', True)))
     return loader, sampler
 
 
 def build_eval_loader(cfg, dataset, rank=0, world_size=1):
     """An evaluation DataLoader over this rank's strided share of ``dataset``."""
     sampler = StridedEvalSampler(len(dataset), int(cfg.get('batch_size', 1)), rank, world_size)
-    return DataLoader(dataset, batch_sampler=sampler,
-                      num_workers=int(cfg.get('num_workers', 0)),
-                      use_shared_memory=bool(cfg.get('use_shared_memory', True)))
+    return SafeLoader(dataset, sampler, int(cfg.get('num_workers', 0)),
+                      bool(cfg.get('use_shared_memory', True)))

@@ -16,6 +16,7 @@ import paddle
 from edvr.errors import WeightsError
 
 _ITER = re.compile(r'iter_(\d+)_checkpoint\.pdparams$')
+CHECKPOINT_KEYS = ('generator', 'optimizer', 'lr_scheduler', 'iter', 'seed')
 
 
 def save_atomic(obj, path):
@@ -62,9 +63,26 @@ def load_generator_weights(net, path):
     """Load generator weights from ``path`` into ``net``, checking every key and shape.
 
     Accepts our files, PaddleGAN's (``{'generator': ...}``) and bare state dicts.
-    Raises WeightsError listing missing, unexpected and mismatched keys.
     """
-    state = generator_state(read_state(path), path)
+    set_generator_state(net, generator_state(read_state(path), path), path)
+
+
+def read_checkpoint(path):
+    """Load a full training checkpoint, refusing a weights-only file."""
+    state = read_state(path, 'checkpoint')
+    missing = [k for k in CHECKPOINT_KEYS if k not in state]
+    if missing:
+        raise WeightsError(f'{path}: not a full training checkpoint (no {", ".join(missing)}); '
+                           f'use --load for a weights file')
+    return state
+
+
+def set_generator_state(net, state, path):
+    """Set ``state`` into ``net`` after checking every key and shape.
+
+    Raises WeightsError naming ``path`` and listing missing, unexpected and
+    mismatched keys.
+    """
     own = net.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -56,43 +56,49 @@ class Trainer:
         self.rank = dist.get_rank()
         if self.world_size > 1:
             dist.init_parallel_env()
-        resume_state = ckpt.read_state(resume, 'checkpoint') if resume else None
+        resume_state = ckpt.read_checkpoint(resume) if resume else None
         self.run_dir = run_folder(cfg, config_path, resume)
-        self.logger = setup_logger(self.run_dir, self.rank)
+        self.logger = setup_logger(None, self.rank)  # the log file opens once all is built
         device = select_device(int(os.environ.get('PADDLE_LOCAL_RANK', self.rank)),
                                int(os.environ.get('PADDLE_LOCAL_SIZE', self.world_size)))
-        self.logger.info(f'device: {device}; processes: {self.world_size}; run folder: {self.run_dir}')
-        if self.rank == 0:
-            os.makedirs(self.run_dir, exist_ok=True)
-            dump_config(cfg, os.path.join(self.run_dir, 'config.yaml'))
-
         self.seed = int(resume_state['seed']) if resume_state else \
             int(seed if seed is not None else cfg.get('seed', np.random.randint(0, 2**31 - 1)))
         paddle.seed(self.seed)
         np.random.seed(self.seed + self.rank)
-        self.logger.info(f'seed: {self.seed}')
 
         self.model = build_from_config(cfg.get('model'), MODELS, where='model')
         if load:
             ckpt.load_generator_weights(self.model.generator, load)
-            self.logger.info(f'loaded weights {load}')
         self.min_max = tuple(cfg.get('min_max', (0., 1.)))
-        validate_cfg = cfg.get('validate') or {}
-        self.metrics = build_metrics(validate_cfg.get('metrics'))
+        self.metrics = build_metrics((cfg.get('validate') or {}).get('metrics'))
         test_cfg = (cfg.get('dataset') or {}).get('test')
         self.test_loader = None
         if test_cfg:
             test_set = build_dataset(test_cfg, where='dataset.test')
             self.test_loader = build_eval_loader(test_cfg, test_set, self.rank, self.world_size)
-        self.writer = VisualDLWriter(self.run_dir, cfg.get('enable_visualdl', False) and self.rank == 0)
         self.current_iter = 0
         self.best = {}
         self.last_validation = (None, None)
-        if evaluate_only:
-            return
-        self._build_training(resume_state, amp, amp_level)
+        if not evaluate_only:
+            self._build_training(resume, resume_state, amp, amp_level)
+        self._open_run_folder()
+        self.logger.info(f'device: {device}; processes: {self.world_size}; seed: {self.seed}')
+        if load:
+            self.logger.info(f'loaded weights {load}')
+        if resume_state:
+            self.logger.info(f'resumed from {resume} at iteration {self.current_iter}')
 
-    def _build_training(self, resume_state, amp, amp_level):
+    def _open_run_folder(self):
+        """Create the run folder (rank 0) only now that the config has built without error."""
+        if self.rank == 0:
+            os.makedirs(self.run_dir, exist_ok=True)
+            dump_config(self.cfg, os.path.join(self.run_dir, 'config.yaml'))
+        self.logger = setup_logger(self.run_dir, self.rank)
+        self.logger.info(f'run folder: {self.run_dir}')
+        self.writer = VisualDLWriter(self.run_dir, self.cfg.get('enable_visualdl', False)
+                                     and self.rank == 0)
+
+    def _build_training(self, resume, resume_state, amp, amp_level):
         cfg = self.cfg
         train_cfg = (cfg.get('dataset') or {}).get('train')
         if not train_cfg:
@@ -108,13 +114,12 @@ class Trainer:
             scaler = paddle.amp.GradScaler(init_loss_scaling=1024) if gpu else None
             self.model.enable_amp(amp_level, 'float16' if gpu else 'bfloat16', scaler)
         if resume_state:
-            self.model.generator.set_state_dict(ckpt.generator_state(resume_state, 'checkpoint'))
+            ckpt.set_generator_state(self.model.generator, resume_state['generator'], resume)
             ckpt.load_portable_optimizer_state(self.optimizer, self.model.generator,
                                                resume_state['optimizer'])
             self.scheduler.set_state_dict(resume_state['lr_scheduler'])
             self.current_iter = int(resume_state['iter'])
             self.best = dict(resume_state.get('best', {}))
-            self.logger.info(f'resumed at iteration {self.current_iter}')
         if self.world_size > 1:
             unused = bool(cfg.get('find_unused_parameters', False) or self.model.tsa_iter)
             self.model.nets['generator'] = paddle.DataParallel(
