@@ -76,7 +76,10 @@ def build_from_config(cfg, registry, where='', **default_args):
         raise ConfigError(f'{label}: expected a mapping with a "name" key, got {cfg!r}')
     args = dict(default_args)
     args.update({k: v for k, v in cfg.items() if k != 'name'})
-    cls = registry.get(cfg['name'])
+    try:
+        cls = registry.get(cfg['name'])
+    except ConfigError as exc:
+        raise ConfigError(f'{label}.name: {exc}') from None
     _check_arguments(cls, args, label, cfg['name'])
     try:
         return cls(**args)

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`VSRFolderDataset`: clips as sub-folders of frames (Vid4, UDM10, your own videos)."""
+import os
+
+from edvr.datasets.base import BaseVSRDataset
+from edvr.errors import ConfigError, DataError
+from edvr.registry import DATASETS
+
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
+
+
+def list_frames(folder):
+    """Sorted image file names in ``folder``."""
+    return sorted(n for n in os.listdir(folder)
+                  if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith('.'))
+
+
+@DATASETS.register
+class VSRFolderDataset(BaseVSRDataset):
+    """Clips stored as ``<lq_folder>/<clip>/<frame>`` with GT in ``<gt_folder>/<clip>/<frame>``.
+
+    Clips may have any number of frames; LQ and GT frames share file names.
+
+    By default (as in PaddleGAN) each clip is one sample (``key`` = clip name,
+    ``sequence_length``, ``num_frames``), to be cut with `GetNeighboringFramesIdx`.
+    With ``per_frame=True`` every frame is one sample (``key`` = 'clip/frame',
+    ``frame_idx``, ``max_frame_num``), for sliding-window evaluation of every
+    frame with `GetFrameIdxwithPadding`. Either way the info carries the clip's
+    ``frame_names``, which the frame-index ops use instead of a name template.
+
+    Args:
+        lq_folder: folder of LQ clips.
+        gt_folder: folder of GT clips.
+        preprocess: list of preprocess op configs.
+        num_frames: frames per sample (default: whole clip; required and odd
+            with ``per_frame``).
+        times: list the samples this many times.
+        per_frame: one sample per frame instead of one per clip.
+
+    Raises:
+        ConfigError: ``per_frame`` without an odd ``num_frames``.
+        DataError: a missing folder, a GT clip missing or of another length, no clips.
+    """
+
+    def __init__(self, lq_folder, gt_folder, preprocess, num_frames=None, times=1,
+                 per_frame=False):
+        if per_frame and (num_frames is None or int(num_frames) % 2 == 0):
+            raise ConfigError(f'VSRFolderDataset.num_frames: per_frame needs an odd number, '
+                              f'got {num_frames}')
+        super().__init__(preprocess)
+        self.lq_folder = str(lq_folder)
+        self.gt_folder = str(gt_folder)
+        self.num_frames = None if num_frames is None else int(num_frames)
+        self.times = int(times)
+        self.per_frame = bool(per_frame)
+        self.data_infos = self.prepare_data_infos()
+
+    def prepare_data_infos(self):
+        """One info per clip (default) or per frame (``per_frame``)."""
+        for folder in (self.lq_folder, self.gt_folder):
+            if not os.path.isdir(folder):
+                raise DataError(f'{folder}: dataset folder not found')
+        clips = sorted(c for c in os.listdir(self.lq_folder)
+                       if os.path.isdir(os.path.join(self.lq_folder, c)))
+        infos = []
+        for clip in clips:
+            names = list_frames(os.path.join(self.lq_folder, clip))
+            if not names:
+                continue
+            gt_clip = os.path.join(self.gt_folder, clip)
+            if not os.path.isdir(gt_clip):
+                raise DataError(f'{gt_clip}: GT clip folder not found')
+            gt_count = len(list_frames(gt_clip))
+            if gt_count != len(names):
+                raise DataError(f'{gt_clip}: {gt_count} GT frames but {len(names)} LQ frames')
+            common = dict(lq_path=self.lq_folder, gt_path=self.gt_folder, clip=clip,
+                          frame_names=names)
+            if self.per_frame:
+                infos.extend(dict(common, key=f'{clip}/{os.path.splitext(n)[0]}', frame_idx=i,
+                                  max_frame_num=len(names), num_frames=self.num_frames)
+                             for i, n in enumerate(names))
+            else:
+                infos.append(dict(common, key=clip, sequence_length=len(names),
+                                  num_frames=self.num_frames or len(names)))
+        if not infos:
+            raise DataError(f'{self.lq_folder}: no clip folders with frames')
+        return infos * self.times

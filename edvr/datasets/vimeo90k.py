@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`VSRVimeo90KDataset`: Vimeo-90K septuplets, a window of LQ frames around the middle GT frame."""
+import os
+
+from edvr.datasets.base import BaseVSRDataset
+from edvr.errors import ConfigError, DataError
+from edvr.registry import DATASETS
+
+SEPTUPLET = 7
+
+
+@DATASETS.register
+class VSRVimeo90KDataset(BaseVSRDataset):
+    """Vimeo-90K for sliding-window networks.
+
+    Each septuplet ``<lq_folder>/<seq>/im1.png .. im7.png`` is one sample: the
+    ``num_frames`` LQ frames centred on ``im4`` and the GT ``im4``. The info
+    already lists the files, so the pipeline starts with `ReadImageSequence`.
+    Samples have ``clip`` = '00001/0001' and ``key`` = '00001/0001/im4'.
+
+    Args:
+        lq_folder: folder of LQ septuplets.
+        gt_folder: folder of GT septuplets.
+        ann_file: one septuplet per line, ``00001/0001`` (anything after the
+            first blank, as in BasicSR's meta files, is ignored).
+        preprocess: list of preprocess op configs.
+        num_frames: 7 (im1-im7), 5 (im2-im6), 3 or 1.
+
+    Raises:
+        ConfigError: ``num_frames`` is not odd or exceeds 7.
+        DataError: a missing folder or ann_file, or an empty ann_file.
+    """
+
+    def __init__(self, lq_folder, gt_folder, ann_file, preprocess, num_frames=SEPTUPLET):
+        if int(num_frames) not in (1, 3, 5, 7):
+            raise ConfigError(f'VSRVimeo90KDataset.num_frames: expected 1, 3, 5 or 7, '
+                              f'got {num_frames}')
+        super().__init__(preprocess)
+        self.lq_folder = str(lq_folder)
+        self.gt_folder = str(gt_folder)
+        self.ann_file = str(ann_file)
+        self.num_frames = int(num_frames)
+        self.data_infos = self.prepare_data_infos()
+
+    def prepare_data_infos(self):
+        """One info per septuplet of the ann_file."""
+        for folder in (self.lq_folder, self.gt_folder):
+            if not os.path.isdir(folder):
+                raise DataError(f'{folder}: dataset folder not found')
+        if not os.path.isfile(self.ann_file):
+            raise DataError(f'{self.ann_file}: meta-info (ann_file) not found')
+        with open(self.ann_file, encoding='utf-8') as f:
+            seqs = [line.split()[0] for line in f if line.strip()]
+        if not seqs:
+            raise DataError(f'{self.ann_file}: lists no septuplets')
+        middle = SEPTUPLET // 2 + 1
+        half = self.num_frames // 2
+        lq_names = [f'im{i}.png' for i in range(middle - half, middle + half + 1)]
+        return [dict(lq_path=[os.path.join(self.lq_folder, seq, n) for n in lq_names],
+                     gt_path=[os.path.join(self.gt_folder, seq, f'im{middle}.png')],
+                     key=f'{seq}/im{middle}', clip=seq, num_frames=self.num_frames)
+                for seq in seqs]
