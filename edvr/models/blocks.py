@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Small building blocks shared by the EDVR parts, and their initialisation.
+
+Initialisation follows the EDVR recipe: plain convolutions start as PyTorch's
+default (weight and bias uniform in +-1/sqrt(fan_in)), residual-block
+convolutions as Kaiming-normal scaled by 0.1 with zero bias, so that a fresh
+network is close to identity per block.
+"""
+import math
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+
+def conv2d(in_nf, out_nf, kernel_size=3, stride=1):
+    """A ``kernel_size`` conv with 'same' padding and the default EDVR initialisation.
+
+    Args:
+        in_nf: input channels.
+        out_nf: output channels.
+        kernel_size: odd int.
+        stride: int.
+    """
+    bound = 1.0 / math.sqrt(in_nf * kernel_size * kernel_size)
+    init = nn.initializer.Uniform(-bound, bound)
+    return nn.Conv2D(in_nf, out_nf, kernel_size, stride=stride, padding=kernel_size // 2,
+                     weight_attr=paddle.ParamAttr(initializer=init),
+                     bias_attr=paddle.ParamAttr(initializer=init))
+
+
+def scaled_kaiming_conv2d(in_nf, out_nf, kernel_size=3, scale=0.1):
+    """A 'same' conv with Kaiming-normal weight times ``scale`` and zero bias."""
+    std = scale * math.sqrt(2.0 / (in_nf * kernel_size * kernel_size))
+    return nn.Conv2D(in_nf, out_nf, kernel_size, padding=kernel_size // 2,
+                     weight_attr=paddle.ParamAttr(initializer=nn.initializer.Normal(0.0, std)),
+                     bias_attr=paddle.ParamAttr(initializer=nn.initializer.Constant(0.0)))
+
+
+def lrelu(x):
+    """LeakyReLU with slope 0.1, the activation used throughout EDVR."""
+    return F.leaky_relu(x, negative_slope=0.1)
+
+
+def upsample2x(x):
+    """Bilinear 2x upsampling (half-pixel centres) of (n, c, h, w)."""
+    return F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False, align_mode=0)
+
+
+class ResidualBlockNoBN(nn.Layer):
+    """``x + conv2(relu(conv1(x)))`` without normalisation.
+
+    Paper: Enhanced Deep Residual Networks for Single Image Super-Resolution
+    (Lim et al., CVPRW 2017).
+
+    Args:
+        nf: channels.
+    """
+
+    def __init__(self, nf=64):
+        super().__init__()
+        self.conv1 = scaled_kaiming_conv2d(nf, nf)
+        self.conv2 = scaled_kaiming_conv2d(nf, nf)
+
+    def forward(self, x):
+        """(n, nf, h, w) -> (n, nf, h, w)."""
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+def make_residual_blocks(num_blocks, nf):
+    """``num_blocks`` `ResidualBlockNoBN` in sequence, named ``block0``, ``block1``, ..."""
+    blocks = nn.Sequential()
+    for i in range(num_blocks):
+        blocks.add_sublayer(f'block{i}', ResidualBlockNoBN(nf))
+    return blocks
+
+
+def unflatten_frames(x, t):
+    """(b*t, c, h, w) -> (b, t, c, h, w); also in static graphs with unknown b, h, w."""
+    if paddle.in_dynamic_mode():
+        return x.reshape([-1, t] + list(x.shape[1:]))
+    size = paddle.shape(x)
+    return x.reshape([-1, t, x.shape[1], size[2], size[3]])

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+"""PCD alignment: Pyramid, Cascading and Deformable convolution."""
+import paddle
+import paddle.nn as nn
+
+from edvr.models.blocks import conv2d, lrelu, upsample2x
+from edvr.models.dcn import DCNPack
+
+
+class PCDAlign(nn.Layer):
+    """Align neighbour-frame features to the reference frame over a 3-level pyramid.
+
+    From the coarsest level L3 (1/4 size) to L1 (full size), each level predicts
+    DCN offsets from the neighbour and reference features plus the 2x-upsampled
+    offsets of the level below, aligns with a `DCNPack`, and merges the upsampled
+    aligned features of the level below. A final cascading DCN refines L1.
+
+    Any number of frames is aligned in one call: stack them in the batch axis
+    (with the reference features repeated to match).
+
+    Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
+    (Wang et al., CVPRW 2019).
+
+    Args:
+        nf: feature channels.
+        groups: deformable groups of each DCN.
+    """
+
+    def __init__(self, nf=64, groups=8):
+        super().__init__()
+        for level in (3, 2, 1):
+            name = f'PCD_Align_L{level}_'
+            setattr(self, name + 'offset_conv1', conv2d(2 * nf, nf))
+            if level == 3:
+                setattr(self, name + 'offset_conv2', conv2d(nf, nf))
+            else:
+                setattr(self, name + 'offset_conv2', conv2d(2 * nf, nf))
+                setattr(self, name + 'offset_conv3', conv2d(nf, nf))
+            setattr(self, name + 'dcn', DCNPack(nf, 3, deformable_groups=groups))
+            if level < 3:
+                setattr(self, name + 'fea_conv', conv2d(2 * nf, nf))
+        self.PCD_Align_cas_offset_conv1 = conv2d(2 * nf, nf)
+        self.PCD_Align_cas_offset_conv2 = conv2d(nf, nf)
+        self.PCD_Align_cascade_dcn = DCNPack(nf, 3, deformable_groups=groups)
+
+    def _layer(self, level, name):
+        return getattr(self, f'PCD_Align_L{level}_{name}')
+
+    def forward(self, nbr_feats, ref_feats):
+        """Align.
+
+        Args:
+            nbr_feats: neighbour features [L1, L2, L3], shapes (n, nf, h, w),
+                (n, nf, h/2, w/2), (n, nf, h/4, w/4).
+            ref_feats: reference features, same shapes.
+
+        Returns:
+            Aligned features (n, nf, h, w).
+        """
+        up_offset = up_feat = None
+        for level in (3, 2, 1):
+            nbr, ref = nbr_feats[level - 1], ref_feats[level - 1]
+            offset = lrelu(self._layer(level, 'offset_conv1')(paddle.concat([nbr, ref], 1)))
+            if up_offset is None:
+                offset = lrelu(self._layer(level, 'offset_conv2')(offset))
+            else:
+                offset = paddle.concat([offset, up_offset * 2], 1)
+                offset = lrelu(self._layer(level, 'offset_conv2')(offset))
+                offset = lrelu(self._layer(level, 'offset_conv3')(offset))
+            feat = self._layer(level, 'dcn')(nbr, offset)
+            if up_feat is not None:
+                feat = self._layer(level, 'fea_conv')(paddle.concat([feat, up_feat], 1))
+            if level > 1:
+                feat = lrelu(feat)
+                up_offset, up_feat = upsample2x(offset), upsample2x(feat)
+
+        offset = lrelu(self.PCD_Align_cas_offset_conv1(paddle.concat([feat, ref_feats[0]], 1)))
+        offset = lrelu(self.PCD_Align_cas_offset_conv2(offset))
+        return lrelu(self.PCD_Align_cascade_dcn(feat, offset))
+
+    def dcn_layers(self):
+        """The four `DCNPack` layers, coarse to fine, then the cascading one."""
+        return [self._layer(level, 'dcn') for level in (3, 2, 1)] + [self.PCD_Align_cascade_dcn]
