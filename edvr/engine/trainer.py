@@ -180,6 +180,10 @@ class Trainer:
         done = current_iter - start_iter
         eta = (time.time() - started) / done * (self.total_iters - current_iter)
         losses = ' '.join(f'{k}: {v:.4f}' for k, v in mean.items() if k.startswith('loss'))
+        offset = getattr(self.generator, 'get_dcn_offset_mean', lambda: None)()
+        if offset is not None:
+            losses += f' dcn_offset: {offset:.3f}'
+            self.writer.scalars({'dcn_offset_abs_mean': offset}, current_iter, 'train')
         self.logger.info(
             f'iter: {current_iter}/{self.total_iters} lr: {lr:.3e} {losses} '
             f'batch_cost: {mean["batch_cost"]:.4f} sec, reader_cost: {mean["reader_cost"]:.4f} sec, '

@@ -92,3 +92,21 @@ def test_evaluate_only_scores_and_saves_frames(data, tmp_path, capsys):
     assert scores['bicubic'] == pytest.approx(trained['bicubic'])
     frames = sorted(os.listdir(os.path.join(folder, 'visual_test', '000')))
     assert frames == [f'{i:08d}.png' for i in range(5)]
+
+
+def test_visualdl_records_scalars_at_the_real_iteration(data, tmp_path):
+    from visualdl import LogReader
+    out = str(tmp_path / 'vdl')
+    assert main(['-c', DEMO_CONFIG, '--seed', '2', '-o', *tiny_overrides(data, out, 4),
+                 'enable_visualdl=true', 'validate.interval=2']) == 0
+    folder = run_folder(out)
+    (record,) = glob.glob(os.path.join(folder, 'vdlrecords.*'))
+    reader = LogReader(file_path=record)
+    steps = lambda tag: [r.id for r in reader.get_data('scalar', tag)]  # noqa: E731
+    assert steps('train/loss_pixel') == [1, 2, 3, 4]
+    assert steps('train/lr') == [1, 2, 3, 4]
+    assert steps('val/psnr') == [2, 4] and steps('val/ssim') == [2, 4]
+    values = [r.value for r in reader.get_data('scalar', 'val/psnr')]
+    scores = json.load(open(os.path.join(folder, 'final_scores.json')))
+    assert values[-1] == pytest.approx(scores['model']['psnr'], abs=1e-4)
+    assert 'train/lq_output_gt' in reader.get_tags().get('image', [])
