@@ -18,6 +18,12 @@ def _each(item, fn):
     return [fn(f) for f in item] if isinstance(item, list) else fn(item)
 
 
+def _stack_each(inputs, fn):
+    """Apply ``fn`` to every frame of every input; a list of frames becomes one stacked array."""
+    return tuple(np.stack([fn(f) for f in item]) if isinstance(item, list) else fn(item)
+                 for item in inputs)
+
+
 def _first(item):
     return item[0] if isinstance(item, list) else item
 
@@ -177,13 +183,7 @@ class TransposeSequence:
         return frame.transpose(self.order)
 
     def __call__(self, inputs, rng):
-        out = []
-        for item in inputs:
-            if isinstance(item, list):
-                out.append(np.stack([self._one(f) for f in item]))
-            else:
-                out.append(self._one(item))
-        return tuple(out)
+        return _stack_each(inputs, self._one)
 
 
 @TRANSFORMS.register
@@ -222,10 +222,4 @@ class NormalizeSequence:
         return x
 
     def __call__(self, inputs, rng):
-        out = []
-        for item in inputs:
-            if isinstance(item, list):
-                out.append(np.stack([self._one(f) for f in item]))
-            else:
-                out.append(self._one(item))
-        return tuple(out)
+        return _stack_each(inputs, self._one)

@@ -44,9 +44,8 @@ class CharbonnierLoss(nn.Layer):
         return _reduce(paddle.sqrt((pred - target) ** 2 + self.eps), self.reduction)
 
 
-@LOSSES.register
-class L1Loss(nn.Layer):
-    """Weighted mean absolute error: loss_weight * reduce(|pred - target|).
+class _WeightedLoss(nn.Layer):
+    """loss_weight * reduce(error(pred, target)); subclasses define `error`.
 
     Args:
         reduction: 'mean', 'sum' or 'none'.
@@ -55,30 +54,26 @@ class L1Loss(nn.Layer):
 
     def __init__(self, reduction='mean', loss_weight=1.0):
         super().__init__()
-        _check_reduction('L1Loss', reduction, ('mean', 'sum', 'none'))
+        _check_reduction(type(self).__name__, reduction, ('mean', 'sum', 'none'))
         self.reduction = reduction
         self.loss_weight = loss_weight
 
     def forward(self, pred, target):
         """Loss of pred vs target, both (b, c, h, w)."""
-        return self.loss_weight * _reduce((pred - target).abs(), self.reduction)
+        return self.loss_weight * _reduce(self.error(pred, target), self.reduction)
 
 
 @LOSSES.register
-class MSELoss(nn.Layer):
-    """Weighted mean squared error: loss_weight * reduce((pred - target)^2).
+class L1Loss(_WeightedLoss):
+    """Weighted mean absolute error: loss_weight * reduce(|pred - target|)."""
 
-    Args:
-        reduction: 'mean', 'sum' or 'none'.
-        loss_weight: factor applied to the loss.
-    """
+    def error(self, pred, target):
+        return (pred - target).abs()
 
-    def __init__(self, reduction='mean', loss_weight=1.0):
-        super().__init__()
-        _check_reduction('MSELoss', reduction, ('mean', 'sum', 'none'))
-        self.reduction = reduction
-        self.loss_weight = loss_weight
 
-    def forward(self, pred, target):
-        """Loss of pred vs target, both (b, c, h, w)."""
-        return self.loss_weight * _reduce((pred - target) ** 2, self.reduction)
+@LOSSES.register
+class MSELoss(_WeightedLoss):
+    """Weighted mean squared error: loss_weight * reduce((pred - target)^2)."""
+
+    def error(self, pred, target):
+        return (pred - target) ** 2
