@@ -20,3 +20,7 @@ class DataError(EDVRError):
 
 class WeightsError(EDVRError):
     """A weights or checkpoint file is missing, unreadable or does not fit."""
+
+
+class TrainingError(EDVRError):
+    """Training cannot go on (e.g. the loss became NaN or infinite)."""

@@ -14,7 +14,8 @@ def build_parser():
     parser.add_argument('-c', '--config-file', required=True, help='YAML config file')
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config keys, e.g. -o total_iters=100 dataset.train.batch_size=2')
-    parser.add_argument('--resume', help='full checkpoint (iter_*_checkpoint.pdparams) to continue from')
+    parser.add_argument('--resume', help='full checkpoint (iter_*_checkpoint.pdparams) to continue '
+                        'from, or "auto": the newest checkpoint of this config in output_dir')
     parser.add_argument('--load', help='weights (.pdparams) to start from or to evaluate')
     parser.add_argument('--evaluate-only', action='store_true', help='evaluate on dataset.test only')
     parser.add_argument('--seed', type=int, help='seed for a repeatable run')
@@ -35,8 +36,11 @@ def prepare_demo_data(cfg):
 
 def run(args):
     """Train or evaluate as ``args`` say; returns the final scores."""
-    from edvr.engine.trainer import Trainer  # imports paddle: after argument errors are out
+    from edvr.engine.trainer import Trainer, auto_resume_checkpoint  # imports paddle
     cfg = load_config(args.config_file, args.opt)
+    if args.resume == 'auto':
+        args.resume = auto_resume_checkpoint(cfg, args.config_file)
+        print(f'--resume auto: {args.resume or "no checkpoint found, starting a new run"}')
     if args.resume and args.load:
         raise EDVRError('--resume and --load: give one (a checkpoint already holds the weights)')
     if args.evaluate_only and not args.load:
@@ -46,7 +50,9 @@ def run(args):
     trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume, load=args.load,
                       amp=args.amp, amp_level=args.amp_level, evaluate_only=args.evaluate_only)
     if not args.evaluate_only:
-        trainer.train()
+        stopped_by = trainer.train()
+        if stopped_by:
+            return {'stopped_by': stopped_by}
     if trainer.test_loader is None:
         return {}
     validated_at, model = trainer.last_validation
@@ -68,11 +74,13 @@ def run(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        run(args)
+        report = run(args)
     except EDVRError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr)
         return 130
+    if report.get('stopped_by'):
+        return 128 + int(report['stopped_by'])
     return 0

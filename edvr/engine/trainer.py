@@ -5,7 +5,9 @@ Four explicit checks per iteration (log, visualise, validate, snapshot); the
 loop owns the iteration counter and hands it to the model.
 """
 import collections
+import glob
 import os
+import signal
 import time
 
 import cv2
@@ -19,7 +21,7 @@ from edvr.datasets.loader import build_dataset, build_eval_loader, build_train_l
 from edvr.engine import checkpoint as ckpt
 from edvr.engine.evaluator import build_metrics, evaluate, upscale_center
 from edvr.engine.visualdl_writer import VisualDLWriter
-from edvr.errors import ConfigError
+from edvr.errors import ConfigError, TrainingError
 from edvr.metrics import tensor2img
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
@@ -34,6 +36,50 @@ def run_folder(cfg, config_path, resume=None):
     name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
     stamp = time.strftime('%Y-%m-%d-%H-%M-%S')
     return os.path.join(cfg.get('output_dir', 'output_dir'), f'{name}-{stamp}')
+
+
+def auto_resume_checkpoint(cfg, config_path):
+    """The newest checkpoint of the newest run of this config in output_dir, or None."""
+    name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
+    runs = sorted(glob.glob(os.path.join(cfg.get('output_dir', 'output_dir'), f'{name}-*')),
+                  reverse=True)
+    return next((found for run in runs if (found := ckpt.latest_checkpoint(run))), None)
+
+
+class _StopSignals:
+    """Records SIGINT/SIGTERM during training so the loop can save and stop cleanly.
+
+    A second signal of the same kind acts immediately (default handling).
+    """
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        self.received = signum
+        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+
+    def should_stop(self, world_size):
+        """Whether any process got a signal (all processes stop at the same iteration)."""
+        flag = int(self.received is not None)
+        if world_size > 1:
+            tensor = paddle.to_tensor([flag], dtype='int32')
+            dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+            flag = int(tensor.numpy()[0])
+        return bool(flag)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 class Trainer:
@@ -139,7 +185,22 @@ class Trainer:
         return getattr(net, '_layers', net)
 
     def train(self):
-        """Run iterations current_iter+1 .. total_iters."""
+        """Run iterations current_iter+1 .. total_iters.
+
+        Returns:
+            None when finished, or the signal number if SIGINT/SIGTERM stopped it
+            (after saving a checkpoint of the last completed iteration).
+        """
+        with _StopSignals() as signals:
+            try:
+                return self._train_loop(signals)
+            except TrainingError as exc:
+                last = ckpt.latest_checkpoint(self.run_dir)
+                raise TrainingError(f'{exc}; last good checkpoint: {last or "none yet"}') from None
+            finally:
+                self.writer.close()
+
+    def _train_loop(self, signals):
         cfg = self.cfg
         log_cfg = cfg.get('log_config') or {}
         log_every = int(log_cfg.get('interval', 10))
@@ -170,10 +231,17 @@ class Trainer:
                 self._save_train_visual(current_iter)
             if val_every and current_iter % val_every == 0 and self.test_loader is not None:
                 self.validate(current_iter)
-            if (snap_every and current_iter % snap_every == 0) or current_iter == self.total_iters:
+            stop = signals.should_stop(self.world_size)
+            if stop or (snap_every and current_iter % snap_every == 0) \
+                    or current_iter == self.total_iters:
                 self.save(current_iter)
+            if stop:
+                name = signal.Signals(signals.received or signal.SIGTERM).name
+                self.logger.info(f'stopped by {name} after iteration {current_iter}; resume with '
+                                 f'--resume {os.path.join(self.run_dir, f"iter_{current_iter}_checkpoint.pdparams")}')
+                return signals.received or signal.SIGTERM
             tic = time.time()
-        self.writer.close()
+        return None
 
     def _log(self, current_iter, lr, window, started, start_iter):
         mean = {k: sum(v) / len(v) for k, v in window.items()}

@@ -5,7 +5,9 @@ Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
 (Wang et al., CVPRW 2019), https://arxiv.org/abs/1905.02716
 """
 import paddle
+import paddle.distributed as dist
 
+from edvr.errors import TrainingError
 from edvr.registry import LOSSES, MODELS, NETWORKS, build_from_config
 
 TSA_MODULE = 'TSAModule'
@@ -74,6 +76,7 @@ class EDVRModel:
         else:
             output = self.generator(lq)
             loss = self.pixel_criterion(output, gt)
+        _check_finite(loss, current_iter)
         scaler = self.amp and self.amp['scaler']
         if scaler:
             scaler.scale(loss).backward()
@@ -94,3 +97,13 @@ class EDVRModel:
         output = self.generator(lq)
         self.generator.train()
         return output
+
+
+def _check_finite(loss, current_iter):
+    """Stop before a NaN/Inf loss reaches the weights (agreed across processes)."""
+    finite = paddle.isfinite(loss.detach()).astype('int32').reshape([1])
+    if dist.get_world_size() > 1:
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    if not int(finite.numpy()[0]):
+        raise TrainingError(f'iteration {current_iter}: the loss is {float(loss)} '
+                            f'(NaN or infinite); the weights were not updated')

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Runs that stop early keep their work: signals, NaN losses, --resume auto."""
+import glob
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import paddle
+import pytest
+
+from edvr.config import load_config
+from edvr.engine.cli import main
+from edvr.engine.trainer import Trainer
+from edvr.errors import TrainingError
+from tests.engine.tiny_run import DEMO_CONFIG, ROOT, make_tiny_data, tiny_overrides
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_tiny_data(tmp_path_factory.mktemp('demo'))
+
+
+def test_sigterm_saves_the_last_iteration_and_resume_continues(data, tmp_path):
+    out = str(tmp_path / 'out')
+    cmd = [sys.executable, os.path.join(ROOT, 'tools', 'main.py'), '-c', DEMO_CONFIG, '--seed', '4',
+           '-o', *tiny_overrides(data, out, 100000), 'snapshot_config.interval=50000']
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if 'iter: 5/' in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    lines += proc.stdout.readlines()
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM, ''.join(lines[-20:])
+    log = ''.join(lines)
+    stopped = int(re.search(r'stopped by SIGTERM after iteration (\d+)', log).group(1))
+    assert stopped >= 5
+    (run,) = glob.glob(os.path.join(out, 'edvr_demo-*'))
+    assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(run, 'iter_*'))) == \
+        [f'iter_{stopped}_checkpoint.pdparams', f'iter_{stopped}_weight.pdparams']
+    assert main(['-c', DEMO_CONFIG, '--resume', 'auto', '-o', *tiny_overrides(data, out, stopped + 2)]) == 0
+    assert os.path.exists(os.path.join(run, f'iter_{stopped + 2}_checkpoint.pdparams'))
+    assert f'training iterations {stopped + 1}..{stopped + 2}' in open(os.path.join(run, 'log.txt')).read()
+
+
+def test_nan_loss_stops_before_the_weights_change(data, tmp_path):
+    cfg = load_config(DEMO_CONFIG, tiny_overrides(data, str(tmp_path), 6))
+    trainer = Trainer(cfg, DEMO_CONFIG, seed=1)
+    criterion, calls = trainer.model.pixel_criterion, []
+
+    def poisoned(pred, target):
+        calls.append(1)
+        loss = criterion(pred, target)
+        return loss * float('nan') if len(calls) == 3 else loss
+    trainer.model.pixel_criterion = poisoned
+    with pytest.raises(TrainingError, match=r'iteration 3: the loss is nan .*last good checkpoint: '
+                                            r'.*iter_2_checkpoint\.pdparams'):
+        trainer.train()
+    saved = paddle.load(os.path.join(trainer.run_dir, 'iter_2_weight.pdparams'))['generator']
+    now = trainer.generator.state_dict()
+    for key, value in saved.items():
+        np.testing.assert_array_equal(now[key].numpy(), value.numpy(), err_msg=key)
+
+
+def test_resume_auto_without_checkpoint_starts_fresh(data, tmp_path, capsys):
+    out = str(tmp_path / 'fresh')
+    assert main(['-c', DEMO_CONFIG, '--resume', 'auto', '-o', *tiny_overrides(data, out, 2)]) == 0
+    assert 'no checkpoint found, starting a new run' in capsys.readouterr().out
+    assert len(glob.glob(os.path.join(out, 'edvr_demo-*', 'iter_2_checkpoint.pdparams'))) == 1
