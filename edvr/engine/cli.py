@@ -36,7 +36,8 @@ def prepare_demo_data(cfg):
 
 def run(args):
     """Train or evaluate as ``args`` say; returns the final scores."""
-    from edvr.engine.trainer import Trainer, auto_resume_checkpoint  # imports paddle
+    from edvr.engine.run_folder import auto_resume_checkpoint
+    from edvr.engine.trainer import Trainer  # imports paddle: after argument errors are out
     cfg = load_config(args.config_file, args.opt)
     if args.resume == 'auto':
         args.resume = auto_resume_checkpoint(cfg, args.config_file)

@@ -5,7 +5,7 @@ Four explicit checks per iteration (log, visualise, validate, snapshot); the
 loop owns the iteration counter and hands it to the model.
 """
 import collections
-import glob
+import contextlib
 import os
 import signal
 import time
@@ -19,7 +19,10 @@ from edvr import components  # noqa: F401  (registers every component)
 from edvr.config import dump_config
 from edvr.datasets.loader import build_dataset, build_eval_loader, build_train_loader
 from edvr.engine import checkpoint as ckpt
+from edvr.engine.ema import WeightAverage
 from edvr.engine.evaluator import build_metrics, evaluate, upscale_center
+from edvr.engine.run_folder import run_folder
+from edvr.engine.stop_signals import StopSignals
 from edvr.engine.visualdl_writer import VisualDLWriter
 from edvr.errors import ConfigError, TrainingError
 from edvr.metrics import tensor2img
@@ -27,59 +30,6 @@ from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
 from edvr.utils.device import select_device
 from edvr.utils.logger import setup_logger
-
-
-def run_folder(cfg, config_path, resume=None):
-    """The run's output folder: the resumed checkpoint's folder, or a new timestamped one."""
-    if resume:
-        return os.path.dirname(os.path.abspath(resume))
-    name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
-    stamp = time.strftime('%Y-%m-%d-%H-%M-%S')
-    return os.path.join(cfg.get('output_dir', 'output_dir'), f'{name}-{stamp}')
-
-
-def auto_resume_checkpoint(cfg, config_path):
-    """The newest checkpoint of the newest run of this config in output_dir, or None."""
-    name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
-    runs = sorted(glob.glob(os.path.join(cfg.get('output_dir', 'output_dir'), f'{name}-*')),
-                  reverse=True)
-    return next((found for run in runs if (found := ckpt.latest_checkpoint(run))), None)
-
-
-class _StopSignals:
-    """Records SIGINT/SIGTERM during training so the loop can save and stop cleanly.
-
-    A second signal of the same kind acts immediately (default handling).
-    """
-
-    def __init__(self):
-        self.received = None
-        self._previous = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        self.received = signum
-        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
-
-    def should_stop(self, world_size):
-        """Whether any process got a signal (all processes stop at the same iteration)."""
-        flag = int(self.received is not None)
-        if world_size > 1:
-            tensor = paddle.to_tensor([flag], dtype='int32')
-            dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-            flag = int(tensor.numpy()[0])
-        return bool(flag)
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 class Trainer:
@@ -125,6 +75,7 @@ class Trainer:
         self.current_iter = 0
         self.best = {}
         self.last_validation = (None, None)
+        self.ema = None
         if not evaluate_only:
             self._build_training(resume, resume_state, amp, amp_level)
         self._open_run_folder()
@@ -159,6 +110,8 @@ class Trainer:
             gpu = paddle.is_compiled_with_cuda() and 'gpu' in paddle.get_device()
             scaler = paddle.amp.GradScaler(init_loss_scaling=1024) if gpu else None
             self.model.enable_amp(amp_level, 'float16' if gpu else 'bfloat16', scaler)
+        if cfg.get('ema_decay'):
+            self.ema = WeightAverage(self.model.generator, cfg['ema_decay'])
         if resume_state:
             ckpt.set_generator_state(self.model.generator, resume_state['generator'], resume)
             ckpt.load_portable_optimizer_state(self.optimizer, self.model.generator,
@@ -166,6 +119,10 @@ class Trainer:
             self.scheduler.set_state_dict(resume_state['lr_scheduler'])
             self.current_iter = int(resume_state['iter'])
             self.best = dict(resume_state.get('best', {}))
+            if self.ema and 'generator_ema' in resume_state:
+                self.ema.set_state_dict(resume_state['generator_ema'])
+            if self.amp_scaler and 'scaler' in resume_state:
+                self.amp_scaler.load_state_dict(resume_state['scaler'])
         if self.world_size > 1:
             unused = bool(cfg.get('find_unused_parameters', False) or self.model.tsa_iter)
             self.model.nets['generator'] = paddle.DataParallel(
@@ -177,6 +134,15 @@ class Trainer:
             self.total_iters = int(cfg['epochs']) * per_epoch
         else:
             raise ConfigError('total_iters: missing; set total_iters or epochs')
+
+    @property
+    def amp_scaler(self):
+        """The float16 loss scaler (GPU AMP), or None."""
+        return self.model.amp['scaler'] if self.model.amp else None
+
+    def eval_weights(self):
+        """Context in which the generator holds the weights to evaluate and publish (EMA if on)."""
+        return self.ema.applied(self.generator) if self.ema else contextlib.nullcontext()
 
     @property
     def generator(self):
@@ -191,7 +157,7 @@ class Trainer:
             None when finished, or the signal number if SIGINT/SIGTERM stopped it
             (after saving a checkpoint of the last completed iteration).
         """
-        with _StopSignals() as signals:
+        with StopSignals() as signals:
             try:
                 return self._train_loop(signals)
             except TrainingError as exc:
@@ -219,6 +185,8 @@ class Trainer:
             batch = next(batches)
             window['reader_cost'].append(time.time() - tic)
             losses = self.model.train_iter(batch, self.optimizer, current_iter)
+            if self.ema:
+                self.ema.update(self.generator)
             lr = self.optimizer.get_lr()
             self.scheduler.step()
             self.current_iter = current_iter
@@ -251,6 +219,9 @@ class Trainer:
         offset = getattr(self.generator, 'get_dcn_offset_mean', lambda: None)()
         if offset is not None:
             losses += f' dcn_offset: {offset:.3f}'
+            if offset > 100:
+                self.logger.warning(f'iteration {current_iter}: mean absolute DCN offset {offset:.1f} '
+                                    f'> 100; EDVR training is likely diverging')
             self.writer.scalars({'dcn_offset_abs_mean': offset}, current_iter, 'train')
         self.logger.info(
             f'iter: {current_iter}/{self.total_iters} lr: {lr:.3e} {losses} '
@@ -280,8 +251,9 @@ class Trainer:
         save_img = validate_cfg.get('save_img', False) if save_img is None else save_img
         save_dir = os.path.join(self.run_dir, 'visual_test') if save_img and self.rank == 0 else None
         suffix = f'_{current_iter}' if current_iter else ''
-        result = evaluate(self.model.test_iter, self.test_loader, self.metrics, self.min_max,
-                          save_dir, suffix, self.rank, self.world_size)
+        with self.eval_weights():
+            result = evaluate(self.model.test_iter, self.test_loader, self.metrics, self.min_max,
+                              save_dir, suffix, self.rank, self.world_size)
         where = f'iteration {current_iter}' if current_iter else 'evaluation'
         self.logger.info(f'validation at {where}: ' + self._summary(result))
         for name, clips in result['per_clip'].items():
@@ -293,8 +265,9 @@ class Trainer:
             if psnr is not None and psnr > self.best.get('psnr', -np.inf):
                 self.best = {'psnr': float(psnr), 'iter': current_iter}
                 if self.rank == 0:
-                    ckpt.save_atomic({'generator': self.generator.state_dict()},
-                                     os.path.join(self.run_dir, 'best_weight.pdparams'))
+                    with self.eval_weights():
+                        ckpt.save_atomic({'generator': self.generator.state_dict()},
+                                         os.path.join(self.run_dir, 'best_weight.pdparams'))
         return result
 
     def bicubic_baseline(self):
@@ -304,19 +277,38 @@ class Trainer:
             (self.cfg.get('validate') or {}).get('metrics')), self.min_max,
             rank=self.rank, world_size=self.world_size, desc='bicubic')
 
+    def _check_replicas_agree(self):
+        """Compare a weight checksum across processes; they must hold identical weights."""
+        checksum = float(sum(float(p.astype('float64').sum()) for p in self.generator.parameters()))
+        sums = []
+        dist.all_gather_object(sums, checksum)
+        if len(set(sums)) == 1:
+            self.logger.info(f'weights identical on all {self.world_size} processes '
+                             f'(checksum {checksum:.10g})')
+        else:
+            self.logger.warning(f'weights differ across processes: checksums {sums}')
+
     @staticmethod
     def _summary(result):
         return ', '.join(f'{k}: {v:.4f}' for k, v in result.items() if k != 'per_clip')
 
     def save(self, current_iter):
         """Write weights and a full checkpoint for ``current_iter`` (rank 0), keep the newest few."""
+        if self.world_size > 1:
+            self._check_replicas_agree()
         if self.rank != 0:
             return
-        weights = {'generator': self.generator.state_dict()}
-        ckpt.save_atomic(weights, os.path.join(self.run_dir, f'iter_{current_iter}_weight.pdparams'))
-        state = dict(weights, optimizer=ckpt.portable_optimizer_state(self.optimizer, self.generator),
+        with self.eval_weights():
+            ckpt.save_atomic({'generator': self.generator.state_dict()},
+                             os.path.join(self.run_dir, f'iter_{current_iter}_weight.pdparams'))
+        state = dict(generator=self.generator.state_dict(),
+                     optimizer=ckpt.portable_optimizer_state(self.optimizer, self.generator),
                      lr_scheduler=self.scheduler.state_dict(), iter=current_iter,
                      seed=self.seed, best=self.best)
+        if self.ema:
+            state['generator_ema'] = self.ema.state_dict()
+        if self.amp_scaler:
+            state['scaler'] = self.amp_scaler.state_dict()
         ckpt.save_atomic(state, os.path.join(self.run_dir, f'iter_{current_iter}_checkpoint.pdparams'))
         keep = (self.cfg.get('snapshot_config') or {}).get('max_keep', 5)
         ckpt.prune_checkpoints(self.run_dir, keep)

@@ -73,3 +73,25 @@ def test_resume_auto_without_checkpoint_starts_fresh(data, tmp_path, capsys):
     assert main(['-c', DEMO_CONFIG, '--resume', 'auto', '-o', *tiny_overrides(data, out, 2)]) == 0
     assert 'no checkpoint found, starting a new run' in capsys.readouterr().out
     assert len(glob.glob(os.path.join(out, 'edvr_demo-*', 'iter_2_checkpoint.pdparams'))) == 1
+
+
+def test_sigkill_during_training_leaves_a_loadable_checkpoint(data, tmp_path):
+    out = str(tmp_path / 'killed')
+    cmd = [sys.executable, os.path.join(ROOT, 'tools', 'main.py'), '-c', DEMO_CONFIG, '--seed', '4',
+           '-o', *tiny_overrides(data, out, 100000), 'snapshot_config.interval=1',
+           'snapshot_config.max_keep=2']
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    for line in proc.stdout:  # checkpoints are written every iteration: kill in the middle of that
+        if 'iter: 8/' in line:
+            time.sleep(0.05)
+            proc.kill()
+            break
+    proc.wait(timeout=60)
+    (run,) = glob.glob(os.path.join(out, 'edvr_demo-*'))
+    assert main(['-c', DEMO_CONFIG, '--resume', 'auto', '-o', *tiny_overrides(data, out, 12),
+                 'snapshot_config.interval=1']) == 0
+    log = open(os.path.join(run, 'log.txt')).read()
+    resumed_at = int(re.search(r'resumed from .*iter_(\d+)_checkpoint\.pdparams', log).group(1))
+    assert resumed_at >= 7
+    assert os.path.exists(os.path.join(run, 'iter_12_checkpoint.pdparams'))
