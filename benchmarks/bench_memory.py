@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """Resident memory over a long tiny training run: does anything accumulate per iteration?
 
-Trains a tiny EDVR on a tiny demo set for ITERS iterations (default 2000) in chunks and
-prints the process's resident memory after each chunk, and the growth after warm-up.
+Trains a tiny EDVR on a tiny demo set for ITERS iterations (default 2000) in one run,
+with validation and checkpoints every 500, while a thread samples the process's resident
+memory; prints it every tenth of the run and the growth after warm-up (the first tenth).
 
     python benchmarks/bench_memory.py [ITERS]
 """
 import os
 import sys
 import tempfile
+import threading
+import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,12 +54,22 @@ def main():
         data = make_demo_dataset(os.path.join(tmp, 'demo'), num_train_clips=2, num_frames=7,
                                  num_test_frames=5, gt_size=(32, 48))['root']
         trainer = Trainer(tiny_config(data, os.path.join(tmp, 'out'), iters), CONFIG, seed=0)
-        readings = []
-        for end in range(chunk, iters + 1, chunk):
-            trainer.total_iters = end
-            trainer.train()
-            readings.append((end, resident_mib()))
-            print(f'iteration {end:6d}: resident memory {readings[-1][1]:8.1f} MiB', flush=True)
+        readings, done = [], threading.Event()
+
+        def sample():
+            mark = chunk
+            while not done.is_set():
+                if trainer.current_iter >= mark:
+                    readings.append((trainer.current_iter, resident_mib()))
+                    print(f'iteration {trainer.current_iter:6d}: resident memory '
+                          f'{readings[-1][1]:8.1f} MiB', flush=True)
+                    mark += chunk
+                time.sleep(0.01)
+        watcher = threading.Thread(target=sample, daemon=True)
+        watcher.start()
+        trainer.train()
+        done.set()
+        watcher.join()
     warm, last = readings[0][1], readings[-1][1]
     print(f'growth after warm-up (iteration {readings[0][0]} -> {readings[-1][0]}): '
           f'{last - warm:+.1f} MiB ({100 * (last - warm) / warm:+.2f}%)')

@@ -261,9 +261,10 @@ class Trainer:
         self.last_validation = (current_iter, result)
         if current_iter:
             self.writer.scalars({k: v for k, v in result.items() if k != 'per_clip'}, current_iter, 'val')
-            psnr = result.get('psnr')
-            if psnr is not None and psnr > self.best.get('psnr', -np.inf):
-                self.best = {'psnr': float(psnr), 'iter': current_iter}
+            metric = (self.cfg.get('snapshot_config') or {}).get('best_metric', 'psnr')
+            score = result.get(metric)
+            if score is not None and score > self.best.get(metric, -np.inf):
+                self.best = {metric: float(score), 'iter': current_iter}
                 if self.rank == 0:
                     with self.eval_weights():
                         ckpt.save_atomic({'generator': self.generator.state_dict()},

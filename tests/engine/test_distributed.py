@@ -63,3 +63,15 @@ def test_two_processes_train_identically_and_split_validation_exactly(data, tmp_
         weights(os.path.join(part_run, 'iter_4_weight.pdparams'))
     for key in a:
         np.testing.assert_allclose(b[key], a[key], atol=1e-6, rtol=0, err_msg=key)
+
+
+def test_tsa_only_stage_under_two_processes(data, tmp_path):
+    out = str(tmp_path / 'tsa')
+    log = launch(tmp_path, 'tsa', '--seed', '2', '-o',
+                 *tiny_overrides(data, out, 4, w_tsa=True, tsa_iter=2))
+    assert 'iter: 4/4' in log and log.count('weights identical on all 2 processes') == 2
+    (run,) = glob.glob(os.path.join(out, 'edvr_demo-*'))
+    early, late = weights(os.path.join(run, 'iter_2_weight.pdparams')), \
+        weights(os.path.join(run, 'iter_4_weight.pdparams'))
+    frozen = [k for k in early if 'TSAModule' not in k and k.endswith('weight')]
+    assert any(not np.array_equal(early[k], late[k]) for k in frozen)  # unfrozen after the stage
