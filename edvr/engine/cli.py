@@ -50,6 +50,13 @@ def run(args):
     prepare_demo_data(cfg)
     trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume, load=args.load,
                       amp=args.amp, amp_level=args.amp_level, evaluate_only=args.evaluate_only)
+    try:
+        return _train_and_report(trainer, args)
+    finally:
+        trainer.close()
+
+
+def _train_and_report(trainer, args):
     if not args.evaluate_only:
         stopped_by = trainer.train()
         if stopped_by:

@@ -163,8 +163,10 @@ class Trainer:
             except TrainingError as exc:
                 last = ckpt.latest_checkpoint(self.run_dir)
                 raise TrainingError(f'{exc}; last good checkpoint: {last or "none yet"}') from None
-            finally:
-                self.writer.close()
+
+    def close(self):
+        """Flush and close the VisualDL records."""
+        self.writer.close()
 
     def _train_loop(self, signals):
         cfg = self.cfg

@@ -97,15 +97,15 @@ def test_evaluate_only_scores_and_saves_frames(data, tmp_path, capsys):
 def test_visualdl_records_scalars_at_the_real_iteration(data, tmp_path):
     from visualdl import LogReader
     out = str(tmp_path / 'vdl')
-    assert main(['-c', DEMO_CONFIG, '--seed', '2', '-o', *tiny_overrides(data, out, 4),
+    assert main(['-c', DEMO_CONFIG, '--seed', '2', '-o', *tiny_overrides(data, out, 5),
                  'enable_visualdl=true', 'validate.interval=2']) == 0
     folder = run_folder(out)
     (record,) = glob.glob(os.path.join(folder, 'vdlrecords.*'))
     reader = LogReader(file_path=record)
     steps = lambda tag: [r.id for r in reader.get_data('scalar', tag)]  # noqa: E731
-    assert steps('train/loss_pixel') == [1, 2, 3, 4]
-    assert steps('train/lr') == [1, 2, 3, 4]
-    assert steps('val/psnr') == [2, 4] and steps('val/ssim') == [2, 4]
+    assert steps('train/loss_pixel') == [1, 2, 3, 4, 5]
+    assert steps('train/lr') == [1, 2, 3, 4, 5]
+    assert steps('val/psnr') == [2, 4, 5] and steps('val/ssim') == [2, 4, 5]  # 5: the final one
     values = [r.value for r in reader.get_data('scalar', 'val/psnr')]
     scores = json.load(open(os.path.join(folder, 'final_scores.json')))
     assert values[-1] == pytest.approx(scores['model']['psnr'], abs=1e-4)
