@@ -19,7 +19,7 @@ def build_parser():
     parser.add_argument('--load', help='weights (.pdparams) to start from or to evaluate')
     parser.add_argument('--evaluate-only', action='store_true', help='evaluate on dataset.test only')
     parser.add_argument('--seed', type=int, help='seed for a repeatable run')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (GPU float16, CPU bfloat16)')
+    parser.add_argument('--amp', action='store_true', help='mixed precision (float16 with loss scaling; GPU only)')
     parser.add_argument('--amp_level', default='O1', choices=['O1', 'O2'], help='AMP level')
     return parser
 

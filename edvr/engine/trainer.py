@@ -41,7 +41,7 @@ class Trainer:
         seed: run seed; None picks one (logged and saved, so resume reuses it).
         resume: a full checkpoint to continue from.
         load: a weights file to start from (fine-tune or evaluate).
-        amp, amp_level: mixed precision (float16 on GPU, bfloat16 on CPU).
+        amp, amp_level: float16 mixed precision on GPU (CPU: a warning, float32).
         evaluate_only: build only what evaluation needs.
     """
 
@@ -106,10 +106,12 @@ class Trainer:
         self.scheduler = build_lr_scheduler(cfg.get('lr_scheduler'))
         params = self.model.generator.parameters()
         self.optimizer = build_optimizer(cfg.get('optimizer'), self.scheduler, params)
-        if amp:
-            gpu = paddle.is_compiled_with_cuda() and 'gpu' in paddle.get_device()
-            scaler = paddle.amp.GradScaler(init_loss_scaling=1024) if gpu else None
-            self.model.enable_amp(amp_level, 'float16' if gpu else 'bfloat16', scaler)
+        if amp and 'gpu' in paddle.get_device():
+            scaler = paddle.amp.GradScaler(init_loss_scaling=1024)
+            self.model.enable_amp(amp_level, 'float16', scaler)
+        elif amp:  # Paddle's auto_cast only acts on CUDA/XPU/custom devices
+            self.logger.warning('--amp: Paddle runs mixed precision only on GPU-like devices; '
+                                'on CPU this run trains in float32')
         if cfg.get('ema_decay'):
             self.ema = WeightAverage(self.model.generator, cfg['ema_decay'])
         if resume_state:

@@ -84,6 +84,7 @@ class EDVRModel:
             scaler.update()
         else:
             loss.backward()
+            _check_finite_gradients(self.generator, optimizer, current_iter)
             optimizer.step()
         optimizer.clear_grad()
         center = lq.shape[1] // 2
@@ -107,3 +108,13 @@ def _check_finite(loss, current_iter):
     if not int(finite.numpy()[0]):
         raise TrainingError(f'iteration {current_iter}: the loss is {float(loss)} '
                             f'(NaN or infinite); the weights were not updated')
+
+
+def _check_finite_gradients(net, optimizer, current_iter):
+    """Stop before a NaN/Inf gradient reaches the weights (gradients are already
+    all-reduced under DataParallel, so every process decides alike)."""
+    sums = [p.grad.sum() for p in net.parameters() if p.grad is not None]
+    if sums and not bool(paddle.isfinite(paddle.stack(sums).sum())):
+        optimizer.clear_grad()
+        raise TrainingError(f'iteration {current_iter}: a gradient is NaN or infinite '
+                            f'(the loss was finite); the weights were not updated')

@@ -68,6 +68,41 @@ def test_nan_loss_stops_before_the_weights_change(data, tmp_path):
         np.testing.assert_array_equal(now[key].numpy(), value.numpy(), err_msg=key)
 
 
+def test_nan_gradient_with_a_finite_loss_also_stops(data, tmp_path):
+    cfg = load_config(DEMO_CONFIG, tiny_overrides(data, str(tmp_path), 6))
+    trainer = Trainer(cfg, DEMO_CONFIG, seed=1)
+    criterion = trainer.model.pixel_criterion
+    before = {k: v.numpy().copy() for k, v in trainer.generator.state_dict().items()}
+
+    class NanGradient(paddle.autograd.PyLayer):  # identity forward, NaN backward
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * float('nan')
+
+    def poisoned(pred, target):
+        return criterion(NanGradient.apply(pred), target)
+    trainer.model.pixel_criterion = poisoned
+    with pytest.raises(TrainingError, match=r'iteration 1: a gradient is NaN or infinite'):
+        trainer.train()
+    for key, value in trainer.generator.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[key], err_msg=key)
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason='checks the CPU-only message')
+def test_amp_on_cpu_says_it_trains_in_float32(data, tmp_path, capsys):
+    out = str(tmp_path / 'amp')
+    assert main(['-c', DEMO_CONFIG, '--amp', '--seed', '1', '-o', *tiny_overrides(data, out, 3)]) == 0
+    printed = capsys.readouterr().out
+    assert '--amp: Paddle runs mixed precision only on GPU-like devices; on CPU this run trains ' \
+           'in float32' in printed
+    losses = [float(v) for v in re.findall(r'loss_pixel: ([0-9.]+)', printed)]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+
+
 def test_resume_auto_without_checkpoint_starts_fresh(data, tmp_path, capsys):
     out = str(tmp_path / 'fresh')
     assert main(['-c', DEMO_CONFIG, '--resume', 'auto', '-o', *tiny_overrides(data, out, 2)]) == 0
