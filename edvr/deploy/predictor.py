@@ -1,0 +1,348 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`Predictor`: restore video frames with an exported model or a trained network.
+
+Two back ends behind one API:
+
+* an exported model (`tools/export_model.py`) run by ``paddle.inference``
+  (CPU, or GPU with optional TensorRT when Paddle is built with them);
+* a config plus weights run as a dynamic graph (`Predictor.from_config`), for
+  users without an exported model.
+
+Frames of any size are reflect-padded to the network's size multiple and the
+output is cropped back (`edvr.deploy.padding`). A whole clip is restored with a
+sliding window whose ends are padded by a temporal padding mode
+(`edvr.datasets.frame_index.padded_frame_indices`); frames are read lazily and
+only the window's neighbourhood is held in memory.
+"""
+import os
+
+import numpy as np
+import paddle
+import yaml
+
+from edvr.datasets.frame_index import PADDING_MODES, padded_frame_indices
+from edvr.deploy.export import find_model_files
+from edvr.deploy.padding import CropBox, pad_to_multiple
+from edvr.errors import ConfigError, DataError, WeightsError
+from edvr.metrics import tensor2img
+from edvr.utils.device import available_cores, set_cpu_threads
+
+# Size multiple assumed for an exported model without its .edvr.yml (EDVR's
+# largest: 16 with HR_in, which also satisfies the 4 of the others).
+_FALLBACK_MULTIPLE = 16
+
+
+def default_threads(num_threads=None):
+    """Math threads: ``num_threads``, else EDVR_NUM_THREADS, else the available cores."""
+    return max(int(num_threads or os.environ.get('EDVR_NUM_THREADS') or available_cores()), 1)
+
+
+def default_device():
+    """'gpu' when Paddle is built with CUDA and sees a card, else 'cpu'."""
+    if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        return 'gpu'
+    return 'cpu'
+
+
+def _check_padding(padding):
+    if padding not in PADDING_MODES:
+        raise ConfigError(f'padding: expected one of {", ".join(PADDING_MODES)}, got {padding!r}')
+
+
+class _InferenceRunner:
+    """Runs an exported model with ``paddle.inference``: float32 (b, t, c, h, w) -> (b, c, H, W).
+
+    Args:
+        program, params: the model's program and weights files.
+        device: 'cpu', 'gpu' or 'gpu:N'; None picks `default_device`.
+        num_threads: CPU math threads.
+        tensorrt: None, 'fp32' or 'fp16' (GPU only; needs Paddle built with TensorRT).
+        num_frames, channels: the model's fixed input axes (for TensorRT shape ranges).
+    """
+
+    def __init__(self, program, params, device=None, num_threads=None, tensorrt=None,
+                 num_frames=5, channels=3):
+        from paddle import inference
+        config = inference.Config(program, params)
+        device = device or default_device()
+        if device.split(':')[0] == 'gpu':
+            if not paddle.is_compiled_with_cuda():
+                raise ConfigError(f'--device {device}: this Paddle build has no CUDA; use cpu')
+            card = device.partition(':')[2] or '0'
+            if not card.isdigit():
+                raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
+            config.enable_use_gpu(256, int(card))
+            if tensorrt:
+                _enable_tensorrt(config, tensorrt, num_frames, channels)
+        elif device == 'cpu':
+            if tensorrt:
+                raise ConfigError('TensorRT (--run_mode trt_fp32/trt_fp16) needs --device gpu')
+            config.disable_gpu()
+            # A oneDNN conv + leaky_relu fusion pass crashes while the predictor
+            # is built for this model (Paddle 3.3 CPU); plain CPU kernels work.
+            config.disable_mkldnn()
+            config.set_cpu_math_library_num_threads(default_threads(num_threads))
+        else:
+            raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
+        config.disable_glog_info()
+        self.predictor = inference.create_predictor(config)
+        self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
+
+    def input_frames(self):
+        """The model's fixed frame count, or None if the program leaves it open."""
+        shape = self.input.shape()
+        return int(shape[1]) if len(shape) == 5 and shape[1] > 0 else None
+
+    def __call__(self, x):
+        self.input.reshape(list(x.shape))
+        self.input.copy_from_cpu(np.ascontiguousarray(x, dtype=np.float32))
+        self.predictor.run()
+        return self.output.copy_to_cpu()
+
+
+def _enable_tensorrt(config, precision, num_frames, channels, max_side=1088):
+    """TensorRT subgraphs with dynamic (h, w); written to Paddle's docs, untested here."""
+    from paddle import inference
+    if tuple(inference.get_trt_compile_version()) == (0, 0, 0):
+        raise ConfigError('TensorRT (--run_mode trt_*): this Paddle build has no TensorRT')
+    modes = {'fp32': inference.PrecisionType.Float32, 'fp16': inference.PrecisionType.Half}
+    if precision not in modes:
+        raise ConfigError(f'TensorRT precision {precision!r}: expected fp32 or fp16')
+    config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
+                                  precision_mode=modes[precision], use_static=False,
+                                  use_calib_mode=False)
+    name = 'x'
+    config.set_trt_dynamic_shape_info({name: [1, num_frames, channels, 16, 16]},
+                                      {name: [1, num_frames, channels, max_side, max_side]},
+                                      {name: [1, num_frames, channels, 192, 320]})
+
+
+class _DygraphRunner:
+    """Runs a dygraph network under ``no_grad``: float32 (b, t, c, h, w) -> (b, c, H, W)."""
+
+    def __init__(self, net, num_threads=None):
+        self.net = net
+        self.net.eval()
+        if 'gpu' not in paddle.device.get_device():
+            set_cpu_threads(default_threads(num_threads))
+
+    @paddle.no_grad()
+    def __call__(self, x):
+        return self.net(paddle.to_tensor(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+
+
+class Predictor:
+    """Restores the centre frame of frame windows, and whole clips, of any frame size.
+
+    Args:
+        model_path: exported model, ``DIR/NAME`` (or its .json/.pdmodel file, or
+            a folder holding one model).
+        device: 'cpu', 'gpu' or 'gpu:N'; None: the GPU if there is one, else the CPU.
+        num_threads: CPU math threads (default: EDVR_NUM_THREADS or all cores).
+        tensorrt: None, 'fp32' or 'fp16': TensorRT on GPU.
+        padding: temporal padding at clip ends, one of `PADDING_MODES`.
+
+    Raises:
+        WeightsError: the model files are missing.
+        ConfigError: a device or option this Paddle build cannot use.
+    """
+
+    def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
+                 padding='reflection_circle'):
+        _check_padding(padding)
+        program, params, info_file = find_model_files(model_path)
+        info = {}
+        if info_file:
+            with open(info_file, encoding='utf-8') as f:
+                info = yaml.safe_load(f) or {}
+        runner = _InferenceRunner(program, params, device, num_threads, tensorrt,
+                                  int(info.get('num_frames', 5)))
+        num_frames = info.get('num_frames') or runner.input_frames()
+        if not num_frames:
+            raise WeightsError(f'{model_path}: frames per window unknown (no {info_file or "info"} '
+                               f'file and a dynamic time axis); re-export the model')
+        self._setup(runner, int(num_frames), info.get('scale'),
+                    int(info.get('size_multiple', _FALLBACK_MULTIPLE)),
+                    info.get('min_max', (0., 1.)), padding)
+
+    @classmethod
+    def from_config(cls, cfg, weights, overrides=(), num_threads=None,
+                    padding='reflection_circle'):
+        """A predictor running the config's generator as a dynamic graph.
+
+        Args:
+            cfg: config file path or loaded config.
+            weights: ``.pdparams`` with the generator's weights.
+            overrides: ``key=value`` strings applied when ``cfg`` is a path.
+            num_threads: CPU math threads.
+            padding: temporal padding at clip ends.
+        """
+        from edvr import components  # noqa: F401  (registers every component)
+        from edvr.config import load_config
+        from edvr.engine.checkpoint import load_generator_weights
+        from edvr.registry import NETWORKS, build_from_config
+
+        _check_padding(padding)
+        if isinstance(cfg, (str, os.PathLike)):
+            cfg = load_config(str(cfg), overrides)
+        net_cfg = (cfg.get('model') or {}).get('generator')
+        net = build_from_config(net_cfg, NETWORKS, where='model.generator')
+        load_generator_weights(net, weights)
+        predictor = cls.__new__(cls)
+        predictor._setup(_DygraphRunner(net, num_threads), int(net.nframes), int(net.scale_factor),
+                         int(net.size_multiple), cfg.get('min_max', (0., 1.)), padding)
+        return predictor
+
+    def _setup(self, runner, num_frames, scale, size_multiple, min_max, padding):
+        _check_padding(padding)
+        self.runner = runner
+        self.num_frames = num_frames
+        self.scale = None if scale is None else int(scale)
+        self.size_multiple = size_multiple
+        self.min_max = tuple(float(v) for v in min_max)
+        self.padding = padding
+
+    def restore(self, lq):
+        """Run the network on windows of any size.
+
+        Args:
+            lq: float (b, t, c, h, w) array (or tensor) in ``min_max``.
+
+        Returns:
+            float32 ndarray (b, c, h * scale, w * scale).
+        """
+        lq = lq.numpy() if hasattr(lq, 'numpy') else np.asarray(lq)
+        padded, box = pad_to_multiple(lq, self.size_multiple)
+        out = self.runner(padded)
+        scale = out.shape[-1] // padded.shape[-1]
+        if self.scale is None:
+            self.scale = scale
+        return CropBox(*(v * scale for v in box)).crop(out)
+
+    def run(self, frames):
+        """Restore the centre frame of one window.
+
+        Args:
+            frames: (t, h, w, 3) uint8 RGB, t = `num_frames` (array or list of frames).
+
+        Returns:
+            uint8 (h * scale, w * scale, 3) RGB.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[0] != self.num_frames or frames.shape[3] != 3:
+            raise DataError(f'Predictor.run: expected ({self.num_frames}, h, w, 3) RGB frames, '
+                            f'got shape {frames.shape}')
+        if frames.dtype != np.uint8:
+            raise DataError(f'Predictor.run: expected uint8 frames, got {frames.dtype}')
+        low, high = self.min_max
+        lq = frames.astype(np.float32).transpose(0, 3, 1, 2) / 255. * (high - low) + low
+        return tensor2img(self.restore(lq[None])[0], self.min_max)
+
+    def run_sequence(self, frames):
+        """Restore every frame of a clip with a sliding window, in order.
+
+        Frames are consumed lazily; only those a window can still need are kept.
+
+        Args:
+            frames: iterable of (h, w, 3) uint8 RGB frames, all of one size.
+
+        Yields:
+            uint8 (h * scale, w * scale, 3) RGB, one per input frame.
+
+        Raises:
+            DataError: no frames, frames of different sizes, or a clip too short
+                for the window under the padding mode.
+        """
+        source = iter(frames)
+        half = self.num_frames // 2
+        buffer, read, exhausted, shape = {}, 0, False, None
+        center = 0
+        while True:
+            # A window may reach 2 * half frames beyond its centre (end padding modes).
+            while not exhausted and read <= center + 2 * half:
+                frame = next(source, None)
+                if frame is None:
+                    exhausted = True
+                    break
+                frame = np.asarray(frame)
+                if shape is None:
+                    shape = frame.shape
+                elif frame.shape != shape:
+                    raise DataError(f'frame {read} has shape {frame.shape}, frame 0 {shape}')
+                buffer[read] = frame
+                read += 1
+            if read == 0:
+                raise DataError('the clip has no frames')
+            if center >= read:
+                return
+            indices = padded_frame_indices(center, self.num_frames, read, self.padding)
+            yield self.run(np.stack([buffer[i] for i in indices]))
+            for stale in [i for i in buffer if i < center + 1 - 2 * half]:
+                del buffer[stale]
+            center += 1
+
+    def restore_folder(self, input_dir, output_dir):
+        """Restore every frame in ``input_dir`` (one clip) into ``output_dir``.
+
+        Output frames are PNGs named as the inputs (``0001.jpg`` -> ``0001.png``),
+        each written atomically. ``output_dir`` is created; its parent must exist.
+
+        Returns:
+            the number of frames written.
+
+        Raises:
+            DataError: a missing input folder or one without frames, or a
+                missing parent of ``output_dir``.
+        """
+        from edvr.datasets.folder import list_frames
+        from edvr.datasets.image_io import read_image, write_image
+
+        if not os.path.isdir(input_dir):
+            raise DataError(f'{input_dir}: input folder not found')
+        names = list_frames(input_dir)
+        if not names:
+            raise DataError(f'{input_dir}: no image frames in this folder')
+        parent = os.path.dirname(os.path.abspath(output_dir))
+        if not os.path.isdir(parent):
+            raise DataError(f'{output_dir}: its parent folder {parent} does not exist')
+        os.makedirs(output_dir, exist_ok=True)
+        frames = (read_image(os.path.join(input_dir, n), flag=1) for n in names)
+        for name, restored in zip(names, self.run_sequence(frames)):
+            write_image(os.path.join(output_dir, os.path.splitext(name)[0] + '.png'), restored)
+        return len(names)
+
+    def evaluate(self, cfg, split='test', bicubic=True):
+        """PSNR/SSIM over every sample of the config's ``dataset.<split>``.
+
+        Args:
+            cfg: loaded config with ``dataset.<split>`` and ``validate.metrics``
+                (default: PSNR and SSIM on RGB, no border crop).
+            split: which dataset of the config.
+            bicubic: also score the bicubic upscale of the centre frame.
+
+        Returns:
+            {'model': {metric: mean, 'per_clip': ...}, 'bicubic': ... (if asked),
+            'frames': number of frames scored}.
+        """
+        from edvr import components  # noqa: F401  (registers every component)
+        from edvr.datasets.loader import build_dataset, build_eval_loader
+        from edvr.engine.evaluator import build_metrics, evaluate, upscale_center
+
+        data_cfg = (cfg.get('dataset') or {}).get(split)
+        if not data_cfg:
+            raise ConfigError(f'dataset.{split}: missing in the config')
+        dataset = build_dataset(data_cfg, where=f'dataset.{split}')
+        if len(dataset) == 0:
+            raise DataError(f'dataset.{split}: no samples')
+        loader = build_eval_loader(data_cfg, dataset)
+        metrics_cfg = (cfg.get('validate') or {}).get('metrics') or {
+            'psnr': {'name': 'PSNR', 'crop_border': 0}, 'ssim': {'name': 'SSIM', 'crop_border': 0}}
+        metrics = build_metrics(metrics_cfg)
+        report = {'model': evaluate(lambda lq: paddle.to_tensor(self.restore(lq)), loader,
+                                    metrics, self.min_max, desc='inference'),
+                  'frames': len(dataset)}
+        if bicubic:
+            report['bicubic'] = evaluate(upscale_center(self.scale, self.min_max), loader,
+                                         metrics, self.min_max, desc='bicubic')
+        return report

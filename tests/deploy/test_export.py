@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Export: the static model equals the dygraph net at several sizes; atomic, restoring files."""
+import os
+import re
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from edvr.config import load_config
+from edvr.deploy.export import export_model, find_model_files, network_info, save_inference_model
+from edvr.deploy.predictor import _InferenceRunner
+from edvr.errors import DataError, WeightsError
+from tests.deploy.conftest import DEMO_CONFIG, dygraph, tiny_net, tiny_overrides
+from tools.export_model import main as export_main
+
+SIZES = [(1, 5, 3, 16, 24), (1, 5, 3, 32, 20), (2, 5, 3, 8, 12)]
+
+
+@pytest.mark.parametrize('w_tsa', [False, True])
+def test_exported_equals_dygraph_at_several_sizes(tmp_path, w_tsa):
+    net = tiny_net(w_tsa=w_tsa, seed=3)
+    rng = np.random.default_rng(0)
+    inputs = [rng.random(size).astype(np.float32) for size in SIZES]
+    expected = [dygraph(net, x) for x in inputs]
+    files = save_inference_model(net, str(tmp_path / 'm'), [[1, 5, 3, 180, 320]],
+                                 network_info(net))
+    assert sorted(os.path.basename(f) for f in files) == ['m.edvr.yml', 'm.json', 'm.pdiparams']
+    assert sorted(os.listdir(tmp_path)) == ['m.edvr.yml', 'm.json', 'm.pdiparams']  # no temp left
+    program, params, _ = find_model_files(str(tmp_path / 'm'))
+    runner = _InferenceRunner(program, params, 'cpu', 1)
+    for x, want in zip(inputs, expected):
+        got = runner(x)
+        assert got.shape == want.shape == (x.shape[0], 3, 4 * x.shape[3], 4 * x.shape[4])
+        assert np.abs(got - want).max() < 1e-5
+    # The net is a dynamic graph again afterwards, in eval mode.
+    assert not net.training and 'forward' not in net.__dict__
+    with pytest.raises(DataError, match='divisible by 4'):
+        dygraph(net, np.zeros((1, 5, 3, 18, 22), np.float32))
+
+
+def test_failed_export_leaves_no_file(tmp_path, monkeypatch):
+    net = tiny_net()
+
+    def crash(layer, path, **kwargs):
+        with open(path + '.pdiparams', 'wb') as f:
+            f.write(b'half')
+        raise RuntimeError('disk full')
+
+    monkeypatch.setattr(paddle.jit, 'save', crash)
+    with pytest.raises(RuntimeError, match='disk full'):
+        save_inference_model(net, str(tmp_path / 'm'), [[1, 5, 3, 16, 16]])
+    assert os.listdir(tmp_path) == []
+    assert 'forward' not in net.__dict__
+
+
+def test_tool_writes_model_and_info(tmp_path, demo_data, tiny_weights, capsys):
+    net, weights = tiny_weights
+    argv = ['-c', DEMO_CONFIG, '--load', weights, '--inputs_size', '1,5,3,180,320',
+            '--model_name', 'edvr_tiny', '--output_dir', str(tmp_path / 'out'),
+            '-o', *tiny_overrides(demo_data)]
+    assert export_main(argv) == 0
+    assert 'exported' in capsys.readouterr().out
+    program, params, info = find_model_files(str(tmp_path / 'out'))  # a folder with one model
+    assert program == str(tmp_path / 'out' / 'edvr_tiny.json')
+    with open(info) as f:
+        assert yaml.safe_load(f) == {'num_frames': 5, 'scale': 4, 'size_multiple': 4,
+                                     'min_max': [0.0, 1.0]}
+    x = np.random.default_rng(2).random((1, 5, 3, 12, 8)).astype(np.float32)
+    got = _InferenceRunner(program, params, 'cpu', 1)(x)
+    assert np.abs(got - dygraph(net, x)).max() < 1e-5
+    # Without --model_name the file is named as PaddleGAN names it.
+    cfg = load_config(DEMO_CONFIG, tiny_overrides(demo_data))
+    assert export_model(cfg, weights, '1,5,3,8,8', str(tmp_path / 'd')) == \
+        [str(tmp_path / 'd' / 'edvrmodel_generator')]
+    assert sorted(os.listdir(tmp_path / 'd')) == [
+        'edvrmodel_generator.edvr.yml', 'edvrmodel_generator.json', 'edvrmodel_generator.pdiparams']
+
+
+def _error_line(capsys):
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith('error:')]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_tool_bad_input(tmp_path, demo_data, tiny_weights, capsys):
+    _, weights = tiny_weights
+    base = ['-c', DEMO_CONFIG, '--output_dir', str(tmp_path / 'out'),
+            '-o', *tiny_overrides(demo_data)]
+    cases = [
+        (['--load', weights, '--inputs_size', '1,7,3,64,64'], r'takes .* t = 5 frames'),
+        (['--load', weights, '--inputs_size', '1,5,x'], r'--inputs_size .*expected positive ints'),
+        (['--load', str(tmp_path / 'none.pdparams'), '--inputs_size', '1,5,3,64,64'],
+         r'none\.pdparams: weights file not found'),
+    ]
+    for extra, pattern in cases:
+        assert export_main(base[:4] + extra + base[4:]) == 2
+        assert re.search(pattern, _error_line(capsys))
+    assert not os.path.exists(tmp_path / 'out') or os.listdir(tmp_path / 'out') == []
+    with pytest.raises(WeightsError, match='exported model not found'):
+        find_model_files(str(tmp_path / 'nothing'))
