@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """The one exception type a user sees: a one-line message naming what to fix."""
+import sys
 
 
 class EDVRError(Exception):
@@ -24,3 +25,14 @@ class WeightsError(EDVRError):
 
 class TrainingError(EDVRError):
     """Training cannot go on (e.g. the loss became NaN or infinite)."""
+
+
+def exit_code(func, *args):
+    """Call ``func(*args)`` for a command-line tool: 0 on success; an EDVRError
+    prints one ``error: ...`` line on stderr and gives 2."""
+    try:
+        func(*args)
+    except EDVRError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    return 0

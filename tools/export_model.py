@@ -13,7 +13,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 warnings.filterwarnings('ignore', message='No ccache found')
 
-from edvr.errors import EDVRError  # noqa: E402
+from edvr.errors import EDVRError, exit_code  # noqa: E402
 
 
 def build_parser():
@@ -47,13 +47,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except EDVRError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(run, build_parser().parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 warnings.filterwarnings('ignore', message='No ccache found')
 
 from edvr.datasets.demo import demo_is_complete, make_demo_dataset  # noqa: E402
-from edvr.errors import EDVRError  # noqa: E402
+from edvr.errors import exit_code  # noqa: E402
 
 
 def run_demo(args):
@@ -39,11 +39,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (EDVRError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+    return exit_code(args.func, args)
 
 
 if __name__ == '__main__':

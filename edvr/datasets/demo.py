@@ -32,6 +32,7 @@ import numpy as np
 
 from edvr.datasets.image_io import write_image
 from edvr.datasets.reds import PARTITIONS
+from edvr.errors import ConfigError, DataError
 from edvr.utils.imresize import imresize
 
 DEMO_VERSION = 1
@@ -104,7 +105,7 @@ def place_view(photo_hw, gt_hw, num_frames, rng, tries=40):
             return linear, start + offsets
         base_zoom = max(0.6, base_zoom * 0.92)
         shift = shift * 0.85
-    raise ValueError(f'cannot fit a {h}x{w} view moving for {num_frames} frames '
+    raise ConfigError(f'cannot fit a {h}x{w} view moving for {num_frames} frames '
                      f'into a {ph}x{pw} photo')
 
 
@@ -166,7 +167,7 @@ def _clear(root, folders):
     owner = os.path.join(root, _OWNER)
     tops = [os.path.dirname(f) for f in folders.values()]
     if any(os.path.exists(t) for t in tops) and not os.path.isfile(owner):
-        raise ValueError(f'{root}: holds dataset folders not made by the demo builder; '
+        raise DataError(f'{root}: holds dataset folders not made by the demo builder; '
                          f'choose another root')
     os.makedirs(root, exist_ok=True)
     with open(owner, 'w', encoding='utf-8') as f:
@@ -198,9 +199,9 @@ def make_demo_dataset(root='data/demo', num_train_clips=10, num_frames=24, num_t
     start = time.perf_counter()
     h, w = int(gt_size[0]), int(gt_size[1])
     if h % scale or w % scale:
-        raise ValueError(f'gt_size {h}x{w} is not divisible by scale {scale}')
+        raise ConfigError(f'gt_size {h}x{w} is not divisible by scale {scale}')
     if len(held_out) > len(HELD_OUT_PHOTOS) or any(c not in PARTITIONS['REDS4'] for c in held_out):
-        raise ValueError(f'held_out: expected up to {len(HELD_OUT_PHOTOS)} REDS4 clip names, '
+        raise ConfigError(f'held_out: expected up to {len(HELD_OUT_PHOTOS)} REDS4 clip names, '
                          f'got {held_out}')
     params = _params(num_train_clips, num_frames, num_test_frames, gt_size, scale, held_out, seed)
     folders = _folders(root, scale)

@@ -8,6 +8,7 @@ from edvr.datasets.demo import (demo_is_complete, ensure_demo_dataset, make_demo
                                 train_clip_names)
 from edvr.datasets.image_io import read_image
 from edvr.datasets.reds import VSRREDSDataset
+from edvr.errors import DataError
 from edvr.utils.imresize import imresize
 
 TINY = dict(num_train_clips=2, num_frames=6, num_test_frames=5, gt_size=(32, 48),
@@ -97,6 +98,6 @@ def test_reuse_rebuild_and_determinism(tmp_path, demo_root):
 
 def test_refuses_foreign_folders_and_skips_reds4_train_names(tmp_path):
     os.makedirs(tmp_path / 'train_sharp')
-    with pytest.raises(ValueError, match='not made by the demo builder'):
+    with pytest.raises(DataError, match='not made by the demo builder'):
         make_demo_dataset(str(tmp_path), **TINY)
     assert train_clip_names(12)[9:] == ['010', '012', '013']
