@@ -31,6 +31,8 @@ def build_parser():
     parser.add_argument('--padding', default='reflection_circle',
                         help='temporal padding at clip ends: replicate, reflection, '
                              'reflection_circle or circle')
+    parser.add_argument('--ensemble', action='store_true',
+                        help='average over the 8 flips/transposes of each window (8x slower)')
     parser.add_argument('--device', help='cpu, gpu or gpu:N (default: the GPU if any)')
     parser.add_argument('--run_mode', default='fluid', choices=sorted(RUN_MODES),
                         help='trt_fp32/trt_fp16: TensorRT on GPU')
@@ -49,10 +51,10 @@ def run(args):
         raise EDVRError('nothing to do: give --input FOLDER, or -c CONFIG [--dataset test]')
     if args.model_path:
         predictor = Predictor(args.model_path, args.device, args.num_threads,
-                              RUN_MODES[args.run_mode], args.padding)
+                              RUN_MODES[args.run_mode], args.padding, args.ensemble)
     elif cfg and args.load:
         predictor = Predictor.from_config(cfg, args.load, num_threads=args.num_threads,
-                                          padding=args.padding)
+                                          padding=args.padding, ensemble=args.ensemble)
     else:
         raise EDVRError('no model: give --model_path DIR/NAME, or -c CONFIG --load WEIGHTS')
     if args.input:

@@ -14,6 +14,7 @@ sliding window whose ends are padded by a temporal padding mode
 (`edvr.datasets.frame_index.padded_frame_indices`); frames are read lazily and
 only the window's neighbourhood is held in memory.
 """
+import itertools
 import os
 
 import numpy as np
@@ -42,6 +43,17 @@ def default_device():
     if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
         return 'gpu'
     return 'cpu'
+
+
+def _dihedral(x, transpose, flip_h, flip_w, inverse=False):
+    """One of the 8 flips/transposes of the last two (h, w) axes of ``x``, or its inverse."""
+    def swap(a):
+        return a.swapaxes(-1, -2) if transpose else a
+
+    def flip(a):
+        a = a[..., ::-1, :] if flip_h else a
+        return a[..., ::-1] if flip_w else a
+    return swap(flip(x)) if inverse else flip(swap(x))
 
 
 def _check_padding(padding):
@@ -142,6 +154,8 @@ class Predictor:
         num_threads: CPU math threads (default: EDVR_NUM_THREADS or all cores).
         tensorrt: None, 'fp32' or 'fp16': TensorRT on GPU.
         padding: temporal padding at clip ends, one of `PADDING_MODES`.
+        ensemble: average the outputs of the 8 flips/transposes of each window
+            (test-time augmentation; 8x the time).
 
     Raises:
         WeightsError: the model files are missing.
@@ -149,7 +163,7 @@ class Predictor:
     """
 
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
-                 padding='reflection_circle'):
+                 padding='reflection_circle', ensemble=False):
         _check_padding(padding)
         program, params, info_file = find_model_files(model_path)
         info = {}
@@ -164,11 +178,11 @@ class Predictor:
                                f'file and a dynamic time axis); re-export the model')
         self._setup(runner, int(num_frames), info.get('scale'),
                     int(info.get('size_multiple', _FALLBACK_MULTIPLE)),
-                    info.get('min_max', (0., 1.)), padding)
+                    info.get('min_max', (0., 1.)), padding, ensemble)
 
     @classmethod
     def from_config(cls, cfg, weights, overrides=(), num_threads=None,
-                    padding='reflection_circle'):
+                    padding='reflection_circle', ensemble=False):
         """A predictor running the config's generator as a dynamic graph.
 
         Args:
@@ -177,6 +191,7 @@ class Predictor:
             overrides: ``key=value`` strings applied when ``cfg`` is a path.
             num_threads: CPU math threads.
             padding: temporal padding at clip ends.
+            ensemble: average over the 8 flips/transposes of each window.
         """
         from edvr import components  # noqa: F401  (registers every component)
         from edvr.config import load_config
@@ -191,11 +206,12 @@ class Predictor:
         load_generator_weights(net, weights)
         predictor = cls.__new__(cls)
         predictor._setup(_DygraphRunner(net, num_threads), int(net.nframes), int(net.scale_factor),
-                         int(net.size_multiple), cfg.get('min_max', (0., 1.)), padding)
+                         int(net.size_multiple), cfg.get('min_max', (0., 1.)), padding, ensemble)
         return predictor
 
-    def _setup(self, runner, num_frames, scale, size_multiple, min_max, padding):
+    def _setup(self, runner, num_frames, scale, size_multiple, min_max, padding, ensemble=False):
         _check_padding(padding)
+        self.ensemble = bool(ensemble)
         self.runner = runner
         self.num_frames = num_frames
         self.scale = None if scale is None else int(scale)
@@ -213,6 +229,15 @@ class Predictor:
             float32 ndarray (b, c, h * scale, w * scale).
         """
         lq = lq.numpy() if hasattr(lq, 'numpy') else np.asarray(lq)
+        if not self.ensemble:
+            return self._restore_once(lq)
+        outputs = []
+        for transpose, flip_h, flip_w in itertools.product((False, True), repeat=3):
+            out = self._restore_once(np.ascontiguousarray(_dihedral(lq, transpose, flip_h, flip_w)))
+            outputs.append(_dihedral(out, transpose, flip_h, flip_w, inverse=True))
+        return np.mean(outputs, axis=0, dtype=np.float32)
+
+    def _restore_once(self, lq):
         padded, box = pad_to_multiple(lq, self.size_multiple)
         out = self.runner(padded)
         scale = out.shape[-1] // padded.shape[-1]

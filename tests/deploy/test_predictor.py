@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from edvr.config import load_config
 from edvr.datasets.frame_index import padded_frame_indices
 from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError, DataError, WeightsError
@@ -122,3 +123,23 @@ def test_bad_construction(tmp_path, exported):
         Predictor(exported[1], padding='mirror')
     with pytest.raises(ConfigError, match='no CUDA|expected cpu'):
         Predictor(exported[1], device='tpu')
+
+
+def test_ensemble_averages_the_eight_flips_and_transposes(demo_data, tiny_weights):
+    cfg = load_config(DEMO_CONFIG, tiny_overrides(demo_data))
+    _, weights = tiny_weights
+    plain = Predictor.from_config(cfg, weights)
+    averaged = Predictor.from_config(cfg, weights, ensemble=True)
+    lq = np.random.default_rng(1).random((1, 5, 3, 8, 12), dtype=np.float32)
+    expected = []
+    for k in range(4):  # the 8 = 4 rotations x with/without a horizontal flip
+        for flip in (False, True):
+            x = np.rot90(lq, k, axes=(-2, -1))
+            x = x[..., ::-1] if flip else x
+            y = plain.restore(np.ascontiguousarray(x))
+            y = y[..., ::-1] if flip else y
+            expected.append(np.rot90(y, -k, axes=(-2, -1)))
+    got = averaged.restore(lq)
+    assert got.shape == (1, 3, 32, 48)
+    np.testing.assert_allclose(got, np.mean(expected, axis=0), atol=1e-6)
+    assert np.abs(got - plain.restore(lq)).max() > 1e-4  # the average differs from one pass
