@@ -33,6 +33,9 @@ def build_parser():
                              'reflection_circle or circle')
     parser.add_argument('--ensemble', action='store_true',
                         help='average over the 8 flips/transposes of each window (8x slower)')
+    parser.add_argument('--tile', type=int,
+                        help='restore frames in overlapping tiles of this many LR pixels')
+    parser.add_argument('--tile_overlap', type=int, default=16, help='tile overlap in LR pixels')
     parser.add_argument('--device', help='cpu, gpu or gpu:N (default: the GPU if any)')
     parser.add_argument('--run_mode', default='fluid', choices=sorted(RUN_MODES),
                         help='trt_fp32/trt_fp16: TensorRT on GPU')
@@ -51,10 +54,12 @@ def run(args):
         raise EDVRError('nothing to do: give --input FOLDER, or -c CONFIG [--dataset test]')
     if args.model_path:
         predictor = Predictor(args.model_path, args.device, args.num_threads,
-                              RUN_MODES[args.run_mode], args.padding, args.ensemble)
+                              RUN_MODES[args.run_mode], args.padding, args.ensemble,
+                              args.tile, args.tile_overlap)
     elif cfg and args.load:
         predictor = Predictor.from_config(cfg, args.load, num_threads=args.num_threads,
-                                          padding=args.padding, ensemble=args.ensemble)
+                                          padding=args.padding, ensemble=args.ensemble,
+                                          tile=args.tile, tile_overlap=args.tile_overlap)
     else:
         raise EDVRError('no model: give --model_path DIR/NAME, or -c CONFIG --load WEIGHTS')
     if args.input:

@@ -24,6 +24,7 @@ import yaml
 from edvr.datasets.frame_index import PADDING_MODES, padded_frame_indices
 from edvr.deploy.export import find_model_files
 from edvr.deploy.padding import CropBox, pad_to_multiple
+from edvr.deploy.tiling import restore_tiled
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.metrics import tensor2img
 from edvr.utils.device import available_cores, set_cpu_threads
@@ -156,6 +157,9 @@ class Predictor:
         padding: temporal padding at clip ends, one of `PADDING_MODES`.
         ensemble: average the outputs of the 8 flips/transposes of each window
             (test-time augmentation; 8x the time).
+        tile: restore frames larger than ``tile`` x ``tile`` input pixels in
+            overlapping tiles of that size (bounded memory); None: whole frames.
+        tile_overlap: overlap of neighbouring tiles in input pixels.
 
     Raises:
         WeightsError: the model files are missing.
@@ -163,7 +167,7 @@ class Predictor:
     """
 
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
-                 padding='reflection_circle', ensemble=False):
+                 padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
         _check_padding(padding)
         program, params, info_file = find_model_files(model_path)
         info = {}
@@ -178,11 +182,11 @@ class Predictor:
                                f'file and a dynamic time axis); re-export the model')
         self._setup(runner, int(num_frames), info.get('scale'),
                     int(info.get('size_multiple', _FALLBACK_MULTIPLE)),
-                    info.get('min_max', (0., 1.)), padding, ensemble)
+                    info.get('min_max', (0., 1.)), padding, ensemble, tile, tile_overlap)
 
     @classmethod
     def from_config(cls, cfg, weights, overrides=(), num_threads=None,
-                    padding='reflection_circle', ensemble=False):
+                    padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
         """A predictor running the config's generator as a dynamic graph.
 
         Args:
@@ -192,6 +196,7 @@ class Predictor:
             num_threads: CPU math threads.
             padding: temporal padding at clip ends.
             ensemble: average over the 8 flips/transposes of each window.
+            tile, tile_overlap: restore large frames in overlapping tiles.
         """
         from edvr import components  # noqa: F401  (registers every component)
         from edvr.config import load_config
@@ -206,12 +211,19 @@ class Predictor:
         load_generator_weights(net, weights)
         predictor = cls.__new__(cls)
         predictor._setup(_DygraphRunner(net, num_threads), int(net.nframes), int(net.scale_factor),
-                         int(net.size_multiple), cfg.get('min_max', (0., 1.)), padding, ensemble)
+                         int(net.size_multiple), cfg.get('min_max', (0., 1.)), padding, ensemble,
+                             tile, tile_overlap)
         return predictor
 
-    def _setup(self, runner, num_frames, scale, size_multiple, min_max, padding, ensemble=False):
+    def _setup(self, runner, num_frames, scale, size_multiple, min_max, padding, ensemble=False,
+               tile=None, tile_overlap=16):
         _check_padding(padding)
+        if tile is not None and (int(tile) < 1 or not 0 <= int(tile_overlap) < int(tile)):
+            raise ConfigError(f'tile {tile}, tile_overlap {tile_overlap}: expected tile >= 1 and '
+                              f'0 <= overlap < tile')
         self.ensemble = bool(ensemble)
+        self.tile = None if tile is None else int(tile)
+        self.tile_overlap = int(tile_overlap)
         self.runner = runner
         self.num_frames = num_frames
         self.scale = None if scale is None else int(scale)
@@ -238,6 +250,13 @@ class Predictor:
         return np.mean(outputs, axis=0, dtype=np.float32)
 
     def _restore_once(self, lq):
+        if self.tile and max(lq.shape[-2:]) > self.tile:
+            if self.scale is None:  # learn the scale from one small pass
+                self._run_padded(lq[..., :self.size_multiple, :self.size_multiple])
+            return restore_tiled(self._run_padded, lq, self.tile, self.tile_overlap, self.scale)
+        return self._run_padded(lq)
+
+    def _run_padded(self, lq):
         padded, box = pad_to_multiple(lq, self.size_multiple)
         out = self.runner(padded)
         scale = out.shape[-1] // padded.shape[-1]
