@@ -24,13 +24,13 @@ def one_run(config, h, w, tile):
     import numpy as np
     import paddle
 
+    from edvr import components  # noqa: F401  (registers every component)
     from edvr.config import load_config
     from edvr.deploy.predictor import Predictor
+    from edvr.registry import NETWORKS, build_from_config
     cfg = load_config(config, ['demo_data=null'])
     net_cfg = cfg.model.generator
     weights = os.path.join('/tmp', f'bench_tiling_{os.getpid()}.pdparams')
-    from edvr import components  # noqa: F401
-    from edvr.registry import NETWORKS, build_from_config
     paddle.save({'generator': build_from_config(net_cfg, NETWORKS).state_dict()}, weights)
     predictor = Predictor.from_config(cfg, weights, tile=tile or None, tile_overlap=16)
     lq = np.random.default_rng(0).random((1, net_cfg.get('nframes', 5), 3, h, w), dtype=np.float32)

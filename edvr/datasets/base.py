@@ -8,6 +8,7 @@ from ``np.random.default_rng(seed)``, so a sample is exactly reproducible.
 """
 import copy
 import numbers
+import os
 
 import numpy as np
 import paddle
@@ -61,6 +62,13 @@ class BaseVSRDataset(paddle.io.Dataset):
         for op in self.preprocess:
             results = op(results)
         return finalize_sample(results)
+
+
+def require_folders(*folders):
+    """Raise DataError naming the first of ``folders`` that is not a directory."""
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise DataError(f'{folder}: dataset folder not found')
 
 
 def _centre(value):

@@ -2,7 +2,7 @@
 """`VSRFolderDataset`: clips as sub-folders of frames (Vid4, UDM10, your own videos)."""
 import os
 
-from edvr.datasets.base import BaseVSRDataset
+from edvr.datasets.base import BaseVSRDataset, require_folders
 from edvr.errors import ConfigError, DataError
 from edvr.registry import DATASETS
 
@@ -57,9 +57,7 @@ class VSRFolderDataset(BaseVSRDataset):
 
     def prepare_data_infos(self):
         """One info per clip (default) or per frame (``per_frame``)."""
-        for folder in (self.lq_folder, self.gt_folder):
-            if not os.path.isdir(folder):
-                raise DataError(f'{folder}: dataset folder not found')
+        require_folders(self.lq_folder, self.gt_folder)
         clips = sorted(c for c in os.listdir(self.lq_folder)
                        if os.path.isdir(os.path.join(self.lq_folder, c)))
         infos = []

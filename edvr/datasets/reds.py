@@ -4,7 +4,7 @@ import os
 import re
 from collections import OrderedDict
 
-from edvr.datasets.base import BaseVSRDataset
+from edvr.datasets.base import BaseVSRDataset, require_folders
 from edvr.errors import ConfigError, DataError
 from edvr.registry import DATASETS
 
@@ -94,9 +94,7 @@ class VSRREDSDataset(BaseVSRDataset):
 
     def prepare_data_infos(self):
         """One info per frame of the selected clips."""
-        for folder in (self.lq_folder, self.gt_folder):
-            if not os.path.isdir(folder):
-                raise DataError(f'{folder}: dataset folder not found')
+        require_folders(self.lq_folder, self.gt_folder)
         clips = read_meta_info(self.ann_file)
         val = set(PARTITIONS[self.val_partition])
         chosen = [c for c in clips if (c in val) == self.test_mode]

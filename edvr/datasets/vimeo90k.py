@@ -2,7 +2,7 @@
 """`VSRVimeo90KDataset`: Vimeo-90K septuplets, a window of LQ frames around the middle GT frame."""
 import os
 
-from edvr.datasets.base import BaseVSRDataset
+from edvr.datasets.base import BaseVSRDataset, require_folders
 from edvr.errors import ConfigError, DataError
 from edvr.registry import DATASETS
 
@@ -44,9 +44,7 @@ class VSRVimeo90KDataset(BaseVSRDataset):
 
     def prepare_data_infos(self):
         """One info per septuplet of the ann_file."""
-        for folder in (self.lq_folder, self.gt_folder):
-            if not os.path.isdir(folder):
-                raise DataError(f'{folder}: dataset folder not found')
+        require_folders(self.lq_folder, self.gt_folder)
         if not os.path.isfile(self.ann_file):
             raise DataError(f'{self.ann_file}: meta-info (ann_file) not found')
         with open(self.ann_file, encoding='utf-8') as f:
