@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from edvr.utils.padding import padding_for
+
 
 class CropBox(NamedTuple):
     """Where the real image lies in a padded network output, in output pixels."""
@@ -24,12 +26,6 @@ class CropBox(NamedTuple):
     def crop(self, output):
         """Cut ``output`` (..., H, W), an array or tensor, back to the real image."""
         return output[..., self.top:self.top + self.height, self.left:self.left + self.width]
-
-
-def _split(size, multiple):
-    """(before, after) padding that brings ``size`` to the next multiple of ``multiple``."""
-    total = -size % multiple
-    return total // 2, total - total // 2
 
 
 def pad_to_multiple(frames, multiple, scale=1):
@@ -47,8 +43,8 @@ def pad_to_multiple(frames, multiple, scale=1):
     """
     frames = np.asarray(frames)
     h, w = frames.shape[-2:]
-    top, bottom = _split(h, multiple)
-    left, right = _split(w, multiple)
+    top, bottom = padding_for(h, multiple)
+    left, right = padding_for(w, multiple)
     box = CropBox(top * scale, left * scale, h * scale, w * scale)
     if not (top or bottom or left or right):
         return frames, box

@@ -6,9 +6,11 @@ Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
 """
 import paddle
 import paddle.distributed as dist
+import paddle.nn.functional as F
 
 from edvr.errors import TrainingError
 from edvr.registry import LOSSES, MODELS, NETWORKS, build_from_config
+from edvr.utils.padding import padding_for
 
 TSA_MODULE = 'TSAModule'
 
@@ -93,9 +95,23 @@ class EDVRModel:
 
     @paddle.no_grad()
     def test_iter(self, lq):
-        """Restore ``lq`` (b, t, c, h, w) -> (b, c, H, W) in evaluation mode."""
+        """Restore ``lq`` (b, t, c, h, w) -> (b, c, H, W) in evaluation mode.
+
+        Frames of any size: they are reflect-padded to the network's size
+        multiple and the output is cropped back.
+        """
         self.generator.eval()
-        output = self.generator(lq)
+        b, t, c, h, w = lq.shape
+        multiple = getattr(getattr(self.generator, '_layers', self.generator), 'size_multiple', 1)
+        top, bottom = padding_for(h, multiple)
+        left, right = padding_for(w, multiple)
+        if top or bottom or left or right:
+            frames = F.pad(lq.reshape([b * t, c, h, w]), [left, right, top, bottom], mode='reflect')
+            output = self.generator(frames.reshape([b, t, c, h + top + bottom, w + left + right]))
+            scale = output.shape[-1] // (w + left + right)
+            output = output[..., top * scale:(top + h) * scale, left * scale:(left + w) * scale]
+        else:
+            output = self.generator(lq)
         self.generator.train()
         return output
 

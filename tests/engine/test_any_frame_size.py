@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Evaluation through the trainer works on LR frames that are not a multiple of 4."""
+import glob
+import json
+import os
+
+import paddle
+import pytest
+
+from edvr.config import load_config
+from edvr.datasets.demo import make_demo_dataset
+from edvr.deploy.predictor import Predictor
+from edvr.engine.cli import main
+from edvr.engine.trainer import Trainer
+from tests.engine.tiny_run import DEMO_CONFIG, tiny_overrides
+
+
+def test_evaluate_only_pads_and_crops_like_the_predictor(tmp_path):
+    data = make_demo_dataset(str(tmp_path / 'demo'), num_train_clips=2, num_frames=7,
+                             num_test_frames=5, gt_size=(120, 176))['root']  # LR 30x44
+    overrides = tiny_overrides(data, str(tmp_path / 'out'), 2)
+    trainer = Trainer(load_config(DEMO_CONFIG, overrides), DEMO_CONFIG, seed=3, evaluate_only=True)
+    weights = str(tmp_path / 'w.pdparams')
+    paddle.save({'generator': trainer.generator.state_dict()}, weights)
+    assert main(['-c', DEMO_CONFIG, '--evaluate-only', '--load', weights, '-o', *overrides]) == 0
+    (run,) = glob.glob(str(tmp_path / 'out' / 'edvr_demo-*'))
+    scores = json.load(open(os.path.join(run, 'final_scores.json')))
+    direct = Predictor.from_config(load_config(DEMO_CONFIG, overrides), weights).evaluate(
+        load_config(DEMO_CONFIG, overrides))
+    assert scores['model']['psnr'] == pytest.approx(direct['model']['psnr'], abs=1e-6)
+    assert scores['model']['psnr'] > 20
