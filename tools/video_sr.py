@@ -29,7 +29,6 @@ def build_parser():
 
 def run(args):
     from edvr.deploy.predictor import Predictor
-    from edvr.deploy.video import upscale_video
     options = dict(num_threads=args.num_threads, padding=args.padding, ensemble=args.ensemble,
                    tile=args.tile, tile_overlap=args.tile_overlap)
     if args.model_path:
@@ -38,7 +37,7 @@ def run(args):
         predictor = Predictor.from_config(args.config_file, args.load, **options)
     else:
         raise EDVRError('no model: give --model_path DIR/NAME, or -c CONFIG --load WEIGHTS')
-    info = upscale_video(predictor, args.input, args.output, keep_audio=not args.no_audio)
+    info = predictor.run_video(args.input, args.output, keep_audio=not args.no_audio)
     print(f'wrote {args.output}: {info["frames"]} frames at {info["fps"]:g} fps, '
           f'{info["size"][0]}x{info["size"][1]}, audio: {info["audio"]}')
 

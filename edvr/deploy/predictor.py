@@ -326,6 +326,11 @@ class Predictor:
                 del buffer[stale]
             center += 1
 
+    def run_video(self, source, destination, keep_audio=True, progress=True):
+        """Super-resolve a video file; see `edvr.deploy.video.upscale_video`."""
+        from edvr.deploy.video import upscale_video
+        return upscale_video(self, source, destination, keep_audio, progress)
+
     def restore_folder(self, input_dir, output_dir):
         """Restore every frame in ``input_dir`` (one clip) into ``output_dir``.
 
