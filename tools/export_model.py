@@ -2,7 +2,7 @@
 """Export a static inference model with dynamic batch, height and width.
 
 python tools/export_model.py -c CONFIG --load WEIGHTS --inputs_size "1,5,3,180,320"
-    [--model_name NAME] [--output_dir DIR] [-o key=value ...]
+    [--model_name NAME] [--output_dir DIR] [--onnx] [-o key=value ...]
 """
 import argparse
 import os
@@ -27,6 +27,9 @@ def build_parser():
     parser.add_argument('--output_dir', default='inference_model', help='destination folder')
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config keys')
+    parser.add_argument('--onnx', action='store_true',
+                        help='also convert to ONNX (<name>.onnx; needs paddle2onnx and '
+                             'onnxruntime) and check it against the Paddle model')
     parser.add_argument('--export_serving_model', action='store_true',
                         help='accepted for PaddleGAN compatibility; not supported')
     return parser
@@ -34,7 +37,7 @@ def build_parser():
 
 def run(args):
     from edvr.config import load_config
-    from edvr.deploy.export import export_model
+    from edvr.deploy.export import export_model, parse_inputs_size
     if args.export_serving_model:
         raise EDVRError('--export_serving_model: Paddle Serving export is not supported')
     cfg = load_config(args.config_file, args.opt)
@@ -43,6 +46,14 @@ def run(args):
     for prefix in prefixes:
         print(f'exported {prefix} (.json/.pdmodel + .pdiparams + .edvr.yml) '
               f'in {time.perf_counter() - start:.1f} s')
+    if args.onnx:
+        from edvr.deploy.onnx_export import export_onnx, max_difference
+        shape = parse_inputs_size(args.inputs_size)[0]
+        for prefix in prefixes:
+            onnx_path = export_onnx(prefix)
+            diff = max_difference(prefix, onnx_path, shape)
+            print(f'exported {onnx_path}; onnxruntime vs paddle.inference on a random '
+                  f'{"x".join(map(str, shape))} input: max |difference| {diff:.2e}')
     return prefixes
 
 
