@@ -15,7 +15,7 @@ def build_parser():
     parser = argparse.ArgumentParser(description='Super-resolve every frame of a video.')
     parser.add_argument('input', help='video file (anything OpenCV reads)')
     parser.add_argument('-o', '--output', required=True, help='output video (.mp4, .avi, .mkv, .mov)')
-    parser.add_argument('--model_path', help='exported model DIR/NAME (tools/export_model.py)')
+    parser.add_argument('--model_path', help='exported model DIR/NAME (tools/export_model.py), or its .onnx file')
     parser.add_argument('-c', '--config-file', help='config of the network (with --load)')
     parser.add_argument('--load', help='weights (.pdparams) for the config\'s network')
     parser.add_argument('--padding', default='reflection_circle', help='temporal padding at the ends')

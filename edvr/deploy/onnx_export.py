@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from edvr.deploy.export import PARAMS_EXTENSION, find_model_files
+from edvr.deploy.export import INFO_EXTENSION, PARAMS_EXTENSION, find_model_files
 from edvr.errors import ConfigError, EDVRError, WeightsError
 
 OPSET = 19  # the first opset with DeformConv
@@ -90,11 +90,13 @@ def export_onnx(model_path, onnx_path=None):
         model_path: the exported model (prefix ``DIR/NAME``, a file of it or its folder).
         onnx_path: destination; default ``<prefix>.onnx``.
 
+    The model's ``.edvr.yml`` is copied beside the ``.onnx`` file when they differ.
+
     Returns:
         the path written.
     """
     paddle2onnx, onnx = _require('paddle2onnx'), _require('onnx')
-    program, params, _ = find_model_files(model_path)
+    program, params, info = find_model_files(model_path)
     onnx_path = onnx_path or params[:-len(PARAMS_EXTENSION)] + '.onnx'
     folder = os.path.dirname(os.path.abspath(onnx_path))
     if not os.path.isdir(folder):
@@ -111,6 +113,11 @@ def export_onnx(model_path, onnx_path=None):
         restore_offset_groups(model)
         onnx.checker.check_model(model)
         onnx.save(model, converted)
+        info_copy = onnx_path[:-len('.onnx')] + INFO_EXTENSION
+        if info and onnx_path.endswith('.onnx') and \
+                os.path.abspath(info) != os.path.abspath(info_copy):
+            shutil.copy(info, os.path.join(tmp, 'info'))  # the predictor reads it beside the model
+            os.replace(os.path.join(tmp, 'info'), info_copy)
         os.replace(converted, onnx_path)
         return onnx_path
     finally:
@@ -151,3 +158,35 @@ def max_difference(model_path, onnx_path, shape, seed=0):
         raise EDVRError(f'{onnx_path}: output shape {onnx_out.shape} differs from Paddle\'s '
                         f'{paddle_out.shape}')
     return float(np.abs(paddle_out - onnx_out).max())
+
+
+class OnnxRunner:
+    """Runs an ONNX model with onnxruntime on CPU: float32 (b, t, c, h, w) -> (b, c, H, W).
+
+    Args:
+        onnx_path: the ``.onnx`` file.
+        device: None or 'cpu' (onnxruntime's CPU provider only).
+        num_threads: intra-op threads; None: onnxruntime's default (all cores).
+    """
+
+    def __init__(self, onnx_path, device=None, num_threads=None):
+        if device not in (None, 'cpu'):
+            raise ConfigError(f'--device {device}: ONNX models run on the CPU here; use the '
+                              f'exported Paddle model for the GPU')
+        self.session = onnx_session(onnx_path, num_threads)
+
+    def input_frames(self):
+        """The model's fixed frame count, or None if the model leaves it open."""
+        shape = self.session.get_inputs()[0].shape
+        return shape[1] if len(shape) == 5 and isinstance(shape[1], int) else None
+
+    def __call__(self, x):
+        return run_onnx(self.session, x)
+
+
+def onnx_model_files(onnx_path):
+    """(the .onnx file, its ``.edvr.yml`` info file or None)."""
+    if not os.path.isfile(onnx_path):
+        raise WeightsError(f'{onnx_path}: ONNX model not found')
+    info = onnx_path[:-len('.onnx')] + INFO_EXTENSION
+    return onnx_path, info if os.path.isfile(info) else None

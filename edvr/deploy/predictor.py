@@ -145,12 +145,21 @@ class _DygraphRunner:
         return self.net(paddle.to_tensor(np.ascontiguousarray(x, dtype=np.float32))).numpy()
 
 
+def _read_info(info_file):
+    """The exported model's ``.edvr.yml`` as a dict ({} without one)."""
+    if not info_file:
+        return {}
+    with open(info_file, encoding='utf-8') as f:
+        return yaml.safe_load(f) or {}
+
+
 class Predictor:
     """Restores the centre frame of frame windows, and whole clips, of any frame size.
 
     Args:
         model_path: exported model, ``DIR/NAME`` (or its .json/.pdmodel file, or
-            a folder holding one model).
+            a folder holding one model), or its ``.onnx`` conversion (run by
+            onnxruntime on the CPU).
         device: 'cpu', 'gpu' or 'gpu:N'; None: the GPU if there is one, else the CPU.
         num_threads: CPU math threads (default: EDVR_NUM_THREADS or all cores).
         tensorrt: None, 'fp32' or 'fp16': TensorRT on GPU.
@@ -169,13 +178,18 @@ class Predictor:
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
                  padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
         _check_padding(padding)
-        program, params, info_file = find_model_files(model_path)
-        info = {}
-        if info_file:
-            with open(info_file, encoding='utf-8') as f:
-                info = yaml.safe_load(f) or {}
-        runner = _InferenceRunner(program, params, device, num_threads, tensorrt,
-                                  int(info.get('num_frames', 5)))
+        if str(model_path).endswith('.onnx'):
+            from edvr.deploy.onnx_export import OnnxRunner, onnx_model_files
+            if tensorrt:
+                raise ConfigError('TensorRT runs exported Paddle models, not ONNX files')
+            _, info_file = onnx_model_files(str(model_path))
+            runner = OnnxRunner(str(model_path), device, num_threads)
+            info = _read_info(info_file)
+        else:
+            program, params, info_file = find_model_files(model_path)
+            info = _read_info(info_file)
+            runner = _InferenceRunner(program, params, device, num_threads, tensorrt,
+                                      int(info.get('num_frames', 5)))
         num_frames = info.get('num_frames') or runner.input_frames()
         if not num_frames:
             raise WeightsError(f'{model_path}: frames per window unknown (no {info_file or "info"} '

@@ -98,3 +98,37 @@ def test_existing_onnx_survives_failed_conversion(tmp_path, exported, monkeypatc
         export_onnx(prefix, str(target))
     assert target.read_bytes() == b'previous model'
     assert sorted(os.listdir(tmp_path)) == ['keep.onnx']
+
+
+def test_predictor_runs_onnx_like_paddle(tmp_path, exported):
+    """Any frame size (padded inside) and whole clips: the ONNX file restores like the Paddle model."""
+    from edvr.deploy.predictor import Predictor
+    _, prefix = exported
+    path = export_onnx(prefix, str(tmp_path / 'tiny.onnx'))
+    assert sorted(os.listdir(tmp_path)) == ['tiny.edvr.yml', 'tiny.onnx']  # the info travels along
+    frames = np.random.default_rng(2).integers(0, 256, (7, 18, 22, 3), dtype=np.uint8)
+    by_paddle = Predictor(prefix, device='cpu', num_threads=1)
+    by_onnx = Predictor(path, num_threads=1)
+    assert by_onnx.num_frames == 5 and by_onnx.size_multiple == 4
+    window = by_onnx.run(frames[:5])
+    assert window.shape == (72, 88, 3)
+    assert np.abs(window.astype(int) - by_paddle.run(frames[:5]).astype(int)).max() <= 1
+    clip_onnx, clip_paddle = list(by_onnx.run_sequence(frames)), list(by_paddle.run_sequence(frames))
+    assert len(clip_onnx) == 7
+    assert max(np.abs(a.astype(int) - b.astype(int)).max() for a, b in zip(clip_onnx, clip_paddle)) <= 1
+    with pytest.raises(ConfigError, match='ONNX models run on the CPU'):
+        Predictor(path, device='gpu')
+
+
+def test_inference_tool_scores_dataset_with_onnx(tmp_path, demo_data, exported, capsys):
+    from tests.deploy.conftest import tiny_overrides
+    from tools.inference import build_parser, run
+    _, prefix = exported
+    path = export_onnx(prefix, str(tmp_path / 'tiny.onnx'))
+    common = ['-c', DEMO_CONFIG, '-o', *tiny_overrides(demo_data), '--dataset', 'test']
+    by_onnx = run(build_parser().parse_args(['--model_path', path] + common))
+    by_paddle = run(build_parser().parse_args(['--model_path', prefix] + common))
+    assert 'dataset.test: 5 frames' in capsys.readouterr().out
+    assert by_onnx['frames'] == by_paddle['frames'] == 5
+    assert abs(by_onnx['model']['psnr'] - by_paddle['model']['psnr']) < 0.01
+    assert by_onnx['bicubic']['psnr'] == by_paddle['bicubic']['psnr']
