@@ -108,7 +108,7 @@ def finalize_sample(results):
     sample['key'] = key
     sample['clip'] = str(results.get('clip') or key.rsplit('/', 1)[0])
     for name, value in results.items():
-        if name in sample or name == 'rng':
+        if name in sample or name in ('rng', 'io_backend'):
             continue
         if isinstance(value, (str, bool, numbers.Number, np.generic)):
             sample[name] = value

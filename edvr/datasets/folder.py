@@ -3,6 +3,7 @@
 import os
 
 from edvr.datasets.base import BaseVSRDataset, require_folders
+from edvr.datasets.packed import open_store, parse_io_backend
 from edvr.errors import ConfigError, DataError
 from edvr.registry import DATASETS
 
@@ -36,6 +37,9 @@ class VSRFolderDataset(BaseVSRDataset):
             with ``per_frame``).
         times: list the samples this many times.
         per_frame: one sample per frame instead of one per clip.
+        io_backend: None or 'folder' (read image folders) or 'lmdb' / ``{type: lmdb}``
+            (``lq_folder`` and ``gt_folder`` are packed stores, see
+            `edvr.datasets.packed`).
 
     Raises:
         ConfigError: ``per_frame`` without an odd ``num_frames``.
@@ -43,7 +47,7 @@ class VSRFolderDataset(BaseVSRDataset):
     """
 
     def __init__(self, lq_folder, gt_folder, preprocess, num_frames=None, times=1,
-                 per_frame=False):
+                 per_frame=False, io_backend=None):
         if per_frame and (num_frames is None or int(num_frames) % 2 == 0):
             raise ConfigError(f'VSRFolderDataset.num_frames: per_frame needs an odd number, '
                               f'got {num_frames}')
@@ -53,26 +57,35 @@ class VSRFolderDataset(BaseVSRDataset):
         self.num_frames = None if num_frames is None else int(num_frames)
         self.times = int(times)
         self.per_frame = bool(per_frame)
+        self.io_backend = parse_io_backend(io_backend, 'VSRFolderDataset.io_backend')
         self.data_infos = self.prepare_data_infos()
 
     def prepare_data_infos(self):
         """One info per clip (default) or per frame (``per_frame``)."""
         require_folders(self.lq_folder, self.gt_folder)
-        clips = sorted(c for c in os.listdir(self.lq_folder)
-                       if os.path.isdir(os.path.join(self.lq_folder, c)))
+        packed = self.io_backend == 'lmdb'
+        if packed:
+            lq_store, gt_store = open_store(self.lq_folder), open_store(self.gt_folder)
+            clips = sorted(lq_store.clips)
+        else:
+            clips = sorted(c for c in os.listdir(self.lq_folder)
+                           if os.path.isdir(os.path.join(self.lq_folder, c)))
+        extra = {'io_backend': 'lmdb'} if packed else {}
         infos = []
         for clip in clips:
-            names = list_frames(os.path.join(self.lq_folder, clip))
+            names = (lq_store.frame_names(clip) if packed
+                     else list_frames(os.path.join(self.lq_folder, clip)))
             if not names:
                 continue
             gt_clip = os.path.join(self.gt_folder, clip)
-            if not os.path.isdir(gt_clip):
+            gt_names = gt_store.frame_names(clip) if packed else (
+                list_frames(gt_clip) if os.path.isdir(gt_clip) else None)
+            if gt_names is None:
                 raise DataError(f'{gt_clip}: GT clip folder not found')
-            gt_count = len(list_frames(gt_clip))
-            if gt_count != len(names):
-                raise DataError(f'{gt_clip}: {gt_count} GT frames but {len(names)} LQ frames')
+            if len(gt_names) != len(names):
+                raise DataError(f'{gt_clip}: {len(gt_names)} GT frames but {len(names)} LQ frames')
             common = dict(lq_path=self.lq_folder, gt_path=self.gt_folder, clip=clip,
-                          frame_names=names)
+                          frame_names=names, **extra)
             if self.per_frame:
                 infos.extend(dict(common, key=f'{clip}/{os.path.splitext(n)[0]}', frame_idx=i,
                                   max_frame_num=len(names), num_frames=self.num_frames)

@@ -8,6 +8,7 @@ import os
 
 import cv2
 
+from edvr.datasets.packed import read_frame
 from edvr.errors import ConfigError, DataError
 from edvr.registry import PREPROCESS
 
@@ -63,7 +64,8 @@ def write_image(path, img, from_rgb=True):
 class ReadImageSequence:
     """Read the frames listed in ``results[f'{key}_path']``.
 
-    Reads: ``{key}_path`` (list of frame files).
+    Reads: ``{key}_path`` (list of frame files), ``io_backend`` (optional:
+    'lmdb' reads the frames from packed stores, see `edvr.datasets.packed`).
     Adds: ``{key}`` (list of (h, w, c) arrays, RGB by default).
     Changes: ``{key}_path`` (to a list of str).
 
@@ -90,7 +92,8 @@ class ReadImageSequence:
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         paths = [str(p) for p in paths]
-        frames = [read_image(p, self.flag, self.to_rgb) for p in paths]
+        read = read_frame if results.get('io_backend') == 'lmdb' else read_image
+        frames = [read(p, self.flag, self.to_rgb) for p in paths]
         for path, frame in zip(paths[1:], frames[1:]):
             if frame.shape != frames[0].shape:
                 raise DataError(f'{path}: frame of shape {frame.shape} differs from '

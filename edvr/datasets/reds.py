@@ -5,6 +5,7 @@ import re
 from collections import OrderedDict
 
 from edvr.datasets.base import BaseVSRDataset, require_folders
+from edvr.datasets.packed import open_store, parse_io_backend
 from edvr.errors import ConfigError, DataError
 from edvr.registry import DATASETS
 
@@ -68,6 +69,9 @@ class VSRREDSDataset(BaseVSRDataset):
         preprocess: list of preprocess op configs.
         val_partition: 'REDS4' or 'official'.
         test_mode: keep the validation clips instead of the training clips.
+        io_backend: None or 'folder' (read PNG folders) or 'lmdb' / ``{type: lmdb}``
+            (``lq_folder`` and ``gt_folder`` are packed stores, see
+            `edvr.datasets.packed`).
 
     Raises:
         ConfigError: even ``num_frames`` or an unknown ``val_partition``.
@@ -76,7 +80,7 @@ class VSRREDSDataset(BaseVSRDataset):
     """
 
     def __init__(self, lq_folder, gt_folder, ann_file, num_frames, preprocess,
-                 val_partition='REDS4', test_mode=False):
+                 val_partition='REDS4', test_mode=False, io_backend=None):
         if int(num_frames) < 1 or int(num_frames) % 2 == 0:
             raise ConfigError(f'VSRREDSDataset.num_frames: expected an odd number, '
                               f'got {num_frames}')
@@ -90,6 +94,7 @@ class VSRREDSDataset(BaseVSRDataset):
         self.num_frames = int(num_frames)
         self.val_partition = val_partition
         self.test_mode = bool(test_mode)
+        self.io_backend = parse_io_backend(io_backend, 'VSRREDSDataset.io_backend')
         self.data_infos = self.prepare_data_infos()
 
     def prepare_data_infos(self):
@@ -103,9 +108,14 @@ class VSRREDSDataset(BaseVSRDataset):
             raise DataError(f'{self.ann_file}: no {split} clips for val_partition '
                             f'{self.val_partition} (clips listed: {len(clips)})')
         infos = []
+        extra = {'io_backend': 'lmdb'} if self.io_backend == 'lmdb' else {}
+        packed = self.io_backend == 'lmdb'
         for clip in chosen:
             for folder in (self.lq_folder, self.gt_folder):
-                if not os.path.isdir(os.path.join(folder, clip)):
+                if packed and open_store(folder).frame_names(clip) is None:
+                    raise DataError(f'{folder}: packed store has no clip {clip} '
+                                    f'(listed in {self.ann_file})')
+                if not packed and not os.path.isdir(os.path.join(folder, clip)):
                     raise DataError(f'{os.path.join(folder, clip)}: clip folder not found '
                                     f'(clip {clip} is listed in {self.ann_file})')
             frames = clips[clip]
@@ -115,6 +125,7 @@ class VSRREDSDataset(BaseVSRDataset):
                                 f'num_frames={self.num_frames}')
             infos.extend(dict(lq_path=self.lq_folder, gt_path=self.gt_folder,
                               key=f'{clip}/{frame}', clip=clip,
-                              max_frame_num=max_frame_num, num_frames=self.num_frames)
+                              max_frame_num=max_frame_num, num_frames=self.num_frames,
+                              **extra)
                          for frame in frames)
         return infos

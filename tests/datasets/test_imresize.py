@@ -101,3 +101,53 @@ def test_without_antialiasing_the_kernel_is_not_widened():
     narrow = imresize(np.repeat(signal, 4, 0), 0.5, antialiasing=False)[0]
     wide = imresize(np.repeat(signal, 4, 0), 0.5)[0]
     assert np.count_nonzero(np.abs(narrow) > 1e-12) < np.count_nonzero(np.abs(wide) > 1e-12)
+
+
+def dense_matrix(n, scale):
+    """MATLAB's bicubic resize along one axis as an explicit (out, n) matrix.
+
+    Built differently from the implementation: output sample k (0-based) sits at
+    x = (k + 0.5) / scale - 0.5 in 0-based input coordinates; every input
+    position j of a wide symmetric extension gets weight kernel((x - j) * s) with
+    s = min(scale, 1) (antialiasing), the extension is folded back onto the
+    image with np.pad(mode='symmetric'), and rows are normalised.
+    """
+    s = min(scale, 1.0)
+    out = math.ceil(n * scale - 1e-9)
+    pad = n
+    index = np.pad(np.arange(n), pad, mode='symmetric')  # position j + pad -> image index
+    m = np.zeros((out, n))
+    for k in range(out):
+        x = (k + 0.5) / scale - 0.5
+        for j in range(-pad, n + pad):
+            w = reference_kernel((x - j) * s)
+            if w:
+                m[k, index[j + pad]] += w
+        m[k] /= m[k].sum()
+    return m
+
+
+@pytest.mark.parametrize('shape', [(16, 20), (13, 9), (32, 12)])
+def test_uint8_quarter_matches_a_dense_weight_matrix_within_one_level(shape):
+    img = np.random.default_rng(shape[0]).integers(0, 256, shape + (3,), dtype=np.uint8)
+    rows, cols = dense_matrix(shape[0], 1 / 4), dense_matrix(shape[1], 1 / 4)
+    expected = np.empty((rows.shape[0], cols.shape[0], 3))
+    for c in range(3):
+        first = np.floor(np.clip(rows @ img[..., c].astype(np.float64), 0, 255) + 0.5)
+        expected[..., c] = np.floor(np.clip(first @ cols.T, 0, 255) + 0.5)
+    out = imresize(img, 1 / 4)
+    assert out.shape == expected.shape
+    assert np.abs(out.astype(np.int64) - expected).max() <= 1
+    assert (out == expected).mean() > 0.99
+
+
+def test_quarter_downscale_properties():
+    img = np.random.default_rng(9).random((32, 24))
+    out = imresize(img, 1 / 4)
+    # mirror symmetry: resizing a flipped image gives the flipped result
+    np.testing.assert_allclose(imresize(img[::-1, ::-1], 1 / 4), out[::-1, ::-1], atol=1e-12)
+    # linearity (float input) and weights summing to one
+    np.testing.assert_allclose(imresize(2 * img + 5, 1 / 4), 2 * out + 5, atol=1e-9)
+    # a 4-periodic pattern is averaged over its period: every output equals the period mean
+    period = np.tile(np.array([0.0, 1.0, 3.0, 8.0]), (4, 8))
+    np.testing.assert_allclose(imresize(period.T.copy(), 1 / 4)[2:-2], 3.0, atol=1e-9)
