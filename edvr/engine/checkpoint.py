@@ -6,11 +6,19 @@ Files (PaddleGAN's names): ``iter_{k}_weight.pdparams`` holds
 optimizer (with its LR scheduler), the iteration and the run seed. Every write
 goes to a temporary name first and is renamed into place, so a crash never
 leaves a half-written file under a real name.
+
+Weights-only files (``{'generator': ...}``) are written as PaddleGAN writes its
+own: a plain pickle of numpy arrays, which PaddleGAN reads with
+``pickle.load`` (``paddle.save`` would store each tensor as a (name, array)
+pair that such a reader cannot use). Each array is pickled as
+``numpy.ndarray(shape, dtype, bytes)``, which loads with numpy 1.x and 2.x.
 """
 import glob
 import os
+import pickle
 import re
 
+import numpy as np
 import paddle
 
 from edvr.errors import WeightsError
@@ -19,11 +27,40 @@ _ITER = re.compile(r'iter_(\d+)_checkpoint\.pdparams$')
 CHECKPOINT_KEYS = ('generator', 'optimizer', 'lr_scheduler', 'iter', 'seed')
 
 
+class _PortablePickler(pickle.Pickler):
+    """Pickles numpy arrays as ``numpy.ndarray(shape, dtype string, raw bytes)``."""
+
+    def reducer_override(self, obj):
+        if type(obj) is np.ndarray:
+            arr = np.ascontiguousarray(obj)
+            return np.ndarray, (arr.shape, arr.dtype.str, arr.tobytes())
+        return NotImplemented
+
+
+def save_weights_file(state, path):
+    """Write ``{'generator': state}`` as a plain pickle of numpy arrays (PaddleGAN's layout).
+
+    Args:
+        state: dict of name -> paddle Tensor or numpy array.
+        path: destination file (written as is; see `save_atomic` for atomic writes).
+    """
+    arrays = {k: np.asarray(v.numpy() if hasattr(v, 'numpy') else v) for k, v in state.items()}
+    with open(path, 'wb') as f:
+        _PortablePickler(f, protocol=4).dump({'generator': arrays})
+
+
 def save_atomic(obj, path):
-    """``paddle.save`` to ``path`` through a temporary file and a rename."""
+    """Save ``obj`` to ``path`` through a temporary file and a rename.
+
+    ``{'generator': state_dict}`` goes through `save_weights_file`; anything
+    else (full checkpoints) through ``paddle.save``.
+    """
     tmp = f'{path}.tmp-{os.getpid()}'
     try:
-        paddle.save(obj, tmp)
+        if isinstance(obj, dict) and set(obj) == {'generator'} and isinstance(obj['generator'], dict):
+            save_weights_file(obj['generator'], tmp)
+        else:
+            paddle.save(obj, tmp)
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

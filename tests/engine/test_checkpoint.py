@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
+import json
 import os
+import pickle
 
 import numpy as np
 import paddle
@@ -7,6 +9,10 @@ import pytest
 
 from edvr.engine import checkpoint as ckpt
 from edvr.errors import WeightsError
+from edvr.models.edvr_net import EDVRNet
+
+GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models',
+                      'golden_edvr_keys.json')
 
 
 class Tiny(paddle.nn.Layer):
@@ -70,3 +76,37 @@ def test_latest_and_pruning(tmp_path):
     left = sorted(p for p in os.listdir(tmp_path) if not p.endswith('tmp-1'))
     assert left == ['iter_100_checkpoint.pdparams', 'iter_100_weight.pdparams',
                     'iter_20_checkpoint.pdparams', 'iter_20_weight.pdparams']
+
+
+class _RecordingUnpickler(pickle.Unpickler):
+    """PaddleGAN's reader (`pickle.load(f, encoding='latin1')`), noting every global it needs."""
+
+    def __init__(self, f):
+        super().__init__(f, encoding='latin1')
+        self.globals = set()
+
+    def find_class(self, module, name):
+        self.globals.add(f'{module}.{name}')
+        return super().find_class(module, name)
+
+
+@pytest.mark.parametrize('name', ['edvr_m_w_tsa', 'edvr_l_blur_wo_tsa'])
+def test_our_weight_files_are_what_paddlegan_reads(tmp_path, name):
+    """PaddleGAN loads weights with a plain pickle.load and sets ``state['generator']``."""
+    with open(GOLDEN) as f:
+        golden = json.load(f)[name]
+    net = EDVRNet(**golden['args'])
+    path = str(tmp_path / 'iter_5_weight.pdparams')
+    ckpt.save_atomic({'generator': net.state_dict()}, path)   # what the trainer writes
+    with open(path, 'rb') as f:
+        reader = _RecordingUnpickler(f)
+        state = reader.load()
+    assert reader.globals == {'numpy.ndarray'}                 # loads with numpy 1.x and 2.x
+    assert list(state) == ['generator']
+    assert [[k, list(v.shape)] for k, v in state['generator'].items()] == golden['params']
+    assert all(type(v) is np.ndarray and v.dtype == np.float32 for v in state['generator'].values())
+    other = EDVRNet(**golden['args'])
+    other.set_state_dict(state['generator'])                   # PaddleGAN's net has these names
+    for (key, a), b in zip(net.state_dict().items(), other.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=key)
+    ckpt.load_generator_weights(EDVRNet(**golden['args']), path)
