@@ -14,6 +14,7 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.8',
     packages=find_packages(include=['edvr', 'edvr.*']),
+    package_data={'edvr.ops': ['csrc/*.cc']},   # C++ kernels, compiled on first use
     install_requires=REQUIREMENTS,
     extras_require={'cpu': ['paddlepaddle>=3.0'], 'gpu': ['paddlepaddle-gpu'], 'test': ['pytest']},
 )

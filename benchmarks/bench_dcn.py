@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Time the two DCN kernels and one small EDVR training step per kernel on CPU.
+"""Time the DCN kernels and one small EDVR training step per kernel on CPU.
 
 Usage: python benchmarks/bench_dcn.py [--threads 2] [--repeats 7] [--steps 5]
 
 Prints median milliseconds of DCNv2 forward and forward+backward for each
-kernel ('paddle', 'sampling') at several (b, c, h, w) shapes (3x3 kernel,
-8 deformable groups), then the median time of an EDVR training step
+kernel ('paddle', 'sampling', and 'cpp' when the C++ ops build) at several
+(b, c, h, w) shapes (3x3 kernel, 8 deformable groups), then the median time of an EDVR training step
 (nf 32, 2+4 blocks, no TSA, batch 8, Charbonnier sum, Adam) and of an
 evaluation forward for each kernel.
 """
@@ -21,8 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from edvr.models.dcn import modulated_deform_conv2d, set_dcn_kernel  # noqa: E402
 from edvr.models.edvr_net import EDVRNet  # noqa: E402
 from edvr.models.losses import CharbonnierLoss  # noqa: E402
+from edvr.ops.cpu_ops import load_cpu_ops  # noqa: E402
+from edvr.utils.device import set_cpu_threads  # noqa: E402
 
-KERNELS = ('paddle', 'sampling')
+KERNELS = ('paddle', 'sampling', 'cpp')
 SHAPES = ((4, 32, 32, 32), (4, 64, 64, 64), (8, 32, 16, 16), (40, 32, 16, 16), (40, 32, 32, 32))
 
 
@@ -119,8 +121,10 @@ def main():
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--steps', type=int, default=5)
     args = parser.parse_args()
-    if hasattr(paddle.base.core, 'set_num_threads'):
-        paddle.base.core.set_num_threads(args.threads)
+    set_cpu_threads(args.threads)   # also the CPU runtime tuning (EDVR_CPU_TUNING=0: off)
+    global KERNELS
+    if load_cpu_ops() is None:
+        KERNELS = KERNELS[:2]
     print(f'paddle {paddle.__version__}, device {paddle.device.get_device()}, '
           f'{args.threads} math threads')
     bench_dcn(args.repeats)

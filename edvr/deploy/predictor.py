@@ -91,8 +91,11 @@ class _InferenceRunner:
             if tensorrt:
                 raise ConfigError('TensorRT (--run_mode trt_fp32/trt_fp16) needs --device gpu')
             config.disable_gpu()
-            # A oneDNN conv + leaky_relu fusion pass crashes while the predictor
-            # is built for this model (Paddle 3.3 CPU); plain CPU kernels work.
+            # With oneDNN, Paddle 3.3's CPU predictor segfaults in
+            # conv_activation_onednn_fuse_pass (conv + leaky_relu) for this model;
+            # deleting only that pass then fails at run time (the oneDNN PIR
+            # executor rejects an op attribute: "ConvertPirAttribute2RuntimeAttribute
+            # not support ArrayAttribute<DoubleAttribute>"). Plain CPU kernels work.
             config.disable_mkldnn()
             config.set_cpu_math_library_num_threads(default_threads(num_threads))
         else:

@@ -7,10 +7,58 @@ convolutions as Kaiming-normal scaled by 0.1 with zero bias, so that a fresh
 network is close to identity per block.
 """
 import math
+import os
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
+
+from edvr.errors import ConfigError
+from edvr.ops.column_conv import columns_available, conv2d_columns
+
+CONV_KERNELS = ('auto', 'paddle', 'cpp')
+_conv_kernel = {'name': None}
+
+
+def set_conv_kernel(name):
+    """Choose the kernel of all `Conv2D` layers: 'auto', 'paddle' or 'cpp'."""
+    if name not in CONV_KERNELS:
+        raise ConfigError(f'conv kernel {name!r}: expected one of {", ".join(CONV_KERNELS)}')
+    _conv_kernel['name'] = name
+
+
+@paddle.jit.not_to_static
+def get_conv_kernel():
+    """The selected conv kernel; initially ``EDVR_CONV_KERNEL`` or 'auto'."""
+    if _conv_kernel['name'] is None:
+        name = os.environ.get('EDVR_CONV_KERNEL', 'auto').strip().lower() or 'auto'
+        if name not in CONV_KERNELS:
+            raise ConfigError(f'environment variable EDVR_CONV_KERNEL={name!r}: '
+                              f'expected one of {", ".join(CONV_KERNELS)}')
+        _conv_kernel['name'] = name
+    return _conv_kernel['name']
+
+
+class Conv2D(nn.Conv2D):
+    """`paddle.nn.Conv2D` (same parameters and names) that can run on the C++ column
+    kernels of `edvr.ops.column_conv` on CPU.
+
+    ``kernel``: 'auto' or 'cpp' use the column kernels for float32 dygraph calls on
+    the CPU when they are built, 'paddle' always uses Paddle's conv; None (the
+    default) follows `set_conv_kernel`. Static graphs, GPUs, AMP and anything the
+    column kernels do not cover use Paddle's conv.
+    """
+    kernel = None
+
+    def forward(self, x):
+        name = self.kernel or get_conv_kernel()
+        padding = getattr(self, '_updated_padding', None)
+        if name != 'paddle' and self._groups == 1 and self._padding_mode == 'zeros' \
+                and self._data_format == 'NCHW' and isinstance(padding, (list, tuple)) \
+                and len(padding) == 2 and columns_available(x, self.weight):
+            return conv2d_columns(x, self.weight, self.bias, self._stride, padding,
+                                  self._dilation)
+        return super().forward(x)
 
 
 def conv2d(in_nf, out_nf, kernel_size=3, stride=1):
@@ -24,17 +72,17 @@ def conv2d(in_nf, out_nf, kernel_size=3, stride=1):
     """
     bound = 1.0 / math.sqrt(in_nf * kernel_size * kernel_size)
     init = nn.initializer.Uniform(-bound, bound)
-    return nn.Conv2D(in_nf, out_nf, kernel_size, stride=stride, padding=kernel_size // 2,
-                     weight_attr=paddle.ParamAttr(initializer=init),
-                     bias_attr=paddle.ParamAttr(initializer=init))
+    return Conv2D(in_nf, out_nf, kernel_size, stride=stride, padding=kernel_size // 2,
+                  weight_attr=paddle.ParamAttr(initializer=init),
+                  bias_attr=paddle.ParamAttr(initializer=init))
 
 
 def scaled_kaiming_conv2d(in_nf, out_nf, kernel_size=3, scale=0.1):
     """A 'same' conv with Kaiming-normal weight times ``scale`` and zero bias."""
     std = scale * math.sqrt(2.0 / (in_nf * kernel_size * kernel_size))
-    return nn.Conv2D(in_nf, out_nf, kernel_size, padding=kernel_size // 2,
-                     weight_attr=paddle.ParamAttr(initializer=nn.initializer.Normal(0.0, std)),
-                     bias_attr=paddle.ParamAttr(initializer=nn.initializer.Constant(0.0)))
+    return Conv2D(in_nf, out_nf, kernel_size, padding=kernel_size // 2,
+                  weight_attr=paddle.ParamAttr(initializer=nn.initializer.Normal(0.0, std)),
+                  bias_attr=paddle.ParamAttr(initializer=nn.initializer.Constant(0.0)))
 
 
 def lrelu(x):

@@ -15,12 +15,17 @@ Kernels:
   sampled with one `grid_sample` call, scaled by the mask, and the
   (channels x taps) axis is contracted against the weight with one matmul.
   On CPU its forward plus backward is faster than ``'paddle'``.
+* ``'cpp'``: C++ CPU kernels built on first use (`edvr.ops.column_conv`): the
+  mask-weighted bilinear samples are written into a column buffer that one
+  matmul contracts; the backward scatters the column gradient in C++. Fastest
+  on CPU, forward and backward (float32, dygraph).
 
-``'auto'`` (the default) picks ``'sampling'`` on CPU when a backward pass will
-run through the layer, and ``'paddle'`` otherwise (its forward alone is faster,
-e.g. in evaluation or while the DCNs are frozen); static graphs (export) always
-use ``'paddle'``. Choose with `set_dcn_kernel` or the
-``EDVR_DCN_KERNEL`` environment variable.
+``'auto'`` (the default) picks ``'cpp'`` on CPU when it is built; if the build
+failed, ``'sampling'`` when a backward pass will run through the layer and
+``'paddle'`` otherwise (its forward alone is faster). GPUs, AMP and static
+graphs (export) use ``'paddle'``; ``'cpp'`` where it cannot run acts as ``'auto'``.
+Choose with `set_dcn_kernel`, the ``EDVR_DCN_KERNEL`` environment variable or
+the generator's ``dcn_kernel`` config key.
 
 Paper: Deformable ConvNets v2: More Deformable, Better Results (Zhu et al., CVPR 2019).
 """
@@ -33,13 +38,15 @@ import paddle.nn.functional as F
 from paddle.vision.ops import deform_conv2d
 
 from edvr.errors import ConfigError
+from edvr.models.blocks import Conv2D
+from edvr.ops.column_conv import columns_available, deform_conv2d_columns
 
-KERNELS = ('auto', 'paddle', 'sampling')
+KERNELS = ('auto', 'paddle', 'sampling', 'cpp')
 _kernel = {'name': None}
 
 
 def set_dcn_kernel(name):
-    """Choose the DCN kernel for all layers: 'auto', 'paddle' or 'sampling'."""
+    """Choose the DCN kernel for all layers: 'auto', 'paddle', 'sampling' or 'cpp'."""
     if name not in KERNELS:
         raise ConfigError(f'DCN kernel {name!r}: expected one of {", ".join(KERNELS)}')
     _kernel['name'] = name
@@ -58,18 +65,22 @@ def get_dcn_kernel():
 
 
 @paddle.jit.not_to_static
-def resolve_kernel(backward, kernel=None):
-    """The concrete kernel ('paddle' or 'sampling') for one call.
+def resolve_kernel(backward, kernel=None, tensors=()):
+    """The concrete kernel ('paddle', 'sampling' or 'cpp') for one call.
 
     Args:
         backward: whether gradients will flow through this call.
-        kernel: 'auto', 'paddle', 'sampling' or None for the global choice.
+        kernel: 'auto', 'paddle', 'sampling', 'cpp' or None for the global choice.
+        tensors: the call's tensors, to check that 'cpp' can take them
+            (float32 on the CPU, no AMP); empty: judge by the current device.
     """
     name = kernel or get_dcn_kernel()
     if not paddle.in_dynamic_mode():
-        return 'paddle'  # static graphs (export) have unknown sizes the sampling kernel needs
-    if name == 'auto':
-        on_gpu = 'gpu' in paddle.device.get_device()
+        return 'paddle'  # static graphs (export) have unknown sizes the other kernels need
+    on_gpu = 'gpu' in paddle.device.get_device()
+    if name in ('auto', 'cpp'):   # 'cpp' where it cannot run: as 'auto' without it
+        if not on_gpu and columns_available(*tensors):
+            return 'cpp'
         return 'sampling' if backward and not on_gpu else 'paddle'
     return name
 
@@ -144,11 +155,14 @@ def modulated_deform_conv2d(x, offset, mask, weight, bias=None, stride=1, paddin
     Args:
         x, offset, mask, weight, bias, stride, padding, dilation,
             deformable_groups: as in `deform_conv2d_sampling`.
-        kernel: 'paddle' or 'sampling'.
+        kernel: 'paddle', 'sampling' or 'cpp'.
 
     Returns:
         Tensor (b, c_out, ho, wo).
     """
+    if kernel == 'cpp':
+        return deform_conv2d_columns(x, offset, mask, weight, bias, stride, padding, dilation,
+                                     deformable_groups)
     if kernel == 'paddle' and paddle.is_grad_enabled() and mask.stop_gradient \
             and _needs_grad(x, offset, weight, bias):
         # Paddle's CPU backward crashes for a constant mask; this kernel does not.
@@ -157,7 +171,7 @@ def modulated_deform_conv2d(x, offset, mask, weight, bias=None, stride=1, paddin
         return deform_conv2d_sampling(x, offset, mask, weight, bias, stride, padding,
                                       dilation, deformable_groups)
     if kernel != 'paddle':
-        raise ConfigError(f'DCN kernel {kernel!r}: expected paddle or sampling')
+        raise ConfigError(f'DCN kernel {kernel!r}: expected paddle, sampling or cpp')
     return deform_conv2d(x, offset, weight, bias=bias, stride=stride, padding=padding,
                          dilation=dilation, deformable_groups=deformable_groups,
                          mask=mask)
@@ -193,6 +207,7 @@ class ModulatedDeformConv2D(nn.Layer):
             default_initializer=nn.initializer.Uniform(-bound, bound))
         self.bias = self.create_parameter(
             [out_channels], is_bias=True, default_initializer=nn.initializer.Constant(0.0))
+        self.kernel = None  # None: the global choice (`set_dcn_kernel`)
 
     def forward(self, x, offset, mask, kernel=None):
         """Apply DCNv2.
@@ -201,16 +216,18 @@ class ModulatedDeformConv2D(nn.Layer):
             x: (b, c_in, h, w).
             offset: (b, 2 * G * K, ho, wo).
             mask: (b, G * K, ho, wo), usually in [0, 1].
-            kernel: 'auto', 'paddle', 'sampling' or None for the global choice.
+            kernel: 'auto', 'paddle', 'sampling', 'cpp' or None for the layer's
+                ``kernel`` attribute (None there: the global choice).
 
         Returns:
             Tensor (b, c_out, ho, wo).
         """
         backward = paddle.is_grad_enabled() and _needs_grad(x, offset, mask, self.weight,
                                                             self.bias)
+        kernel = resolve_kernel(backward, kernel or self.kernel, (x, offset, mask, self.weight))
         return modulated_deform_conv2d(
             x, offset, mask, self.weight, self.bias, self.stride, self.padding,
-            self.dilation, self.deformable_groups, resolve_kernel(backward, kernel))
+            self.dilation, self.deformable_groups, kernel)
 
 
 class DCNPack(nn.Layer):
@@ -238,7 +255,7 @@ class DCNPack(nn.Layer):
         kh, kw = _pair(kernel_size)
         self.num_offsets = 2 * deformable_groups * kh * kw
         zero = nn.initializer.Constant(0.0)
-        self.conv_offset_mask = nn.Conv2D(
+        self.conv_offset_mask = Conv2D(
             num_filters, 3 * deformable_groups * kh * kw, (kh, kw), stride=stride,
             padding=padding, weight_attr=paddle.ParamAttr(initializer=zero),
             bias_attr=paddle.ParamAttr(initializer=zero))

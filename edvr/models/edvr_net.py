@@ -5,7 +5,10 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from edvr.errors import ConfigError, DataError
-from edvr.models.blocks import conv2d, lrelu, make_residual_blocks, unflatten_frames
+from edvr.models.blocks import (CONV_KERNELS, Conv2D, conv2d, lrelu, make_residual_blocks,
+                                unflatten_frames)
+from edvr.models.dcn import KERNELS as DCN_KERNELS
+from edvr.models.dcn import ModulatedDeformConv2D
 from edvr.models.pcd_align import PCDAlign
 from edvr.models.predeblur import PredeblurResNetPyramid
 from edvr.models.tsa_fusion import TSAFusion
@@ -39,11 +42,17 @@ class EDVRNet(nn.Layer):
         predeblur: pre-deblur every frame with `PredeblurResNetPyramid`.
         HR_in: the input is at output resolution (needs ``predeblur``).
         w_TSA: fuse with `TSAFusion`; otherwise with a 1x1 conv.
+        dcn_kernel: kernel of the deformable convolutions ('auto', 'paddle',
+            'sampling', 'cpp'; see `edvr.models.dcn`); None follows
+            `set_dcn_kernel` / ``EDVR_DCN_KERNEL`` (default 'auto').
+        conv_kernel: kernel of the plain convolutions ('auto', 'paddle', 'cpp';
+            see `edvr.models.blocks.Conv2D`); None follows `set_conv_kernel` /
+            ``EDVR_CONV_KERNEL`` (default 'auto').
     """
 
     def __init__(self, in_nf=3, out_nf=3, scale_factor=4, nf=64, nframes=5, groups=8,
                  front_RBs=5, back_RBs=10, center=None, predeblur=False, HR_in=False,
-                 w_TSA=True):
+                 w_TSA=True, dcn_kernel=None, conv_kernel=None):
         super().__init__()
         self.center = nframes // 2 if center is None else center
         self.nframes = nframes
@@ -77,6 +86,20 @@ class EDVRNet(nn.Layer):
         self.upconv2 = conv2d(nf, 4 * 64, 3)
         self.HRconv = conv2d(64, 64, 3)
         self.conv_last = conv2d(64, out_nf, 3)
+        self.set_kernels(dcn_kernel, conv_kernel)
+
+    def set_kernels(self, dcn_kernel=None, conv_kernel=None):
+        """Pin the kernels of this network's DCN and conv layers (None: the global choice)."""
+        for value, allowed, key in ((dcn_kernel, DCN_KERNELS, 'dcn_kernel'),
+                                    (conv_kernel, CONV_KERNELS, 'conv_kernel')):
+            if value is not None and value not in allowed:
+                raise ConfigError(f'EDVRNet: {key}={value!r}; expected one of '
+                                  f'{", ".join(allowed)}')
+        for layer in self.sublayers(include_self=True):
+            if isinstance(layer, ModulatedDeformConv2D):
+                layer.kernel = dcn_kernel
+            elif isinstance(layer, Conv2D):
+                layer.kernel = conv_kernel
 
     def forward(self, x):
         """Restore the centre frame.

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Where to run: GPU when Paddle has CUDA and sees one, else CPU with all its cores."""
+import ctypes
 import os
+import sys
 
 import paddle
 
@@ -13,13 +15,93 @@ def available_cores():
         return os.cpu_count() or 1
 
 
+_threads = {'count': None}
+
+
 def set_cpu_threads(num_threads):
-    """Set Paddle's CPU math threads (its default here is one). Returns the count set."""
+    """Set Paddle's CPU math threads (its default here is one), which the C++ column
+    kernels (`edvr.ops`) use too. Returns the count set."""
     num_threads = max(int(num_threads), 1)
+    tune_cpu_runtime()
     setter = getattr(paddle.base.core, 'set_num_threads', None)
     if setter is not None:
         setter(num_threads)
+    _threads['count'] = num_threads
     return num_threads
+
+
+def cpu_threads():
+    """The math threads last set with `set_cpu_threads`, else EDVR_NUM_THREADS, else 1
+    (Paddle's own default)."""
+    if _threads['count'] is None:
+        return max(int(os.environ.get('EDVR_NUM_THREADS') or 1), 1)
+    return _threads['count']
+
+
+def _cpu_vendor():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('vendor_id'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return ''
+
+
+def use_fast_mkl_path():
+    """Let Paddle's bundled MKL use its AVX2 code on AMD CPUs (it picks a slow generic
+    path for non-Intel CPUs otherwise: 2.6x slower float32 matmuls measured here).
+
+    Sets MKL_DEBUG_CPU_TYPE=5 unless the variable is already set; it only takes
+    effect before MKL's first call in the process. Numerics stay float32
+    (rounding-level differences only). Returns whether the variable is now 5.
+    """
+    if 'MKL_DEBUG_CPU_TYPE' not in os.environ and _cpu_vendor() == 'AuthenticAMD':
+        os.environ['MKL_DEBUG_CPU_TYPE'] = '5'
+    return os.environ.get('MKL_DEBUG_CPU_TYPE') == '5'
+
+
+def keep_freed_memory():
+    """Make glibc reuse freed memory instead of returning it to the system.
+
+    Paddle's CPU tensors of more than a few MB are otherwise mapped fresh for
+    every operation and pay one page fault per 4 KB (here an element-wise add
+    of a 20 MB tensor took 13 ms instead of 1.4 ms). The process keeps its
+    high-water memory afterwards. Linux/glibc only; returns whether it applied.
+    """
+    if not sys.platform.startswith('linux'):
+        return False
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+        m_trim_threshold, m_mmap_max = -1, -4
+        return bool(libc.mallopt(m_mmap_max, 0)) and \
+            bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
+def _tuning_off():
+    return os.environ.get('EDVR_CPU_TUNING', '1').strip().lower() in ('0', 'false', 'off')
+
+
+# MKL reads the variable at its first call: set it on import, so that every process using
+# edvr does its matrix products with the same code path (results agree to the last bit).
+if not _tuning_off():
+    use_fast_mkl_path()
+
+_tuned = {'done': False, 'applied': {}}
+
+
+def tune_cpu_runtime():
+    """Apply `use_fast_mkl_path` and `keep_freed_memory` once per process (CPU runs),
+    unless EDVR_CPU_TUNING=0. Returns {'mkl_avx2': bool, 'keep_memory': bool}."""
+    if not _tuned['done']:
+        _tuned['done'] = True
+        off = _tuning_off()
+        _tuned['applied'] = {'mkl_avx2': not off and use_fast_mkl_path(),
+                             'keep_memory': not off and keep_freed_memory()}
+    return dict(_tuned['applied'])
 
 
 def select_device(local_rank=0, local_world_size=1, cpu_threads=None):
@@ -36,7 +118,7 @@ def select_device(local_rank=0, local_world_size=1, cpu_threads=None):
         paddle.set_device(device)
         return f'GPU ({device}, {paddle.device.cuda.get_device_name()})'
     paddle.set_device('cpu')
-    cpu_threads = cpu_threads or os.environ.get('EDVR_NUM_THREADS')
-    threads = set_cpu_threads(cpu_threads or max(available_cores() // max(local_world_size, 1), 1))
+    threads = cpu_threads or os.environ.get('EDVR_NUM_THREADS')
+    threads = set_cpu_threads(threads or max(available_cores() // max(local_world_size, 1), 1))
     why = 'Paddle built without CUDA' if not paddle.is_compiled_with_cuda() else 'no GPU visible'
     return f'CPU ({threads} math threads; {why})'

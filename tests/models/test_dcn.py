@@ -9,6 +9,7 @@ from edvr.errors import ConfigError
 from edvr.models import dcn
 from edvr.models.dcn import (DCNPack, deform_conv2d_sampling, get_dcn_kernel,
                              modulated_deform_conv2d, resolve_kernel, set_dcn_kernel)
+from edvr.ops import cpu_ops
 
 
 def _tensors(b=2, c=8, h=7, w=9, groups=2, c_out=6, ho=7, wo=9, seed=0):
@@ -131,6 +132,12 @@ def test_dcnpack_names_init_and_offset_statistic():
     assert layer.last_offset_abs_mean.stop_gradient
 
 
+def _without_cpp_ops(monkeypatch):
+    """Behave as if the C++ ops could not be built."""
+    monkeypatch.setitem(cpu_ops._state, 'tried', True)
+    monkeypatch.setitem(cpu_ops._state, 'ops', None)
+
+
 def test_kernel_selection(monkeypatch):
     monkeypatch.setitem(dcn._kernel, 'name', None)
     monkeypatch.setenv('EDVR_DCN_KERNEL', 'paddle')
@@ -138,8 +145,14 @@ def test_kernel_selection(monkeypatch):
     assert resolve_kernel(backward=True) == 'paddle'
 
     set_dcn_kernel('auto')
-    assert resolve_kernel(backward=True) == 'sampling'   # CPU training
+    if cpu_ops.load_cpu_ops() is not None:
+        assert resolve_kernel(backward=True) == 'cpp'
+        assert resolve_kernel(backward=False) == 'cpp'
+        assert resolve_kernel(backward=True, kernel='cpp') == 'cpp'
+    _without_cpp_ops(monkeypatch)
+    assert resolve_kernel(backward=True) == 'sampling'   # CPU training without C++ ops
     assert resolve_kernel(backward=False) == 'paddle'
+    assert resolve_kernel(backward=True, kernel='cpp') == 'sampling'
     assert resolve_kernel(backward=False, kernel='sampling') == 'sampling'
     with pytest.raises(ConfigError, match='fast'):
         set_dcn_kernel('fast')
@@ -151,6 +164,8 @@ def test_kernel_selection(monkeypatch):
 
 
 def test_auto_uses_sampling_only_when_gradients_flow(monkeypatch):
+    """Without the C++ ops, 'auto' trains with the sampling kernel."""
+    _without_cpp_ops(monkeypatch)
     calls = []
 
     def spy(*args, **kwargs):

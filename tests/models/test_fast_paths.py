@@ -1,0 +1,285 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The fast paths equal the straightforward EDVR (`reference_edvr.py`), forward and gradients.
+
+The C++ column kernels are tested directly and inside the network; when they
+cannot be built here, those tests are skipped with the build error as reason
+and the fallback kernels are still tested against the reference.
+"""
+import logging
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+from paddle.vision.ops import deform_conv2d
+
+from edvr.errors import ConfigError
+from edvr.models import blocks, dcn
+from edvr.models.edvr_net import EDVRNet
+from edvr.ops import column_conv, cpu_ops
+from edvr.registry import NETWORKS, build_from_config
+from edvr.utils.device import cpu_threads, set_cpu_threads
+from tests.models.reference_edvr import ReferenceEDVR
+
+TINY = dict(nf=16, groups=2, front_RBs=1, back_RBs=2)
+
+
+def _ops_or_skip():
+    ops = cpu_ops.load_cpu_ops()
+    if ops is None:
+        pytest.skip(f'C++ CPU ops unavailable here: {cpu_ops.cpu_ops_status()["error"]}')
+    return ops
+
+
+@pytest.fixture
+def two_threads():
+    """Run with 2 math threads (exercises the OpenMP split), restoring the count after."""
+    before = cpu_threads()
+    set_cpu_threads(2)
+    yield
+    set_cpu_threads(before)
+
+
+@pytest.fixture
+def no_cpp_ops(monkeypatch):
+    """Behave as if the C++ build had failed."""
+    monkeypatch.setitem(cpu_ops._state, 'tried', True)
+    monkeypatch.setitem(cpu_ops._state, 'ops', None)
+
+
+def _leaves(rng, **shapes):
+    return {k: paddle.to_tensor((rng.randn(*s) * scale).astype('float32'), stop_gradient=False)
+            for k, (s, scale) in shapes.items()}
+
+
+def _value_and_grads(fn, tensors, seed=1):
+    out = fn(**tensors)
+    probe = np.random.RandomState(seed).randn(*out.shape).astype('float32')
+    (out * paddle.to_tensor(probe)).sum().backward()
+    result = {'out': out.numpy()}
+    for name, t in tensors.items():
+        result[name] = t.grad.numpy()
+        t.clear_gradient()
+    return result
+
+
+def _assert_close(got, ref, rtol=1e-4):
+    for name in ref:
+        scale = np.abs(ref[name]).max()
+        assert np.abs(got[name] - ref[name]).max() <= rtol * scale + 1e-7, name
+
+
+def test_cpp_ops_build_on_this_machine():
+    _ops_or_skip()
+    status = cpu_ops.cpu_ops_status()
+    assert status['loaded']
+    assert status['flags'] in ('openmp-iomp5', 'openmp-gomp', 'serial', 'portable')
+
+
+def test_a_failed_build_falls_back_with_one_warning(tmp_path, monkeypatch):
+    broken = tmp_path / 'broken.cc'
+    broken.write_text('#error this source does not compile\n')
+    monkeypatch.setattr(cpu_ops, 'SOURCE', str(broken))
+    monkeypatch.setattr(cpu_ops, '_flag_sets', lambda: [('serial', ['-O0'], [])])
+    monkeypatch.setenv('EDVR_CACHE_DIR', str(tmp_path / 'cache'))
+    for key, value in (('tried', False), ('ops', None), ('error', None)):
+        monkeypatch.setitem(cpu_ops._state, key, value)
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append          # independent of how other tests set up logging
+    logger = logging.getLogger(cpu_ops.__name__)
+    monkeypatch.setattr(logger, 'level', logging.WARNING)
+    monkeypatch.setattr(logger, 'disabled', False)
+    logger.addHandler(handler)
+    try:
+        assert cpu_ops.load_cpu_ops() is None
+        assert len(records) == 1 and 'using the Paddle kernels' in records[0].getMessage()
+        assert cpu_ops.cpu_ops_status()['error'].startswith('serial:')
+        assert column_conv.columns_available(paddle.ones([1])) is False
+        assert cpu_ops.load_cpu_ops() is None and len(records) == 1   # no second attempt
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize('k,stride,padding,dilation', [(3, 1, 1, 1), (3, 2, 1, 1), (1, 1, 0, 1),
+                                                       (3, 1, 2, 2)])
+def test_column_conv_equals_paddle_conv(k, stride, padding, dilation, two_threads):
+    _ops_or_skip()
+    t = _leaves(np.random.RandomState(0), x=((3, 5, 9, 11), 1.0), weight=((4, 5, k, k), 0.3),
+                bias=((4,), 0.1))
+    ref = _value_and_grads(lambda x, weight, bias: F.conv2d(x, weight, bias, stride, padding,
+                                                            dilation), t)
+    got = _value_and_grads(lambda x, weight, bias: column_conv.conv2d_columns(
+        x, weight, bias, stride, padding, dilation), t)
+    _assert_close(got, ref)
+
+
+@pytest.mark.parametrize('k,stride,padding,dilation', [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 2, 2)])
+def test_column_conv_in_row_bands_equals_paddle_conv(k, stride, padding, dilation, monkeypatch):
+    """Without gradients, large frames are convolved in bands of output rows."""
+    _ops_or_skip()
+    monkeypatch.setattr(column_conv, 'CHUNK_BYTES', 4 * 5 * k * k * 6 * 2)   # ~2 rows a band
+    rng = np.random.RandomState(0)
+    x = paddle.to_tensor(rng.rand(2, 5, 13, 11).astype('float32'))
+    weight = paddle.to_tensor(rng.randn(4, 5, k, k).astype('float32'))
+    bias = paddle.to_tensor(rng.randn(4).astype('float32'))
+    with paddle.no_grad():
+        got = column_conv.conv2d_columns(x, weight, bias, stride, padding, dilation).numpy()
+        ref = F.conv2d(x, weight, bias, stride, padding, dilation).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('stride,padding,dilation,out_size', [(1, 1, 1, (7, 9)), (2, 1, 1, (4, 5)),
+                                                              (1, 2, 2, (7, 9))])
+@pytest.mark.parametrize('chunk_bytes', [None, 1])
+def test_column_dcn_equals_paddle_dcn(stride, padding, dilation, out_size, chunk_bytes,
+                                      two_threads, monkeypatch):
+    """All five gradients; offsets of several pixels reach over the border; chunk_bytes=1
+    processes the batch sample by sample."""
+    _ops_or_skip()
+    if chunk_bytes:
+        monkeypatch.setattr(column_conv, 'CHUNK_BYTES', chunk_bytes)
+    groups, (ho, wo) = 2, out_size
+    t = _leaves(np.random.RandomState(0), x=((4, 8, 7, 9), 1.0),
+                offset=((4, 2 * groups * 9, ho, wo), 2.5), mask=((4, groups * 9, ho, wo), 1.0),
+                weight=((6, 8, 3, 3), 0.1), bias=((6,), 0.1))
+    ref = _value_and_grads(lambda x, offset, mask, weight, bias: deform_conv2d(
+        x, offset, weight, bias, stride, padding, dilation, deformable_groups=groups,
+        mask=mask), t)
+    got = _value_and_grads(lambda x, offset, mask, weight, bias: column_conv.deform_conv2d_columns(
+        x, offset, mask, weight, bias, stride, padding, dilation, groups), t)
+    _assert_close(got, ref)
+    assert np.abs(ref['offset']).max() > 1e-2
+
+
+def test_column_dcn_constant_input_and_frozen_weight(two_threads):
+    """Only some inputs need gradients: the others get none, the rest stay exact."""
+    _ops_or_skip()
+    rng = np.random.RandomState(3)
+    x = paddle.to_tensor(rng.rand(2, 4, 6, 6).astype('float32'))
+    weight = paddle.to_tensor(rng.randn(4, 4, 3, 3).astype('float32'))
+    t = _leaves(rng, offset=((2, 18, 6, 6), 1.0), mask=((2, 9, 6, 6), 1.0))
+    ref = _value_and_grads(lambda offset, mask: deform_conv2d(
+        x, offset, weight, None, 1, 1, 1, deformable_groups=1, mask=mask), t)
+    got = _value_and_grads(lambda offset, mask: column_conv.deform_conv2d_columns(
+        x, offset, mask, weight, None, 1, 1, 1, 1), t)
+    _assert_close(got, ref)
+    assert x.grad is None and weight.grad is None
+
+
+def _randomize(net, seed=0):
+    """He-normal weights, small biases, DCN offsets of about +-1.5 pixels (set by the bias,
+    so few samples sit within rounding distance of a whole pixel, where the bilinear
+    gradient jumps)."""
+    rng = np.random.RandomState(seed)
+    for name, p in net.named_parameters():
+        if len(p.shape) == 4:
+            std = np.sqrt(2.0 / np.prod(p.shape[1:])) * (0.1 if 'conv_offset_mask' in name else 0.7)
+            value = rng.randn(*p.shape) * std
+        elif name.endswith('conv_offset_mask.bias'):
+            value = rng.randn(*p.shape) * 1.5
+        else:
+            value = rng.randn(*p.shape) * 0.05
+        p.set_value(value.astype('float32'))
+
+
+def _train_pass(net, x):
+    out = net(x)
+    ((out - 0.5) ** 2).mean().backward()
+    result = {'out': out.numpy()}
+    result.update({name: p.grad.numpy() for name, p in net.named_parameters()})
+    net.clear_gradients()
+    return result
+
+
+def _equal_to_reference(args, no_grad=False):
+    paddle.seed(0)
+    ours = EDVRNet(**args)
+    _randomize(ours)
+    ref = ReferenceEDVR(**{k: v for k, v in args.items() if k not in ('dcn_kernel',
+                                                                       'conv_kernel')})
+    assert list(ref.state_dict()) == list(ours.state_dict())
+    ref.set_state_dict(ours.state_dict())
+    x = paddle.to_tensor(np.random.RandomState(1).rand(2, 5, 3, 12, 12).astype('float32'))
+    if no_grad:
+        ours.eval()
+        ref.eval()
+        with paddle.no_grad():
+            _assert_close({'out': ours(x).numpy()}, {'out': ref(x).numpy()})
+        return
+    _assert_close(_train_pass(ours, x), _train_pass(ref, x))
+
+
+@pytest.mark.parametrize('w_tsa', [False, True])
+def test_fast_edvr_equals_the_straightforward_one(w_tsa, two_threads, monkeypatch):
+    _ops_or_skip()
+    calls = []
+    original = column_conv.deform_conv2d_columns
+    monkeypatch.setattr(dcn, 'deform_conv2d_columns',
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    _equal_to_reference(dict(TINY, w_TSA=w_tsa))
+    assert len(calls) == 4      # the four DCNs of PCD, each once over all frames
+    _equal_to_reference(dict(TINY, w_TSA=w_tsa), no_grad=True)
+
+
+def test_fallback_kernels_equal_the_straightforward_one(no_cpp_ops, two_threads):
+    assert column_conv.columns_available(paddle.ones([1])) is False
+    assert dcn.resolve_kernel(backward=True) == 'sampling'
+    assert dcn.resolve_kernel(backward=False) == 'paddle'
+    _equal_to_reference(dict(TINY, w_TSA=True))
+    _equal_to_reference(dict(TINY, w_TSA=True), no_grad=True)
+
+
+def test_pinned_paddle_kernels_equal_the_straightforward_one():
+    _equal_to_reference(dict(TINY, w_TSA=True, dcn_kernel='paddle', conv_kernel='paddle'))
+
+
+def test_kernel_config_keys():
+    net = build_from_config(dict(TINY, name='EDVRNet', dcn_kernel='sampling',
+                                 conv_kernel='paddle'), NETWORKS, where='model.generator')
+    assert {layer.kernel for layer in net.PCDModule.sublayers()
+            if isinstance(layer, dcn.ModulatedDeformConv2D)} == {'sampling'}
+    assert {layer.kernel for layer in net.sublayers()
+            if isinstance(layer, blocks.Conv2D)} == {'paddle'}
+    assert EDVRNet(**TINY).conv_first.kernel is None     # default: the global choice
+    with pytest.raises(ConfigError, match="dcn_kernel='fast'"):
+        EDVRNet(**TINY, dcn_kernel='fast')
+    with pytest.raises(ConfigError, match="conv_kernel='sampling'"):
+        EDVRNet(**TINY, conv_kernel='sampling')
+
+
+def test_conv_kernel_selection(monkeypatch):
+    monkeypatch.setitem(blocks._conv_kernel, 'name', None)
+    monkeypatch.setenv('EDVR_CONV_KERNEL', 'paddle')
+    assert blocks.get_conv_kernel() == 'paddle'
+    monkeypatch.setitem(blocks._conv_kernel, 'name', None)
+    monkeypatch.setenv('EDVR_CONV_KERNEL', 'fast')
+    with pytest.raises(ConfigError, match='EDVR_CONV_KERNEL'):
+        blocks.get_conv_kernel()
+    with pytest.raises(ConfigError, match='conv kernel'):
+        blocks.set_conv_kernel('fast')
+
+
+def test_cpp_layer_path_is_taken_and_skipped_where_it_cannot_run(monkeypatch):
+    _ops_or_skip()
+    calls = []
+    original = column_conv.conv2d_columns
+    monkeypatch.setattr(blocks, 'conv2d_columns',
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    layer = blocks.conv2d(4, 4)
+    x = paddle.rand([1, 4, 6, 6])
+    layer(x)
+    assert calls == [1]
+    layer.kernel = 'paddle'
+    layer(x)
+    assert calls == [1]
+    assert not column_conv.columns_available(x.astype('float64'))
+
+
+def test_set_cpu_threads_is_what_the_kernels_use():
+    before = cpu_threads()
+    try:
+        assert set_cpu_threads(2) == 2 and cpu_threads() == 2
+        assert set_cpu_threads(0) == 1 and cpu_threads() == 1
+    finally:
+        set_cpu_threads(before)
