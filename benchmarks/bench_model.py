@@ -14,6 +14,7 @@ inference, and the peak resident memory (VmHWM) of a one-pass child per network.
 
     python benchmarks/bench_model.py                       # everything (~30-60 min on 2 cores)
     python benchmarks/bench_model.py --only train_m_b2 infer_m_92x160 --repeats 3
+    python benchmarks/bench_model.py --only infer_m_92x160 --onnx  # also ours through ONNX
     python benchmarks/bench_model.py --memory-only
     python benchmarks/bench_model.py --levers --repeats 2  # each lever alone (ours only)
     python benchmarks/bench_model.py --list
@@ -185,6 +186,14 @@ def run_timing(name, repeats, threads):
                 net(x).numpy()
         warm = {'base': lambda: infer(base, small), 'ours': lambda: infer(ours, small)}
         fns = {'base': lambda: infer(base), 'ours': lambda: infer(ours)}
+        session = _onnx_session(ours, threads) if os.environ.get('BENCH_ONNX') == '1' else None
+        if session is not None:  # the exported network through onnxruntime, same threads
+            from edvr.deploy.onnx_export import run_onnx
+            frames = lq.numpy()
+            diff, rel = _max_diffs([outs[0]], [run_onnx(session, frames)])
+            result['onnx_out_diff'], result['onnx_out_rel'] = diff, rel
+            warm['onnx'] = lambda: run_onnx(session, small.numpy())
+            fns['onnx'] = lambda: run_onnx(session, frames)
     for fn in warm.values():
         fn()
     times = {k: [] for k in fns}
@@ -196,7 +205,24 @@ def run_timing(name, repeats, threads):
     result['times'] = times
     result['base_s'] = float(np.median(times['base']))
     result['ours_s'] = float(np.median(times['ours']))
+    if 'onnx' in times:
+        result['onnx_s'] = float(np.median(times['onnx']))
     return result
+
+
+def _onnx_session(net, threads):
+    """An onnxruntime session of ``net`` exported and converted, or None without paddle2onnx."""
+    import tempfile
+    try:
+        from edvr.deploy.export import network_info, save_inference_model
+        from edvr.deploy.onnx_export import export_onnx, onnx_session
+        folder = tempfile.mkdtemp(prefix='bench_onnx_')
+        save_inference_model(net, os.path.join(folder, 'net'), [[1, 5, 3, 64, 64]],
+                             network_info(net))
+        return onnx_session(export_onnx(os.path.join(folder, 'net')), num_threads=threads)
+    except Exception as exc:  # noqa: BLE001  (the row is then left out, said once)
+        print(f'ONNX row skipped: {exc}', file=sys.stderr)
+        return None
 
 
 def run_peak(name, impl, threads):
@@ -345,6 +371,9 @@ def main():
     parser.add_argument('--levers', action='store_true',
                         help='only the per-lever table (ours, EDVR-M), with and without '
                              'the CPU runtime tuning')
+    parser.add_argument('--onnx', action='store_true',
+                        help='also time inference of our network exported to ONNX and run by '
+                             'onnxruntime (needs paddle2onnx and onnxruntime)')
     parser.add_argument('--list', action='store_true')
     parser.add_argument('--child', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -381,6 +410,8 @@ def main():
                 print(f'| {name} | {med["train"]:.2f} | {med["infer"]:.2f} |', flush=True)
         return
 
+    if args.onnx:
+        os.environ['BENCH_ONNX'] = '1'  # read by the timing children
     import paddle
     from edvr.ops.cpu_ops import cpu_ops_status, load_cpu_ops
     start = time.perf_counter()
@@ -419,6 +450,12 @@ def main():
         rows.append(res)
         print(f'{name}: runs (s) {json.dumps(res["times"])}; CPU tuning {res["tuning"]}\n'
               f'  {_fmt_row(res, peaks)}', flush=True)
+        if 'onnx_s' in res:
+            print(f'  onnxruntime (exported ours): {res["onnx_s"]:.2f} s, '
+                  f'{res["base_s"] / res["onnx_s"]:.2f}x the baseline, '
+                  f'{1 / res["onnx_s"]:.3f} frames/s, {res["gflop"] / res["onnx_s"]:.1f} GFLOP/s, '
+                  f'max abs diff output {res["onnx_out_diff"]:.1e} '
+                  f'({res["onnx_out_rel"]:.1e})', flush=True)
     if rows:
         print('\n| configuration | baseline s | ours s | speed-up | max abs diff output (rel) '
               '| max abs diff gradients (rel) | GFLOP/s base / ours | frames/s base / ours '
