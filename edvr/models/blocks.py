@@ -7,36 +7,27 @@ convolutions as Kaiming-normal scaled by 0.1 with zero bias, so that a fresh
 network is close to identity per block.
 """
 import math
-import os
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from edvr.errors import ConfigError
+from edvr.models.kernel_choice import KernelChoice
 from edvr.ops.column_conv import columns_available, conv2d_columns
 
 CONV_KERNELS = ('auto', 'paddle', 'cpp')
-_conv_kernel = {'name': None}
+_conv_choice = KernelChoice('conv kernel', 'EDVR_CONV_KERNEL', CONV_KERNELS)
 
 
 def set_conv_kernel(name):
     """Choose the kernel of all `Conv2D` layers: 'auto', 'paddle' or 'cpp'."""
-    if name not in CONV_KERNELS:
-        raise ConfigError(f'conv kernel {name!r}: expected one of {", ".join(CONV_KERNELS)}')
-    _conv_kernel['name'] = name
+    _conv_choice.set(name)
 
 
 @paddle.jit.not_to_static
 def get_conv_kernel():
     """The selected conv kernel; initially ``EDVR_CONV_KERNEL`` or 'auto'."""
-    if _conv_kernel['name'] is None:
-        name = os.environ.get('EDVR_CONV_KERNEL', 'auto').strip().lower() or 'auto'
-        if name not in CONV_KERNELS:
-            raise ConfigError(f'environment variable EDVR_CONV_KERNEL={name!r}: '
-                              f'expected one of {", ".join(CONV_KERNELS)}')
-        _conv_kernel['name'] = name
-    return _conv_kernel['name']
+    return _conv_choice.get()
 
 
 class Conv2D(nn.Conv2D):

@@ -30,7 +30,6 @@ the generator's ``dcn_kernel`` config key.
 Paper: Deformable ConvNets v2: More Deformable, Better Results (Zhu et al., CVPR 2019).
 """
 import math
-import os
 
 import paddle
 import paddle.nn as nn
@@ -39,29 +38,22 @@ from paddle.vision.ops import deform_conv2d
 
 from edvr.errors import ConfigError
 from edvr.models.blocks import Conv2D
+from edvr.models.kernel_choice import KernelChoice
 from edvr.ops.column_conv import columns_available, deform_conv2d_columns
 
 KERNELS = ('auto', 'paddle', 'sampling', 'cpp')
-_kernel = {'name': None}
+_dcn_choice = KernelChoice('DCN kernel', 'EDVR_DCN_KERNEL', KERNELS)
 
 
 def set_dcn_kernel(name):
     """Choose the DCN kernel for all layers: 'auto', 'paddle', 'sampling' or 'cpp'."""
-    if name not in KERNELS:
-        raise ConfigError(f'DCN kernel {name!r}: expected one of {", ".join(KERNELS)}')
-    _kernel['name'] = name
+    _dcn_choice.set(name)
 
 
 @paddle.jit.not_to_static
 def get_dcn_kernel():
     """The selected kernel name; initially ``EDVR_DCN_KERNEL`` or 'auto'."""
-    if _kernel['name'] is None:
-        name = os.environ.get('EDVR_DCN_KERNEL', 'auto').strip().lower() or 'auto'
-        if name not in KERNELS:
-            raise ConfigError(f'environment variable EDVR_DCN_KERNEL={name!r}: '
-                              f'expected one of {", ".join(KERNELS)}')
-        _kernel['name'] = name
-    return _kernel['name']
+    return _dcn_choice.get()
 
 
 @paddle.jit.not_to_static

@@ -139,7 +139,7 @@ def _without_cpp_ops(monkeypatch):
 
 
 def test_kernel_selection(monkeypatch):
-    monkeypatch.setitem(dcn._kernel, 'name', None)
+    monkeypatch.setattr(dcn._dcn_choice, 'name', None)
     monkeypatch.setenv('EDVR_DCN_KERNEL', 'paddle')
     assert get_dcn_kernel() == 'paddle'
     assert resolve_kernel(backward=True) == 'paddle'
@@ -157,7 +157,7 @@ def test_kernel_selection(monkeypatch):
     with pytest.raises(ConfigError, match='fast'):
         set_dcn_kernel('fast')
 
-    monkeypatch.setitem(dcn._kernel, 'name', None)
+    monkeypatch.setattr(dcn._dcn_choice, 'name', None)
     monkeypatch.setenv('EDVR_DCN_KERNEL', 'cuda')
     with pytest.raises(ConfigError, match='EDVR_DCN_KERNEL'):
         get_dcn_kernel()
@@ -172,7 +172,7 @@ def test_auto_uses_sampling_only_when_gradients_flow(monkeypatch):
         calls.append(1)
         return deform_conv2d_sampling(*args, **kwargs)
     monkeypatch.setattr(dcn, 'deform_conv2d_sampling', spy)
-    monkeypatch.setitem(dcn._kernel, 'name', 'auto')
+    monkeypatch.setattr(dcn._dcn_choice, 'name', 'auto')
     layer = DCNPack(num_filters=8, deformable_groups=2)
     x, feat = paddle.rand([1, 8, 4, 4]), paddle.rand([1, 8, 4, 4])
     with paddle.no_grad():

@@ -249,10 +249,10 @@ def test_kernel_config_keys():
 
 
 def test_conv_kernel_selection(monkeypatch):
-    monkeypatch.setitem(blocks._conv_kernel, 'name', None)
+    monkeypatch.setattr(blocks._conv_choice, 'name', None)
     monkeypatch.setenv('EDVR_CONV_KERNEL', 'paddle')
     assert blocks.get_conv_kernel() == 'paddle'
-    monkeypatch.setitem(blocks._conv_kernel, 'name', None)
+    monkeypatch.setattr(blocks._conv_choice, 'name', None)
     monkeypatch.setenv('EDVR_CONV_KERNEL', 'fast')
     with pytest.raises(ConfigError, match='EDVR_CONV_KERNEL'):
         blocks.get_conv_kernel()
