@@ -53,6 +53,16 @@ def _size(text):
     return h, w
 
 
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
+    return value
+
+
 def _degradations(text):
     items = [t.strip().upper() for t in text.split(',') if t.strip()]
     if not items or any(t not in ('BI', 'BD') for t in items):
@@ -73,7 +83,10 @@ def run_reds(args):
 def run_vimeo90k(args):
     from edvr.prepare.vimeo90k import prepare_vimeo90k
     root = args.root or os.path.dirname(os.path.abspath(args.src))
-    report = prepare_vimeo90k(args.src, root, tuple(args.splits.split(',')), args.degradations,
+    splits = tuple(s.strip() for s in args.splits.split(',') if s.strip())
+    if not splits or any(s not in ('train', 'test') for s in splits):
+        raise ConfigError(f'--splits {args.splits!r}: expected train, test or train,test')
+    report = prepare_vimeo90k(args.src, root, splits, args.degradations,
                               args.workers, args.verify)
     counts = ', '.join(f'{k} {v}' for k, v in report['septuplets'].items())
     written = ', '.join(f'{k} {v}' for k, v in report['written'].items())
@@ -206,8 +219,8 @@ def build_parser():
     video.add_argument('--clip', default=None, help='clip name (default: the file name)')
     video.add_argument('--lq', action='store_true', help='also write x4 LQ frames and a config')
     video.add_argument('--degradation', choices=('BI', 'BD'), default='BI')
-    video.add_argument('--step', type=int, default=1, help='keep every STEP-th frame')
-    video.add_argument('--max-frames', type=int, default=None)
+    video.add_argument('--step', type=positive_int, default=1, help='keep every STEP-th frame')
+    video.add_argument('--max-frames', type=positive_int, default=None)
     video.add_argument('--config-template', default=os.path.join(ROOT, 'configs',
                                                                  'edvr_m_wo_tsa.yaml'),
                        help='config the written training config is based on')

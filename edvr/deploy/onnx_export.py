@@ -48,7 +48,7 @@ def _program_with_float32_attributes(program, folder):
 
 
 def _static_shapes(model):
-    """{tensor name: [dims]} for every tensor of ``model`` whose 4-d shape inference knows."""
+    """{tensor name: [dims] (0 where unknown)} for the tensors shape inference reaches."""
     import onnx
     inferred = onnx.shape_inference.infer_shapes(model)
     shapes = {t.name: list(t.dims) for t in inferred.graph.initializer}
@@ -114,11 +114,13 @@ def export_onnx(model_path, onnx_path=None):
         onnx.checker.check_model(model)
         onnx.save(model, converted)
         info_copy = onnx_path[:-len('.onnx')] + INFO_EXTENSION
-        if info and onnx_path.endswith('.onnx') and \
-                os.path.abspath(info) != os.path.abspath(info_copy):
+        copy_info = info and onnx_path.endswith('.onnx') and \
+            os.path.abspath(info) != os.path.abspath(info_copy)
+        if copy_info:
             shutil.copy(info, os.path.join(tmp, 'info'))  # the predictor reads it beside the model
-            os.replace(os.path.join(tmp, 'info'), info_copy)
         os.replace(converted, onnx_path)
+        if copy_info:
+            os.replace(os.path.join(tmp, 'info'), info_copy)
         return onnx_path
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -40,7 +40,10 @@ def find_ffmpeg():
 
 def has_audio(ffmpeg, path):
     """Whether ffmpeg sees an audio stream in ``path``."""
-    probe = subprocess.run([ffmpeg, '-hide_banner', '-i', path], capture_output=True, text=True)
+    try:
+        probe = subprocess.run([ffmpeg, '-hide_banner', '-i', path], capture_output=True, text=True)
+    except OSError:
+        return False
     return any('Audio:' in line for line in probe.stderr.splitlines()
                if line.strip().startswith('Stream #'))
 
@@ -49,7 +52,10 @@ def _copy_audio(ffmpeg, video_only, source, destination):
     """Mux ``source``'s audio into ``video_only``; returns True if ffmpeg did it."""
     cmd = [ffmpeg, '-loglevel', 'error', '-y', '-i', video_only, '-i', source, '-map', '0:v',
            '-map', '1:a', '-c', 'copy', '-shortest', destination]
-    return subprocess.run(cmd, capture_output=True).returncode == 0
+    try:
+        return subprocess.run(cmd, capture_output=True).returncode == 0
+    except OSError:  # an ffmpeg that cannot run: keep the restored video, without audio
+        return False
 
 
 def _add_audio(temporary, source, ext):

@@ -10,7 +10,6 @@ Set ``EDVR_CPU_OPS=0`` to never build or use them. When the build fails, one
 log line says why and callers fall back to the pure-Paddle kernels.
 """
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -68,6 +67,7 @@ def _build_dir(tag, cflags, ldflags):
 @contextlib.contextmanager
 def _lock(path):
     """An exclusive file lock, so concurrent processes build one at a time."""
+    import fcntl  # Linux only, like the build
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -90,7 +90,7 @@ def _build(tag, cflags, ldflags):
 
 def load_cpu_ops():
     """The compiled ops module (``edvr_im2col``, ``edvr_col2im``, ``edvr_dcn_im2col``,
-    ``edvr_dcn_col2im``), or None when disabled, not on CPU or the build failed."""
+    ``edvr_dcn_col2im``), or None when disabled, not on Linux or the build failed."""
     if _state['tried']:
         return _state['ops']
     _state['tried'] = True

@@ -18,7 +18,7 @@ from edvr.errors import DataError
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _PNG_END = b'IEND\xaeB`\x82'
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # colour type -> channels after decoding
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 4, 6: 4}  # colour type -> channels OpenCV decodes
 MAX_LISTED = 20
 
 
@@ -54,8 +54,11 @@ def image_shape(path, decode=False):
             raise DataError(f'{path}: corrupt PNG (bad header)')
         if tail != _PNG_END:
             raise DataError(f'{path}: truncated or corrupt PNG (no end marker)')
-        width, height = struct.unpack('>II', head[16:24])
-        return height, width, _PNG_CHANNELS.get(head[25], 3)
+        if head[24] != 8:
+            raise DataError(f'{path}: {head[24]}-bit PNG; expected 8-bit frames')
+        if head[25] != 3:  # a palette PNG may hold transparency: decode to know its channels
+            width, height = struct.unpack('>II', head[16:24])
+            return height, width, _PNG_CHANNELS.get(head[25], 3)
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise DataError(f'{path}: truncated or corrupt image (cannot be decoded)')

@@ -86,7 +86,8 @@ def prepare_video(video, root, clip=None, lq=False, degradation='BI', step=1, ma
         shutil.rmtree(tmp, ignore_errors=True)
     written, index = 0, 0
     try:
-        for _ in progress(range(kept or 10 ** 9), kept or None, f'frames of {clip}'):
+        limit = int(max_frames) if max_frames else 10 ** 9  # the container's count is an estimate
+        for _ in progress(range(limit), kept or None, f'frames of {clip}'):
             ok, frame = cap.read()
             while ok and index % step:
                 index += 1
@@ -125,7 +126,10 @@ def write_meta(root):
         names = list_images(os.path.join(gt, clip))
         if not names:
             continue
-        img = cv2.imread(os.path.join(gt, clip, names[0]), cv2.IMREAD_UNCHANGED)
+        first = os.path.join(gt, clip, names[0])
+        img = cv2.imread(first, cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise DataError(f'{first}: truncated or corrupt image (cannot be decoded)')
         h, w = img.shape[:2]
         lines += [f'{clip}/{n} ({h}, {w}, 3)' for n in names]
     path = os.path.join(root, META_NAME)
