@@ -82,6 +82,21 @@ def _encode(path, codec, shape):
     return data.tobytes()
 
 
+STARTED_NAME = 'edvr_pack_started.json'  # what an unfinished store was started with
+
+
+def _check_same_start(partial, started_by):
+    """Refuse to resume ``partial`` with another codec or source than it was started with."""
+    try:
+        with open(os.path.join(partial, STARTED_NAME), encoding='utf-8') as f:
+            before = json.load(f)
+    except (OSError, ValueError):
+        before = None
+    if before != started_by:
+        raise DataError(f'{partial}: an unfinished pack started with {before or "unknown settings"}'
+                        f', not {started_by}; remove it to start over')
+
+
 def pack_folder(src, out, codec='raw', workers=1, verify=False):
     """Pack the clips of folder ``src`` into store ``out``; skip if ``out`` is complete.
 
@@ -126,8 +141,14 @@ def pack_folder(src, out, codec='raw', workers=1, verify=False):
     need = estimate_bytes(clips, codec)
     lmdb = import_lmdb()
     resuming = os.path.isdir(partial)
-    if not resuming:
+    started_by = dict(codec=codec, source=os.path.abspath(src))
+    if resuming:
+        _check_same_start(partial, started_by)
+    else:
         check_free_space(os.path.dirname(out) or '.', need, f'packing {src} ({codec})')
+        os.makedirs(partial)
+        with open(os.path.join(partial, STARTED_NAME), 'w', encoding='utf-8') as f:
+            json.dump(started_by, f)
     env = lmdb.open(partial, map_size=max(need, 1 << 24), subdir=True, meminit=False,
                     map_async=True)
     try:

@@ -73,6 +73,8 @@ def test_interrupted_pack_is_never_complete_and_rerun_finishes(tmp_path, monkeyp
     with pytest.raises(DataError, match='not a complete packed store'):
         open_store(out + '.partial')
     monkeypatch.setattr(pack_module, '_encode', real_encode)
+    with pytest.raises(DataError, match=r"gt.lmdb.partial: an unfinished pack started with .*'raw'"):
+        pack_folder(gt, out, codec='png')  # resuming with another codec would mix formats
     encoded = []
     monkeypatch.setattr(pack_module, '_encode',
                         lambda *a: encoded.append(a[0]) or real_encode(*a))
