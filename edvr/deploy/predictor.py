@@ -27,7 +27,7 @@ from edvr.deploy.padding import CropBox, pad_to_multiple
 from edvr.deploy.tiling import restore_tiled
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.metrics import tensor2img
-from edvr.utils.device import available_cores, set_cpu_threads
+from edvr.utils.device import available_cores, env_threads, set_cpu_threads
 
 # Size multiple assumed for an exported model without its .edvr.yml (EDVR's
 # largest: 16 with HR_in, which also satisfies the 4 of the others).
@@ -36,7 +36,7 @@ _FALLBACK_MULTIPLE = 16
 
 def default_threads(num_threads=None):
     """Math threads: ``num_threads``, else EDVR_NUM_THREADS, else the available cores."""
-    return max(int(num_threads or os.environ.get('EDVR_NUM_THREADS') or available_cores()), 1)
+    return max(int(num_threads or env_threads() or available_cores()), 1)
 
 
 def default_device():

@@ -6,6 +6,8 @@ import sys
 
 import paddle
 
+from edvr.errors import ConfigError
+
 
 def available_cores():
     """CPU cores this process may use."""
@@ -30,11 +32,22 @@ def set_cpu_threads(num_threads):
     return num_threads
 
 
+def env_threads():
+    """The EDVR_NUM_THREADS environment variable as a positive int, or None when unset."""
+    text = os.environ.get('EDVR_NUM_THREADS', '').strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f'environment variable EDVR_NUM_THREADS={text!r}: expected a '
+                          f'positive whole number')
+    return int(text)
+
+
 def cpu_threads():
     """The math threads last set with `set_cpu_threads`, else EDVR_NUM_THREADS, else 1
     (Paddle's own default)."""
     if _threads['count'] is None:
-        return max(int(os.environ.get('EDVR_NUM_THREADS') or 1), 1)
+        return env_threads() or 1
     return _threads['count']
 
 
@@ -118,7 +131,7 @@ def select_device(local_rank=0, local_world_size=1, cpu_threads=None):
         paddle.set_device(device)
         return f'GPU ({device}, {paddle.device.cuda.get_device_name()})'
     paddle.set_device('cpu')
-    threads = cpu_threads or os.environ.get('EDVR_NUM_THREADS')
+    threads = cpu_threads or env_threads()
     threads = set_cpu_threads(threads or max(available_cores() // max(local_world_size, 1), 1))
     why = 'Paddle built without CUDA' if not paddle.is_compiled_with_cuda() else 'no GPU visible'
     return f'CPU ({threads} math threads; {why})'
