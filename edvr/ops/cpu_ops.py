@@ -16,6 +16,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 
 import paddle
 
@@ -78,7 +79,9 @@ def _lock(path):
 
 
 def _build(tag, cflags, ldflags):
-    from paddle.utils import cpp_extension
+    with warnings.catch_warnings():  # Paddle warns that ccache is missing; it is optional
+        warnings.filterwarnings('ignore', message='No ccache found')
+        from paddle.utils import cpp_extension
     build_dir = _build_dir(tag, cflags, ldflags)
     os.makedirs(build_dir, exist_ok=True)
     with _lock(build_dir + '.lock'), open(os.devnull, 'w') as devnull, \
