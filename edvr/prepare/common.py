@@ -20,6 +20,7 @@ _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _PNG_END = b'IEND\xaeB`\x82'
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 4, 6: 4}  # colour type -> channels OpenCV decodes
 MAX_LISTED = 20
+SCALE = 4  # the x4 super-resolution every prepared dataset is made for
 
 
 def list_images(folder):
@@ -153,6 +154,21 @@ def check_clip_frames(clip_dirs, problems, expected_names=None, expected_shapes=
                              f'but {first[0]} is {first[1][0]}x{first[1][1]}x{first[1][2]} '
                              f'(frames of a clip must share one size)')
     return found
+
+
+def check_sizes_divisible(found, clip_dirs, problems, scale=SCALE):
+    """Add a problem for each clip whose frame sides are not divisible by ``scale``.
+
+    Args:
+        found: `check_clip_frames`' result ({clip: {'shape': (h, w, c) or None, ...}}).
+        clip_dirs: {clip: folder}, named in the message.
+        problems: the `Problems` to add to.
+    """
+    for clip, info in found.items():
+        shape = info['shape']
+        if shape is not None and (shape[0] % scale or shape[1] % scale):
+            problems.add(f'{clip_dirs[clip]}: frame size {shape[0]}x{shape[1]} is not '
+                         f'divisible by {scale}')
 
 
 def progress(iterable, total, desc):

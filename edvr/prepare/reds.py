@@ -19,8 +19,8 @@ import os
 
 from edvr.datasets.reds import PARTITIONS
 from edvr.errors import DataError
-from edvr.prepare.common import (Problems, check_clip_frames, check_free_space, list_clips,
-                                 place_folder, write_text_atomic)
+from edvr.prepare.common import (SCALE, Problems, check_clip_frames, check_free_space,
+                                 list_clips, place_folder, write_text_atomic)
 
 # output variant -> (train archive folder, val archive folder, frames are x4 LQ)
 VARIANTS = {
@@ -32,7 +32,6 @@ VARIANTS = {
 }
 REQUIRED = ('train_sharp',)
 META_NAME = 'meta_info_REDS_GT.txt'
-SCALE = 4
 
 
 def find_archive_folder(src, name):
@@ -55,7 +54,7 @@ def _expected(frames_per_clip):
     return [f'{i:08d}.png' for i in range(frames_per_clip)]
 
 
-def plan_reds(src, train_clips=240, val_clips=30, no_val=False):
+def plan_reds(src, no_val=False):
     """Which archive folders exist: dict variant -> {'train': folder, 'val': folder or None}.
 
     Raises:
@@ -104,7 +103,7 @@ def prepare_reds(src, root, mode='symlink', workers=1, verify=False, no_val=Fals
         DataError: listing every missing archive, clip or frame, wrong size,
             truncated or corrupt frame; or not enough disk (copy mode).
     """
-    plan = plan_reds(src, train_clips, val_clips, no_val)
+    plan = plan_reds(src, no_val)
     problems = Problems()
     names = _expected(frames_per_clip)
     gt_h, gt_w = gt_size

@@ -12,10 +12,10 @@ LQ frames keep the GT file names; finished frames are skipped on a re-run.
 import os
 
 from edvr.errors import DataError
-from edvr.prepare.common import Problems, check_clip_frames, check_free_space, list_clips
+from edvr.prepare.common import (SCALE, Problems, check_clip_frames, check_free_space,
+                                 check_sizes_divisible, list_clips)
 from edvr.prepare.degrade import run_degrade_jobs
 
-SCALE = 4
 OUT_FOLDERS = {'BI': f'BIx{SCALE}', 'BD': f'BDx{SCALE}'}
 
 
@@ -36,13 +36,10 @@ def prepare_testset(root, name, gt=None, degradations=('BI', 'BD'), workers=1, v
     if not clips:
         raise DataError(f'{gt}: no clip folders')
     problems = Problems()
-    found = check_clip_frames({c: os.path.join(gt, c) for c in clips}, problems, None, None,
-                              verify, workers, f'checking {name}')
-    for clip, info in found.items():
-        shape = info['shape']
-        if shape is not None and (shape[0] % SCALE or shape[1] % SCALE):
-            problems.add(f'{os.path.join(gt, clip)}: frame size {shape[0]}x{shape[1]} is not '
-                         f'divisible by {SCALE}')
+    clip_dirs = {c: os.path.join(gt, c) for c in clips}
+    found = check_clip_frames(clip_dirs, problems, None, None, verify, workers,
+                              f'checking {name}')
+    check_sizes_divisible(found, clip_dirs, problems)
     problems.raise_if_any(f'{name} {gt}')
 
     report = {'clips': len(clips), 'frames': sum(len(i['names']) for i in found.values()),

@@ -19,11 +19,10 @@ import cv2
 
 from edvr.datasets.image_io import write_image
 from edvr.errors import DataError
-from edvr.prepare.common import (check_free_space, list_clips, list_images, progress,
-                                  write_text_atomic)
+from edvr.prepare.common import (SCALE, check_free_space, list_clips, list_images,
+                                  progress, write_text_atomic)
 from edvr.prepare.degrade import crop_to_multiple, degrade
 
-SCALE = 4
 META_NAME = 'meta_info.txt'
 
 

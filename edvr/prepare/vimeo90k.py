@@ -14,14 +14,13 @@ GT stays where it is (``<src>/sequences``).
 import os
 
 from edvr.errors import DataError
-from edvr.prepare.common import (Problems, check_clip_frames, check_free_space,
-                                 write_text_atomic)
+from edvr.prepare.common import (SCALE, Problems, check_clip_frames, check_free_space,
+                                 check_sizes_divisible, write_text_atomic)
 from edvr.prepare.degrade import run_degrade_jobs
 
 LISTS = {'train': 'sep_trainlist.txt', 'test': 'sep_testlist.txt'}
 LQ_FOLDERS = {'BI': 'vimeo_septuplet_matlabLRx4', 'BD': 'vimeo_septuplet_BD_matlabLRx4'}
 FRAMES = [f'im{i}.png' for i in range(1, 8)]
-SCALE = 4
 
 
 def read_list(path):
@@ -55,11 +54,7 @@ def prepare_vimeo90k(src, root, splits=('train', 'test'), degradations=('BI', 'B
     clip_dirs = {seq: os.path.join(sequences, seq) for seqs in lists.values() for seq in seqs}
     found = check_clip_frames(clip_dirs, problems, {s: FRAMES for s in clip_dirs}, None,
                               verify, workers, 'checking septuplets')
-    for seq, info in found.items():
-        shape = info['shape']
-        if shape is not None and (shape[0] % SCALE or shape[1] % SCALE):
-            problems.add(f'{clip_dirs[seq]}: frame size {shape[0]}x{shape[1]} is not '
-                         f'divisible by {SCALE}')
+    check_sizes_divisible(found, clip_dirs, problems)
     problems.raise_if_any(f'vimeo90k {src}')
 
     report = {'meta': {}, 'septuplets': {}, 'written': {}}
