@@ -14,13 +14,15 @@ import paddle.nn.functional as F
 
 from edvr.models.kernel_choice import KernelChoice
 from edvr.ops.column_conv import columns_available, conv2d_columns
+from edvr.ops.direct_conv import conv2d_direct, direct_fits
 
-CONV_KERNELS = ('auto', 'paddle', 'cpp')
+CONV_KERNELS = ('auto', 'paddle', 'cpp', 'columns')
 _conv_choice = KernelChoice('conv kernel', 'EDVR_CONV_KERNEL', CONV_KERNELS)
+LRELU_SLOPE = 0.1
 
 
 def set_conv_kernel(name):
-    """Choose the kernel of all `Conv2D` layers: 'auto', 'paddle' or 'cpp'."""
+    """Choose the kernel of all `Conv2D` layers: 'auto', 'paddle', 'cpp' or 'columns'."""
     _conv_choice.set(name)
 
 
@@ -31,25 +33,41 @@ def get_conv_kernel():
 
 
 class Conv2D(nn.Conv2D):
-    """`paddle.nn.Conv2D` (same parameters and names) that can run on the C++ column
-    kernels of `edvr.ops.column_conv` on CPU.
+    """`paddle.nn.Conv2D` (same parameters and names) that can run on the C++ kernels
+    of `edvr.ops` on CPU, and can apply an activation and a residual.
 
-    ``kernel``: 'auto' or 'cpp' use the column kernels for float32 dygraph calls on
-    the CPU when they are built, 'paddle' always uses Paddle's conv; None (the
-    default) follows `set_conv_kernel`. Static graphs, GPUs, AMP and anything the
-    column kernels do not cover use Paddle's conv.
+    ``kernel``: 'auto' or 'cpp' use the direct kernel (`edvr.ops.direct_conv`) for
+    stride-1 convolutions and the column kernels (`edvr.ops.column_conv`) for the
+    others, 'columns' the column kernels for all, for float32 dygraph calls on the CPU
+    when they are built; 'paddle' always uses Paddle's conv; None (the default) follows
+    `set_conv_kernel`. Static graphs, GPUs, AMP and anything the C++ kernels do not
+    cover use Paddle's conv.
     """
     kernel = None
 
-    def forward(self, x):
+    def forward(self, x, negative_slope=None, residual=None):
+        """(n, c_in, h, w) -> (n, c_out, ho, wo).
+
+        Args:
+            negative_slope: if given, a leaky ReLU with this slope (0.0: ReLU) follows.
+            residual: if given, (n, c_out, ho, wo) added after the activation.
+        """
         name = self.kernel or get_conv_kernel()
         padding = getattr(self, '_updated_padding', None)
         if name != 'paddle' and self._groups == 1 and self._padding_mode == 'zeros' \
                 and self._data_format == 'NCHW' and isinstance(padding, (list, tuple)) \
-                and len(padding) == 2 and columns_available(x, self.weight):
-            return conv2d_columns(x, self.weight, self.bias, self._stride, padding,
-                                  self._dilation)
-        return super().forward(x)
+                and len(padding) == 2 and columns_available(x, self.weight, residual):
+            if name != 'columns' and direct_fits(self.weight, self._stride, padding,
+                                                 self._dilation):
+                return conv2d_direct(x, self.weight, self.bias, padding, negative_slope,
+                                     residual)
+            y = conv2d_columns(x, self.weight, self.bias, self._stride, padding,
+                               self._dilation)
+        else:
+            y = super().forward(x)
+        if negative_slope is not None:
+            y = F.leaky_relu(y, negative_slope) if negative_slope else F.relu(y)
+        return y if residual is None else y + residual
 
 
 def conv2d(in_nf, out_nf, kernel_size=3, stride=1):
@@ -78,7 +96,7 @@ def scaled_kaiming_conv2d(in_nf, out_nf, kernel_size=3, scale=0.1):
 
 def lrelu(x):
     """LeakyReLU with slope 0.1, the activation used throughout EDVR."""
-    return F.leaky_relu(x, negative_slope=0.1)
+    return F.leaky_relu(x, negative_slope=LRELU_SLOPE)
 
 
 def upsample2x(x):
@@ -103,7 +121,7 @@ class ResidualBlockNoBN(nn.Layer):
 
     def forward(self, x):
         """(n, nf, h, w) -> (n, nf, h, w)."""
-        return x + self.conv2(F.relu(self.conv1(x)))
+        return self.conv2(self.conv1(x, negative_slope=0.0), residual=x)
 
 
 def make_residual_blocks(num_blocks, nf):

@@ -5,8 +5,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from edvr.errors import ConfigError, DataError
-from edvr.models.blocks import (CONV_KERNELS, Conv2D, conv2d, lrelu, make_residual_blocks,
-                                unflatten_frames)
+from edvr.models.blocks import (CONV_KERNELS, LRELU_SLOPE, Conv2D, conv2d,
+                                make_residual_blocks, unflatten_frames)
 from edvr.models.dcn import KERNELS as DCN_KERNELS
 from edvr.models.dcn import ModulatedDeformConv2D
 from edvr.models.pcd_align import PCDAlign
@@ -45,7 +45,7 @@ class EDVRNet(nn.Layer):
         dcn_kernel: kernel of the deformable convolutions ('auto', 'paddle',
             'sampling', 'cpp'; see `edvr.models.dcn`); None follows
             `set_dcn_kernel` / ``EDVR_DCN_KERNEL`` (default 'auto').
-        conv_kernel: kernel of the plain convolutions ('auto', 'paddle', 'cpp';
+        conv_kernel: kernel of the plain convolutions ('auto', 'paddle', 'cpp', 'columns';
             see `edvr.models.blocks.Conv2D`); None follows `set_conv_kernel` /
             ``EDVR_CONV_KERNEL`` (default 'auto').
     """
@@ -118,12 +118,12 @@ class EDVRNet(nn.Layer):
         if self.predeblur:
             feat = self.cov_1(self.pre_deblur(feat))
         else:
-            feat = lrelu(self.conv_first(feat))
+            feat = self.conv_first(feat, negative_slope=LRELU_SLOPE)
 
         pyramid = [self.feature_extractor(feat)]
         for level in (2, 3):
-            feat = lrelu(getattr(self, f'fea_L{level}_conv1')(pyramid[-1]))
-            pyramid.append(lrelu(getattr(self, f'fea_L{level}_conv2')(feat)))
+            feat = getattr(self, f'fea_L{level}_conv1')(pyramid[-1], negative_slope=LRELU_SLOPE)
+            pyramid.append(getattr(self, f'fea_L{level}_conv2')(feat, negative_slope=LRELU_SLOPE))
 
         refs = [self._repeat_center(level_feat, t) for level_feat in pyramid]
         aligned = unflatten_frames(self.PCDModule(pyramid, refs), t)  # (b, t, nf, h, w)
@@ -133,15 +133,15 @@ class EDVRNet(nn.Layer):
             feat = self.TSAModule(aligned.flatten(1, 2))
 
         out = self.reconstructor(feat)
-        out = lrelu(F.pixel_shuffle(self.upconv1(out), 2))
-        out = lrelu(F.pixel_shuffle(self.upconv2(out), 2))
-        out = self.conv_last(lrelu(self.HRconv(out)))
+        # the activation commutes with pixel_shuffle (a permutation), so the convs apply it
+        out = F.pixel_shuffle(self.upconv1(out, negative_slope=LRELU_SLOPE), 2)
+        out = F.pixel_shuffle(self.upconv2(out, negative_slope=LRELU_SLOPE), 2)
         if self.HR_in:
             base = x_center
         else:
             base = F.interpolate(x_center, scale_factor=4, mode='bilinear',
                                  align_corners=False, align_mode=0)
-        return out + base
+        return self.conv_last(self.HRconv(out, negative_slope=LRELU_SLOPE), residual=base)
 
     def _check_size(self, h, w):
         if h % self.size_multiple or w % self.size_multiple:

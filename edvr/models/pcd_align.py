@@ -3,7 +3,7 @@
 import paddle
 import paddle.nn as nn
 
-from edvr.models.blocks import conv2d, lrelu, upsample2x
+from edvr.models.blocks import LRELU_SLOPE, conv2d, lrelu, upsample2x
 from edvr.models.dcn import DCNPack
 
 
@@ -60,13 +60,14 @@ class PCDAlign(nn.Layer):
         up_offset = up_feat = None
         for level in (3, 2, 1):
             nbr, ref = nbr_feats[level - 1], ref_feats[level - 1]
-            offset = lrelu(self._layer(level, 'offset_conv1')(paddle.concat([nbr, ref], 1)))
+            offset = self._layer(level, 'offset_conv1')(paddle.concat([nbr, ref], 1),
+                                                        negative_slope=LRELU_SLOPE)
             if up_offset is None:
-                offset = lrelu(self._layer(level, 'offset_conv2')(offset))
+                offset = self._layer(level, 'offset_conv2')(offset, negative_slope=LRELU_SLOPE)
             else:
                 offset = paddle.concat([offset, up_offset * 2], 1)
-                offset = lrelu(self._layer(level, 'offset_conv2')(offset))
-                offset = lrelu(self._layer(level, 'offset_conv3')(offset))
+                offset = self._layer(level, 'offset_conv2')(offset, negative_slope=LRELU_SLOPE)
+                offset = self._layer(level, 'offset_conv3')(offset, negative_slope=LRELU_SLOPE)
             feat = self._layer(level, 'dcn')(nbr, offset)
             if up_feat is not None:
                 feat = self._layer(level, 'fea_conv')(paddle.concat([feat, up_feat], 1))
@@ -74,8 +75,9 @@ class PCDAlign(nn.Layer):
                 feat = lrelu(feat)
                 up_offset, up_feat = upsample2x(offset), upsample2x(feat)
 
-        offset = lrelu(self.PCD_Align_cas_offset_conv1(paddle.concat([feat, ref_feats[0]], 1)))
-        offset = lrelu(self.PCD_Align_cas_offset_conv2(offset))
+        offset = self.PCD_Align_cas_offset_conv1(paddle.concat([feat, ref_feats[0]], 1),
+                                                 negative_slope=LRELU_SLOPE)
+        offset = self.PCD_Align_cas_offset_conv2(offset, negative_slope=LRELU_SLOPE)
         return lrelu(self.PCD_Align_cascade_dcn(feat, offset))
 
     def dcn_layers(self):

@@ -2,7 +2,7 @@
 """Pre-deblurring pyramid applied to every frame before alignment."""
 import paddle.nn as nn
 
-from edvr.models.blocks import ResidualBlockNoBN, conv2d, lrelu, upsample2x
+from edvr.models.blocks import LRELU_SLOPE, ResidualBlockNoBN, conv2d, upsample2x
 
 
 class PredeblurResNetPyramid(nn.Layer):
@@ -37,13 +37,13 @@ class PredeblurResNetPyramid(nn.Layer):
     def forward(self, x):
         """(n, in_nf, h, w) -> (n, nf, h, w), or (n, nf, h/4, w/4) with ``HR_in``."""
         if self.HR_in:
-            l1 = lrelu(self.conv_first_1(x))
-            l1 = lrelu(self.conv_first_2(l1))
-            l1 = lrelu(self.conv_first_3(l1))
+            l1 = self.conv_first_1(x, negative_slope=LRELU_SLOPE)
+            l1 = self.conv_first_2(l1, negative_slope=LRELU_SLOPE)
+            l1 = self.conv_first_3(l1, negative_slope=LRELU_SLOPE)
         else:
-            l1 = lrelu(self.conv_first(x))
-        l2 = lrelu(self.deblur_L2_conv(l1))
-        l3 = lrelu(self.deblur_L3_conv(l2))
+            l1 = self.conv_first(x, negative_slope=LRELU_SLOPE)
+        l2 = self.deblur_L2_conv(l1, negative_slope=LRELU_SLOPE)
+        l3 = self.deblur_L3_conv(l2, negative_slope=LRELU_SLOPE)
         l3 = upsample2x(self.RB_L3_1(l3))
         l2 = self.RB_L2_2(self.RB_L2_1(l2) + l3)
         l1 = self.RB_L1_2(self.RB_L1_1(l1)) + upsample2x(l2)

@@ -4,7 +4,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from edvr.models.blocks import conv2d, lrelu, unflatten_frames, upsample2x
+from edvr.models.blocks import LRELU_SLOPE, conv2d, unflatten_frames, upsample2x
 
 
 def _pool_pair(x):
@@ -58,17 +58,17 @@ class TSAFusion(nn.Layer):
             Fused features (b, nf, h, w).
         """
         weighted = self.temporal_attention(aligned)                    # (b, t*nf, h, w)
-        fea = lrelu(self.fea_fusion(weighted))
+        fea = self.fea_fusion(weighted, negative_slope=LRELU_SLOPE)
 
-        att = lrelu(self.sAtt_1(weighted))
-        att = lrelu(self.sAtt_2(_pool_pair(att)))                     # 1/2 size
-        att_l = lrelu(self.sAtt_L1(att))
-        att_l = lrelu(self.sAtt_L2(_pool_pair(att_l)))                # 1/4 size
-        att_l = upsample2x(lrelu(self.sAtt_L3(att_l)))
-        att = lrelu(self.sAtt_3(att)) + att_l
-        att = upsample2x(lrelu(self.sAtt_4(att)))
+        att = self.sAtt_1(weighted, negative_slope=LRELU_SLOPE)
+        att = self.sAtt_2(_pool_pair(att), negative_slope=LRELU_SLOPE)       # 1/2 size
+        att_l = self.sAtt_L1(att, negative_slope=LRELU_SLOPE)
+        att_l = self.sAtt_L2(_pool_pair(att_l), negative_slope=LRELU_SLOPE)  # 1/4 size
+        att_l = upsample2x(self.sAtt_L3(att_l, negative_slope=LRELU_SLOPE))
+        att = self.sAtt_3(att, negative_slope=LRELU_SLOPE, residual=att_l)
+        att = upsample2x(self.sAtt_4(att, negative_slope=LRELU_SLOPE))
         att = self.sAtt_5(att)
-        att_add = self.sAtt_add_2(lrelu(self.sAtt_add_1(att)))
+        att_add = self.sAtt_add_2(self.sAtt_add_1(att, negative_slope=LRELU_SLOPE))
         return fea * F.sigmoid(att) * 2 + att_add
 
     def temporal_attention(self, aligned):

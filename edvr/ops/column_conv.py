@@ -36,7 +36,8 @@ def _out_size(size, k, s, p, d):
     return (size + 2 * p - (d * (k - 1) + 1)) // s + 1
 
 
-def _contiguous(t):
+def contiguous(t):
+    """``t``, copied into contiguous memory if it is a strided view."""
     return t if t.is_contiguous() else t.contiguous()
 
 
@@ -63,7 +64,7 @@ def _cat(parts):
     return parts[0] if len(parts) == 1 else paddle.concat(parts, 0)
 
 
-class _Columns:
+class Columns:
     """im2col / col2im of one convolution call, for a range of samples.
 
     Args:
@@ -122,7 +123,7 @@ class _Columns:
         for r0 in range(0, self.ho, rows):
             r1 = min(r0 + rows, self.ho)
             band = x[:, :, r0 * sh:(r1 - 1) * sh + (kh - 1) * dh + 1]
-            cols = load_cpu_ops().edvr_im2col(_contiguous(band), *band_geom, cpu_threads())
+            cols = load_cpu_ops().edvr_im2col(contiguous(band), *band_geom, cpu_threads())
             parts.append(_project(weight, cols, bias, r1 - r0, self.wo))
         return parts[0] if len(parts) == 1 else paddle.concat(parts, 2)
 
@@ -134,7 +135,7 @@ class _Columns:
         """
         c_out = weight.shape[0]
         w2 = weight.reshape([c_out, -1])
-        grad_out = _contiguous(grad_out).reshape([grad_out.shape[0], c_out, -1])
+        grad_out = contiguous(grad_out).reshape([grad_out.shape[0], c_out, -1])
         n_inputs = 1 if self.offset is None else 3
         want_inputs, want_w = any(needs[:n_inputs]), needs[n_inputs]
         grad_w, inputs = None, []
@@ -153,17 +154,18 @@ class _Columns:
         return tuple(g if need else None for g, need in zip(grads, needs))
 
 
-def _needs(*tensors):
+def needs_grad(*tensors):
+    """One bool per tensor that is not None: whether it takes a gradient."""
     return tuple(not t.stop_gradient for t in tensors if t is not None)
 
 
 class _ConvFunction(PyLayer):
-    """Autograd of a plain convolution over `_Columns` (columns recomputed in backward)."""
+    """Autograd of a plain convolution over `Columns` (columns recomputed in backward)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom):
-        ctx.columns = _Columns(x, None, None, weight, geom, 1)
-        ctx.needs = _needs(x, weight, bias)
+        ctx.columns = Columns(x, None, None, weight, geom, 1)
+        ctx.needs = needs_grad(x, weight, bias)
         ctx.save_for_backward(weight)
         return ctx.columns.forward(weight, bias)
 
@@ -174,12 +176,12 @@ class _ConvFunction(PyLayer):
 
 
 class _DeformConvFunction(PyLayer):
-    """Autograd of DCNv2 over `_Columns` (columns recomputed in backward)."""
+    """Autograd of DCNv2 over `Columns` (columns recomputed in backward)."""
 
     @staticmethod
     def forward(ctx, x, offset, mask, weight, bias, geom, groups):
-        ctx.columns = _Columns(x, offset, mask, weight, geom, groups)
-        ctx.needs = _needs(x, offset, mask, weight, bias)
+        ctx.columns = Columns(x, offset, mask, weight, geom, groups)
+        ctx.needs = needs_grad(x, offset, mask, weight, bias)
         ctx.save_for_backward(weight)
         return ctx.columns.forward(weight, bias)
 
@@ -201,7 +203,8 @@ def columns_available(*tensors):
     return load_cpu_ops() is not None
 
 
-def _wants_grad(*tensors):
+def wants_grad(*tensors):
+    """Whether autograd is on and any of the tensors (None allowed) takes a gradient."""
     return paddle.is_grad_enabled() and any(t is not None and not t.stop_gradient
                                             for t in tensors)
 
@@ -219,10 +222,10 @@ def conv2d_columns(x, weight, bias=None, stride=1, padding=0, dilation=1):
         Tensor (b, c_out, ho, wo).
     """
     geom = _geometry(weight, stride, padding, dilation)
-    x = _contiguous(x)
-    if _wants_grad(x, weight, bias):
+    x = contiguous(x)
+    if wants_grad(x, weight, bias):
         return _ConvFunction.apply(x, weight, bias, geom)
-    return _Columns(x, None, None, weight, geom, 1).forward(weight, bias)
+    return Columns(x, None, None, weight, geom, 1).forward(weight, bias)
 
 
 def deform_conv2d_columns(x, offset, mask, weight, bias=None, stride=1, padding=0, dilation=1,
@@ -236,8 +239,8 @@ def deform_conv2d_columns(x, offset, mask, weight, bias=None, stride=1, padding=
         Tensor (b, c_out, ho, wo).
     """
     geom = _geometry(weight, stride, padding, dilation)
-    x, offset, mask = _contiguous(x), _contiguous(offset), _contiguous(mask)
-    if _wants_grad(x, offset, mask, weight, bias):
+    x, offset, mask = contiguous(x), contiguous(offset), contiguous(mask)
+    if wants_grad(x, offset, mask, weight, bias):
         return _DeformConvFunction.apply(x, offset, mask, weight, bias, geom,
                                          int(deformable_groups))
-    return _Columns(x, offset, mask, weight, geom, int(deformable_groups)).forward(weight, bias)
+    return Columns(x, offset, mask, weight, geom, int(deformable_groups)).forward(weight, bias)

@@ -24,7 +24,8 @@ from edvr.utils.device import tune_cpu_runtime
 
 logger = logging.getLogger(__name__)
 
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc', 'cpu_conv_ops.cc')
+_CSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc')
+SOURCES = [os.path.join(_CSRC, name) for name in ('cpu_conv_ops.cc', 'cpu_direct_conv.cc')]
 NAME = 'edvr_cpu_conv_ops'
 _state = {'ops': None, 'tried': False, 'error': None, 'build_seconds': None, 'flags': None}
 
@@ -57,10 +58,12 @@ def cache_dir():
 
 
 def _build_dir(tag, cflags, ldflags):
-    with open(SOURCE, 'rb') as f:
-        digest = hashlib.sha256(f.read())
-    # The source path too: paddle's loader rebuilds when a build dir is shared by two paths.
-    digest.update(repr((SOURCE, tag, cflags, ldflags, paddle.__version__, sys.version,
+    digest = hashlib.sha256()
+    for source in SOURCES:
+        with open(source, 'rb') as f:
+            digest.update(f.read())
+    # The source paths too: paddle's loader rebuilds when a build dir is shared by two paths.
+    digest.update(repr((SOURCES, tag, cflags, ldflags, paddle.__version__, sys.version,
                         platform.machine(), platform.node())).encode())
     return os.path.join(cache_dir(), f'{tag}-{digest.hexdigest()[:16]}')
 
@@ -86,14 +89,14 @@ def _build(tag, cflags, ldflags):
     os.makedirs(build_dir, exist_ok=True)
     with _lock(build_dir + '.lock'), open(os.devnull, 'w') as devnull, \
             contextlib.redirect_stdout(devnull):
-        return cpp_extension.load(name=NAME, sources=[SOURCE], extra_cxx_cflags=cflags,
+        return cpp_extension.load(name=NAME, sources=SOURCES, extra_cxx_cflags=cflags,
                                   extra_ldflags=ldflags, build_directory=build_dir,
                                   verbose=False)
 
 
 def load_cpu_ops():
     """The compiled ops module (``edvr_im2col``, ``edvr_col2im``, ``edvr_dcn_im2col``,
-    ``edvr_dcn_col2im``), or None when disabled, not on Linux or the build failed."""
+    ``edvr_dcn_col2im``, ``edvr_conv_direct``), or None when disabled, not on Linux or the build failed."""
     if _state['tried']:
         return _state['ops']
     _state['tried'] = True
@@ -109,8 +112,10 @@ def load_cpu_ops():
     for tag, cflags, ldflags in _flag_sets():
         try:
             ops = _build(tag, cflags, ldflags)
-            if not hasattr(ops, 'edvr_dcn_col2im'):
-                raise RuntimeError('the built module lacks edvr_dcn_col2im')
+            missing = [op for op in ('edvr_dcn_col2im', 'edvr_conv_direct')
+                       if not hasattr(ops, op)]
+            if missing:
+                raise RuntimeError(f'the built module lacks {", ".join(missing)}')
         except Exception as exc:  # noqa: BLE001 - any build failure means: fall back
             text = str(exc).strip()
             errors.append(f'{tag}: {text.splitlines()[-1] if text else type(exc).__name__}')

@@ -16,7 +16,7 @@ from paddle.vision.ops import deform_conv2d
 from edvr.errors import ConfigError
 from edvr.models import blocks, dcn
 from edvr.models.edvr_net import EDVRNet
-from edvr.ops import column_conv, cpu_ops
+from edvr.ops import column_conv, cpu_ops, direct_conv
 from edvr.registry import NETWORKS, build_from_config
 from edvr.utils.device import cpu_threads, set_cpu_threads
 from tests.models.reference_edvr import ReferenceEDVR
@@ -79,7 +79,7 @@ def test_cpp_ops_build_on_this_machine():
 def test_a_failed_build_falls_back_with_one_warning(tmp_path, monkeypatch):
     broken = tmp_path / 'broken.cc'
     broken.write_text('#error this source does not compile\n')
-    monkeypatch.setattr(cpu_ops, 'SOURCE', str(broken))
+    monkeypatch.setattr(cpu_ops, 'SOURCES', [str(broken)])
     monkeypatch.setattr(cpu_ops, '_flag_sets', lambda: [('serial', ['-O0'], [])])
     monkeypatch.setenv('EDVR_CACHE_DIR', str(tmp_path / 'cache'))
     for key, value in (('tried', False), ('ops', None), ('error', None)):
@@ -112,6 +112,45 @@ def test_column_conv_equals_paddle_conv(k, stride, padding, dilation, two_thread
     got = _value_and_grads(lambda x, weight, bias: column_conv.conv2d_columns(
         x, weight, bias, stride, padding, dilation), t)
     _assert_close(got, ref)
+
+
+@pytest.mark.parametrize('kh,kw,ph,pw,width', [(3, 3, 1, 1, 40), (3, 3, 1, 1, 5), (1, 1, 0, 0, 29),
+                                               (5, 3, 2, 1, 33), (3, 3, 0, 0, 31), (3, 3, 2, 2, 3)])
+@pytest.mark.parametrize('c_out', [4, 37])
+def test_direct_conv_equals_paddle_conv(kh, kw, ph, pw, width, c_out, two_threads):
+    """Forward and the three gradients; widths below, at and over one tile (12 or 6 pixels)
+    with borders on both sides, output channels below and over one block (32 or 16)."""
+    _ops_or_skip()
+    t = _leaves(np.random.RandomState(0), x=((2, 5, 7, width), 1.0),
+                weight=((c_out, 5, kh, kw), 0.3), bias=((c_out,), 0.1))
+    ref = _value_and_grads(lambda x, weight, bias: F.conv2d(x, weight, bias, 1, (ph, pw)), t)
+    got = _value_and_grads(lambda x, weight, bias: direct_conv.conv2d_direct(
+        x, weight, bias, (ph, pw)), t)
+    _assert_close(got, ref)
+
+
+@pytest.mark.parametrize('slope', [None, 0.0, 0.1])
+@pytest.mark.parametrize('with_grad', [False, True])
+def test_direct_conv_fuses_activation_and_residual(slope, with_grad, two_threads):
+    _ops_or_skip()
+    t = _leaves(np.random.RandomState(2), x=((2, 6, 9, 30), 1.0), weight=((8, 6, 3, 3), 0.3),
+                bias=((8,), 0.1), residual=((2, 8, 9, 30), 1.0))
+
+    def reference(x, weight, bias, residual):
+        y = F.conv2d(x, weight, bias, 1, 1)
+        if slope is not None:
+            y = F.leaky_relu(y, slope)
+        return y + residual
+
+    def fused(x, weight, bias, residual):
+        return direct_conv.conv2d_direct(x, weight, bias, (1, 1), slope, residual)
+    if with_grad:
+        _assert_close(_value_and_grads(fused, t), _value_and_grads(reference, t))
+    else:
+        with paddle.no_grad():
+            got, ref = fused(**t).numpy(), reference(**t).numpy()
+        _assert_close({'out': got}, {'out': ref})
+        assert (ref < 0).any() and (ref > 0).any()
 
 
 @pytest.mark.parametrize('k,stride,padding,dilation', [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 2, 2)])
@@ -230,6 +269,11 @@ def test_fallback_kernels_equal_the_straightforward_one(no_cpp_ops, two_threads)
     _equal_to_reference(dict(TINY, w_TSA=True), no_grad=True)
 
 
+def test_column_kernels_alone_equal_the_straightforward_one(two_threads):
+    _ops_or_skip()
+    _equal_to_reference(dict(TINY, w_TSA=True, conv_kernel='columns'))
+
+
 def test_pinned_paddle_kernels_equal_the_straightforward_one():
     _equal_to_reference(dict(TINY, w_TSA=True, dcn_kernel='paddle', conv_kernel='paddle'))
 
@@ -263,16 +307,21 @@ def test_conv_kernel_selection(monkeypatch):
 def test_cpp_layer_path_is_taken_and_skipped_where_it_cannot_run(monkeypatch):
     _ops_or_skip()
     calls = []
-    original = column_conv.conv2d_columns
-    monkeypatch.setattr(blocks, 'conv2d_columns',
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
-    layer = blocks.conv2d(4, 4)
+    for module, name in ((column_conv, 'conv2d_columns'), (direct_conv, 'conv2d_direct')):
+        original = getattr(module, name)
+        monkeypatch.setattr(blocks, name, lambda *a, _name=name, _fn=original, **k:
+                            calls.append(_name) or _fn(*a, **k))
     x = paddle.rand([1, 4, 6, 6])
+    layer, strided = blocks.conv2d(4, 4), blocks.conv2d(4, 4, stride=2)
     layer(x)
-    assert calls == [1]
+    strided(x)
+    assert calls == ['conv2d_direct', 'conv2d_columns']
+    layer.kernel = 'columns'
+    layer(x)
+    assert calls[-1] == 'conv2d_columns'
     layer.kernel = 'paddle'
     layer(x)
-    assert calls == [1]
+    assert len(calls) == 3
     assert not column_conv.columns_available(x.astype('float64'))
 
 
