@@ -14,15 +14,15 @@ import paddle.nn.functional as F
 
 from edvr.models.kernel_choice import KernelChoice
 from edvr.ops.column_conv import columns_available, conv2d_columns
-from edvr.ops.direct_conv import conv2d_direct, direct_fits
+from edvr.ops.fused_conv import conv2d_fused, fused_fits
 
-CONV_KERNELS = ('auto', 'paddle', 'cpp', 'columns')
+CONV_KERNELS = ('auto', 'paddle', 'cpp', 'direct', 'columns')
 _conv_choice = KernelChoice('conv kernel', 'EDVR_CONV_KERNEL', CONV_KERNELS)
 LRELU_SLOPE = 0.1
 
 
 def set_conv_kernel(name):
-    """Choose the kernel of all `Conv2D` layers: 'auto', 'paddle', 'cpp' or 'columns'."""
+    """Choose the kernel of all `Conv2D` layers: one of `CONV_KERNELS`."""
     _conv_choice.set(name)
 
 
@@ -36,12 +36,14 @@ class Conv2D(nn.Conv2D):
     """`paddle.nn.Conv2D` (same parameters and names) that can run on the C++ kernels
     of `edvr.ops` on CPU, and can apply an activation and a residual.
 
-    ``kernel``: 'auto' or 'cpp' use the direct kernel (`edvr.ops.direct_conv`) for
-    stride-1 convolutions and the column kernels (`edvr.ops.column_conv`) for the
-    others, 'columns' the column kernels for all, for float32 dygraph calls on the CPU
-    when they are built; 'paddle' always uses Paddle's conv; None (the default) follows
-    `set_conv_kernel`. Static graphs, GPUs, AMP and anything the C++ kernels do not
-    cover use Paddle's conv.
+    ``kernel`` (None, the default, follows `set_conv_kernel`), for float32 dygraph calls
+    on the CPU when the C++ kernels are built:
+      'auto', 'cpp': stride-1 convs on the fused kernels (`edvr.ops.fused_conv`;
+          Winograd for 3x3, direct otherwise), strided ones on the column kernels
+          (`edvr.ops.column_conv`);
+      'direct': the same without Winograd; 'columns': the column kernels for all;
+      'paddle': Paddle's conv.
+    Static graphs, GPUs, AMP and anything the C++ kernels do not cover use Paddle's conv.
     """
     kernel = None
 
@@ -57,10 +59,10 @@ class Conv2D(nn.Conv2D):
         if name != 'paddle' and self._groups == 1 and self._padding_mode == 'zeros' \
                 and self._data_format == 'NCHW' and isinstance(padding, (list, tuple)) \
                 and len(padding) == 2 and columns_available(x, self.weight, residual):
-            if name != 'columns' and direct_fits(self.weight, self._stride, padding,
-                                                 self._dilation):
-                return conv2d_direct(x, self.weight, self.bias, padding, negative_slope,
-                                     residual)
+            if name != 'columns' and fused_fits(self.weight, self._stride, padding,
+                                                self._dilation):
+                return conv2d_fused(x, self.weight, self.bias, padding, negative_slope,
+                                    residual, winograd=name != 'direct')
             y = conv2d_columns(x, self.weight, self.bias, self._stride, padding,
                                self._dilation)
         else:

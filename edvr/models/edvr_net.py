@@ -45,8 +45,8 @@ class EDVRNet(nn.Layer):
         dcn_kernel: kernel of the deformable convolutions ('auto', 'paddle',
             'sampling', 'cpp'; see `edvr.models.dcn`); None follows
             `set_dcn_kernel` / ``EDVR_DCN_KERNEL`` (default 'auto').
-        conv_kernel: kernel of the plain convolutions ('auto', 'paddle', 'cpp', 'columns';
-            see `edvr.models.blocks.Conv2D`); None follows `set_conv_kernel` /
+        conv_kernel: kernel of the plain convolutions ('auto', 'paddle', 'cpp', 'direct',
+            'columns'; see `edvr.models.blocks.Conv2D`); None follows `set_conv_kernel` /
             ``EDVR_CONV_KERNEL`` (default 'auto').
     """
 

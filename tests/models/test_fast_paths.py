@@ -16,7 +16,7 @@ from paddle.vision.ops import deform_conv2d
 from edvr.errors import ConfigError
 from edvr.models import blocks, dcn
 from edvr.models.edvr_net import EDVRNet
-from edvr.ops import column_conv, cpu_ops, direct_conv
+from edvr.ops import column_conv, cpu_ops, fused_conv
 from edvr.registry import NETWORKS, build_from_config
 from edvr.utils.device import cpu_threads, set_cpu_threads
 from tests.models.reference_edvr import ReferenceEDVR
@@ -114,24 +114,28 @@ def test_column_conv_equals_paddle_conv(k, stride, padding, dilation, two_thread
     _assert_close(got, ref)
 
 
-@pytest.mark.parametrize('kh,kw,ph,pw,width', [(3, 3, 1, 1, 40), (3, 3, 1, 1, 5), (1, 1, 0, 0, 29),
+@pytest.mark.parametrize('kh,kw,ph,pw,width', [(3, 3, 1, 1, 40), (3, 3, 1, 1, 5), (3, 3, 1, 1, 101),
+                                               (1, 1, 0, 0, 29),
                                                (5, 3, 2, 1, 33), (3, 3, 0, 0, 31), (3, 3, 2, 2, 3)])
 @pytest.mark.parametrize('c_out', [4, 37])
-def test_direct_conv_equals_paddle_conv(kh, kw, ph, pw, width, c_out, two_threads):
-    """Forward and the three gradients; widths below, at and over one tile (12 or 6 pixels)
-    with borders on both sides, output channels below and over one block (32 or 16)."""
+@pytest.mark.parametrize('winograd', [False, True])
+def test_fused_conv_equals_paddle_conv(kh, kw, ph, pw, width, c_out, winograd, two_threads):
+    """Forward and the three gradients, direct and Winograd (3x3 only; the rest run direct);
+    widths below, at and over one register tile (12 or 6 pixels or Winograd tiles) with
+    borders on both sides, output channels below and over one block (32 or 16)."""
     _ops_or_skip()
     t = _leaves(np.random.RandomState(0), x=((2, 5, 7, width), 1.0),
                 weight=((c_out, 5, kh, kw), 0.3), bias=((c_out,), 0.1))
     ref = _value_and_grads(lambda x, weight, bias: F.conv2d(x, weight, bias, 1, (ph, pw)), t)
-    got = _value_and_grads(lambda x, weight, bias: direct_conv.conv2d_direct(
-        x, weight, bias, (ph, pw)), t)
+    got = _value_and_grads(lambda x, weight, bias: fused_conv.conv2d_fused(
+        x, weight, bias, (ph, pw), winograd=winograd), t)
     _assert_close(got, ref)
 
 
 @pytest.mark.parametrize('slope', [None, 0.0, 0.1])
 @pytest.mark.parametrize('with_grad', [False, True])
-def test_direct_conv_fuses_activation_and_residual(slope, with_grad, two_threads):
+@pytest.mark.parametrize('winograd', [False, True])
+def test_fused_conv_applies_activation_and_residual(slope, with_grad, winograd, two_threads):
     _ops_or_skip()
     t = _leaves(np.random.RandomState(2), x=((2, 6, 9, 30), 1.0), weight=((8, 6, 3, 3), 0.3),
                 bias=((8,), 0.1), residual=((2, 8, 9, 30), 1.0))
@@ -143,7 +147,7 @@ def test_direct_conv_fuses_activation_and_residual(slope, with_grad, two_threads
         return y + residual
 
     def fused(x, weight, bias, residual):
-        return direct_conv.conv2d_direct(x, weight, bias, (1, 1), slope, residual)
+        return fused_conv.conv2d_fused(x, weight, bias, (1, 1), slope, residual, winograd)
     if with_grad:
         _assert_close(_value_and_grads(fused, t), _value_and_grads(reference, t))
     else:
@@ -269,9 +273,10 @@ def test_fallback_kernels_equal_the_straightforward_one(no_cpp_ops, two_threads)
     _equal_to_reference(dict(TINY, w_TSA=True), no_grad=True)
 
 
-def test_column_kernels_alone_equal_the_straightforward_one(two_threads):
+@pytest.mark.parametrize('conv_kernel', ['direct', 'columns'])
+def test_other_cpp_conv_kernels_equal_the_straightforward_one(conv_kernel, two_threads):
     _ops_or_skip()
-    _equal_to_reference(dict(TINY, w_TSA=True, conv_kernel='columns'))
+    _equal_to_reference(dict(TINY, w_TSA=True, conv_kernel=conv_kernel))
 
 
 def test_pinned_paddle_kernels_equal_the_straightforward_one():
@@ -307,7 +312,7 @@ def test_conv_kernel_selection(monkeypatch):
 def test_cpp_layer_path_is_taken_and_skipped_where_it_cannot_run(monkeypatch):
     _ops_or_skip()
     calls = []
-    for module, name in ((column_conv, 'conv2d_columns'), (direct_conv, 'conv2d_direct')):
+    for module, name in ((column_conv, 'conv2d_columns'), (fused_conv, 'conv2d_fused')):
         original = getattr(module, name)
         monkeypatch.setattr(blocks, name, lambda *a, _name=name, _fn=original, **k:
                             calls.append(_name) or _fn(*a, **k))
@@ -315,7 +320,7 @@ def test_cpp_layer_path_is_taken_and_skipped_where_it_cannot_run(monkeypatch):
     layer, strided = blocks.conv2d(4, 4), blocks.conv2d(4, 4, stride=2)
     layer(x)
     strided(x)
-    assert calls == ['conv2d_direct', 'conv2d_columns']
+    assert calls == ['conv2d_fused', 'conv2d_columns']
     layer.kernel = 'columns'
     layer(x)
     assert calls[-1] == 'conv2d_columns'

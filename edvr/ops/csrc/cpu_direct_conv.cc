@@ -1,45 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Direct convolution for the CPU (stride 1, dilation 1, one group), with the bias, a
-// leaky ReLU and a residual applied as each result is stored:
-//
-//   edvr_conv_direct  x (b, c, h, w), weight (c_out, c, kh, kw), bias (c_out) or none,
-//                     residual (b, c_out, ho, wo) or none
-//                     -> y = act(conv(x, weight) + bias) + residual,  act(v) = v < 0 ? slope*v : v
-//                        (no activation when `activate` is 0)
-//
-// No column buffer: a tile of kOutVecs*kLanes output channels by kPixels neighbouring output
-// pixels of one row is accumulated in vector registers. For every input channel and tap, the
-// tile loads its weights as kOutVecs vectors (packed per call into
-// [channel block][c][ky][kx][kOutVecs*kLanes]) and broadcasts one input value per pixel, so
-// the input is read in place (NCHW). Tiles that reach over the image border read from a small
-// zero-padded copy of their window instead. Sums run over channels, then taps in (ky, kx)
-// order. Rows of the output are split over threads with OpenMP. Everything is float32 and
-// contiguous. The lane count follows the compiler target: 16 with AVX-512, else 8.
+// Direct convolution (see fused_conv.h). No column buffer: a tile of kBlock output channels
+// by kPixels neighbouring output pixels of one row is accumulated in vector registers. For
+// every input channel and tap, the tile loads its weights as kOutVecs vectors (packed per call
+// into [channel block][c][ky][kx][kBlock]) and broadcasts one input value per pixel, so the
+// input is read in place (NCHW). Tiles that reach over the left or right border read from a
+// small zero-padded copy of their window instead. Sums run over channels, then taps in
+// (ky, kx) order. Output rows are split over threads with OpenMP.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "paddle/extension.h"
+#include "fused_conv.h"
 
+namespace edvr_ops {
 namespace {
-
-#if defined(__AVX512F__)
-constexpr int kLanes = 16;
-constexpr int kPixels = 12;
-#else
-constexpr int kLanes = 8;
-constexpr int kPixels = 6;
-#endif
-constexpr int kOutVecs = 2;
-constexpr int kBlock = kOutVecs * kLanes;  // output channels per tile
-
-typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
-
-struct Geometry {
-  int64_t b, c, h, w, c_out, ho, wo;
-  int kh, kw, ph, pw;
-};
 
 // Where one tile reads its input: the value for output pixel p at channel ci and tap (ky, kx)
 // is src[ci * plane + (ky - ky0) * row + p + kx]; taps in rows outside [ky0, ky1) read zero.
@@ -95,8 +70,10 @@ std::vector<Vec> PackWeights(const float* w, const Geometry& g) {
   return packed;
 }
 
-void DirectConv(const float* x, const float* w, const float* bias, const float* residual,
-                float* y, const Geometry& g, bool activate, float slope, int threads) {
+}  // namespace
+
+void DirectConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
+                int threads) {
   const std::vector<Vec> packed = PackWeights(w, g);
   const int64_t taps = static_cast<int64_t>(g.kh) * g.kw;
   const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
@@ -136,12 +113,7 @@ void DirectConv(const float* x, const float* w, const float* bias, const float* 
           for (int64_t i = 0; i < channels; ++i) {
             const int64_t o = blk * kBlock + i;
             const int64_t at = (n * g.c_out + o) * out_plane + oy * g.wo + ox0;
-            const float b = bias ? bias[o] : 0.f;
-            for (int p = 0; p < pixels; ++p) {
-              float v = tile[i][p] + b;
-              if (activate && v < 0.f) v *= slope;
-              y[at + p] = residual ? v + residual[at + p] : v;
-            }
+            for (int p = 0; p < pixels; ++p) y[at + p] = e.Apply(tile[i][p], o, at + p);
           }
         }
       }
@@ -149,72 +121,4 @@ void DirectConv(const float* x, const float* w, const float* bias, const float* 
   }
 }
 
-void CheckFloat(const paddle::Tensor& t, const char* name) {
-  PD_CHECK(t.place() == paddle::CPUPlace(), name, " must be on the CPU");
-  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, name, " must be float32");
-}
-
-Geometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>& w, int ph,
-                      int pw) {
-  PD_CHECK(x.size() == 4 && w.size() == 4, "x and weight must be 4-D");
-  PD_CHECK(x[1] == w[1], "weight has ", w[1], " input channels, x has ", x[1]);
-  Geometry g{x[0], x[1], x[2], x[3], w[0], 0, 0, static_cast<int>(w[2]),
-             static_cast<int>(w[3]), ph, pw};
-  g.ho = g.h + 2 * ph - g.kh + 1;
-  g.wo = g.w + 2 * pw - g.kw + 1;
-  PD_CHECK(g.ho > 0 && g.wo > 0, "input smaller than the kernel");
-  return g;
-}
-
-std::vector<paddle::Tensor> DirectConvOp(const paddle::Tensor& x, const paddle::Tensor& weight,
-                                         const paddle::optional<paddle::Tensor>& bias,
-                                         const paddle::optional<paddle::Tensor>& residual,
-                                         int ph, int pw, int activate, float slope,
-                                         int threads) {
-  CheckFloat(x, "x");
-  CheckFloat(weight, "weight");
-  const Geometry g = MakeGeometry(x.shape(), weight.shape(), ph, pw);
-  const float* b = nullptr;
-  if (bias) {
-    CheckFloat(*bias, "bias");
-    PD_CHECK(bias->numel() == g.c_out, "bias must have ", g.c_out, " values");
-    b = bias->data<float>();
-  }
-  const float* res = nullptr;
-  if (residual) {
-    CheckFloat(*residual, "residual");
-    PD_CHECK(residual->shape() == std::vector<int64_t>({g.b, g.c_out, g.ho, g.wo}),
-             "residual must have the output's shape");
-    res = residual->data<float>();
-  }
-  auto y = paddle::empty({g.b, g.c_out, g.ho, g.wo}, paddle::DataType::FLOAT32,
-                         paddle::CPUPlace());
-  DirectConv(x.data<float>(), weight.data<float>(), b, res, y.data<float>(), g, activate != 0,
-             slope, threads);
-  return {y};
-}
-
-std::vector<std::vector<int64_t>> DirectConvShape(const std::vector<int64_t>& x,
-                                                  const std::vector<int64_t>& w,
-                                                  const paddle::optional<std::vector<int64_t>>&,
-                                                  const paddle::optional<std::vector<int64_t>>&,
-                                                  int ph, int pw, int, float, int) {
-  const Geometry g = MakeGeometry(x, w, ph, pw);
-  return {{g.b, g.c_out, g.ho, g.wo}};
-}
-
-std::vector<paddle::DataType> DirectConvDtype(const paddle::DataType& t, const paddle::DataType&,
-                                              const paddle::optional<paddle::DataType>&,
-                                              const paddle::optional<paddle::DataType>&) {
-  return {t};
-}
-
-}  // namespace
-
-PD_BUILD_OP(edvr_conv_direct)
-    .Inputs({"X", "Weight", paddle::Optional("Bias"), paddle::Optional("Residual")})
-    .Outputs({"Out"})
-    .Attrs({"ph: int", "pw: int", "activate: int", "slope: float", "threads: int"})
-    .SetKernelFn(PD_KERNEL(DirectConvOp))
-    .SetInferShapeFn(PD_INFER_SHAPE(DirectConvShape))
-    .SetInferDtypeFn(PD_INFER_DTYPE(DirectConvDtype));
+}  // namespace edvr_ops

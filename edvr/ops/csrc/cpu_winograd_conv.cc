@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Winograd convolution F(m x m, 3 x 3), here m = 4 (Lavin and Gray, "Fast Algorithms for
+// Convolutional Neural Networks", CVPR 2016); see fused_conv.h. An m x m output tile comes
+// from the (m+2) x (m+2) input patch d under it:
+//
+//   Y = AT [ sum over input channels of (G g GT) .* (BT d B) ] A
+//
+// which takes (m+2)^2 products per channel pair instead of 9 m^2 (4x fewer for m = 4).
+// For each of the (m+2)^2 positions xi the channel sum is a matrix product
+// (tiles x c) @ (c x c_out), run on the direct kernel's register tile (kPixels tiles by
+// kBlock output channels; tile values broadcast, transformed weights loaded as vectors).
+// Work unit: one row of tiles of one sample, in chunks of kChunk tiles:
+//   1. per input channel: BT along y (vectors along x), then BT along x per tile -> V[xi][c][t]
+//   2. per output-channel block and xi: the products -> M[t][xi][kBlock]
+//   3. AT on both sides, then bias, activation and residual, stored into y (NCHW).
+// Rows of tiles are split over threads with OpenMP.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "fused_conv.h"
+
+namespace edvr_ops {
+namespace {
+
+template <int M>
+struct Matrices;
+
+template <>
+struct Matrices<4> {  // interpolation points 0, 1, -1, 2, -2 and infinity
+  static constexpr float BT[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0},
+                                     {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
+                                     {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  static constexpr double G[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6},
+                                     {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6},
+                                     {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+  static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0},
+                                     {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+};
+
+// out[r * out_step] = sum over k of A[r][k] * in[k * in_step]; zero terms drop out at
+// compile time (the loops unroll over the constant matrix).
+template <int R, int K, typename V>
+inline void Apply(const float (&a)[R][K], const V* in, int64_t in_step, V* out,
+                  int64_t out_step) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    V sum = V{};
+#pragma GCC unroll 8
+    for (int k = 0; k < K; ++k)
+      if (a[r][k] != 0.f) sum += in[k * in_step] * a[r][k];
+    out[r * out_step] = sum;
+  }
+}
+
+// G g GT of every (o, ci) -> [block of kBlock output channels][xi][c][kBlock], zero-filled.
+template <int M>
+std::vector<Vec> TransformWeights(const float* w, const Geometry& g) {
+  constexpr int T = M + 2;
+  using Mat = Matrices<M>;
+  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
+  std::vector<Vec> packed(blocks * T * T * g.c * kOutVecs, Vec{});
+  float* dst = reinterpret_cast<float*>(packed.data());
+  for (int64_t o = 0; o < g.c_out; ++o)
+    for (int64_t ci = 0; ci < g.c; ++ci) {
+      const float* k = w + (o * g.c + ci) * 9;
+      double gk[T][3];  // G g
+      for (int i = 0; i < T; ++i)
+        for (int j = 0; j < 3; ++j)
+          gk[i][j] = Mat::G[i][0] * k[j] + Mat::G[i][1] * k[3 + j] + Mat::G[i][2] * k[6 + j];
+      for (int i = 0; i < T; ++i)
+        for (int j = 0; j < T; ++j) {
+          const double u = gk[i][0] * Mat::G[j][0] + gk[i][1] * Mat::G[j][1] +
+                           gk[i][2] * Mat::G[j][2];
+          dst[(((o / kBlock) * T * T + i * T + j) * g.c + ci) * kBlock + o % kBlock] =
+              static_cast<float>(u);
+        }
+    }
+  return packed;
+}
+
+// acc[p][v] = sum over ci of v_xi[ci][p] * u_xi[ci][v]: kPixels tiles by kBlock channels.
+inline void Products(const float* v_xi, int64_t chunk, const Vec* u_xi, int64_t c, Vec* out,
+                     int64_t out_step) {
+  Vec acc[kPixels][kOutVecs];
+  for (int p = 0; p < kPixels; ++p)
+    for (int v = 0; v < kOutVecs; ++v) acc[p][v] = Vec{};
+  for (int64_t ci = 0; ci < c; ++ci) {
+    const float* tiles = v_xi + ci * chunk;
+    const Vec* u = u_xi + ci * kOutVecs;
+    Vec uv[kOutVecs];
+    for (int v = 0; v < kOutVecs; ++v) uv[v] = u[v];
+    for (int p = 0; p < kPixels; ++p) {
+      const Vec value = Vec{} + tiles[p];
+      for (int v = 0; v < kOutVecs; ++v) acc[p][v] += value * uv[v];
+    }
+  }
+  for (int p = 0; p < kPixels; ++p)
+    for (int v = 0; v < kOutVecs; ++v) out[p * out_step + v] = acc[p][v];
+}
+
+template <int M>
+void Winograd(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
+              int threads) {
+  constexpr int T = M + 2, XI = T * T;
+  constexpr int64_t kChunk = 2 * kPixels;                     // tiles per chunk
+  constexpr int64_t kWidth = (kChunk * M + 2 + kLanes - 1) / kLanes * kLanes;
+  using Mat = Matrices<M>;
+  const std::vector<Vec> u = TransformWeights<M>(w, g);
+  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
+  const int64_t tile_rows = (g.ho + M - 1) / M, tile_cols = (g.wo + M - 1) / M;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<Vec> rows(T * kWidth / kLanes), across(T * kWidth / kLanes);
+    std::vector<float> v(XI * g.c * kChunk);
+    std::vector<Vec> m(kChunk * XI * kOutVecs);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < g.b * tile_rows; ++r) {
+      const int64_t n = r / tile_rows, oy0 = r % tile_rows * M, iy0 = oy0 - g.ph;
+      const float* xn = x + n * g.c * g.h * g.w;
+      for (int64_t t0 = 0; t0 < tile_cols; t0 += kChunk) {
+        const int64_t ox0 = t0 * M, ix0 = ox0 - g.pw;
+        const int64_t lo = std::max<int64_t>(0, -ix0);
+        const int64_t hi = std::min<int64_t>(kChunk * M + 2, g.w - ix0);
+        // 1. input transform of every channel: V[xi][ci][t]
+        for (int64_t ci = 0; ci < g.c; ++ci) {
+          float* rf = reinterpret_cast<float*>(rows.data());
+          std::fill(rf, rf + T * kWidth, 0.f);
+          for (int i = 0; i < T; ++i) {
+            const int64_t iy = iy0 + i;
+            if (iy >= 0 && iy < g.h && lo < hi)
+              std::memcpy(rf + i * kWidth + lo, xn + (ci * g.h + iy) * g.w + ix0 + lo,
+                          sizeof(float) * (hi - lo));
+          }
+          for (int64_t k = 0; k < kWidth / kLanes; ++k)  // BT along y, kLanes columns at once
+            Apply(Mat::BT, rows.data() + k, kWidth / kLanes, across.data() + k,
+                  kWidth / kLanes);
+          const float* af = reinterpret_cast<const float*>(across.data());
+          for (int i = 0; i < T; ++i)
+            for (int64_t t = 0; t < kChunk; ++t)  // BT along x, one tile at a time
+              Apply(Mat::BT, af + i * kWidth + t * M, 1,
+                    v.data() + ((i * T) * g.c + ci) * kChunk + t, g.c * kChunk);
+        }
+        // 2. products per output-channel block, then 3. output transform and store
+        const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
+        for (int64_t blk = 0; blk < blocks; ++blk) {
+          const Vec* ub = u.data() + blk * XI * g.c * kOutVecs;
+          for (int xi = 0; xi < XI; ++xi)
+            for (int64_t p0 = 0; p0 < tiles; p0 += kPixels)
+              Products(v.data() + xi * g.c * kChunk + p0, kChunk, ub + xi * g.c * kOutVecs, g.c,
+                       m.data() + (p0 * XI + xi) * kOutVecs, XI * kOutVecs);
+          const int64_t channels = std::min<int64_t>(kBlock, g.c_out - blk * kBlock);
+          for (int64_t t = 0; t < tiles; ++t)
+            for (int vec = 0; vec < kOutVecs && vec * kLanes < channels; ++vec) {
+              Vec half[M * T], out[M * M];  // AT along y, then along x
+              const Vec* mt = m.data() + t * XI * kOutVecs + vec;
+              for (int j = 0; j < T; ++j)
+                Apply(Mat::AT, mt + j * kOutVecs, T * kOutVecs, half + j, T);
+              for (int i = 0; i < M; ++i)
+                Apply(Mat::AT, half + i * T, 1, out + i * M, 1);
+              float lanes[M * M][kLanes];
+              std::memcpy(lanes, out, sizeof(lanes));
+              const int64_t ox = ox0 + t * M;
+              const int rows_out = static_cast<int>(std::min<int64_t>(M, g.ho - oy0));
+              const int cols_out = static_cast<int>(std::min<int64_t>(M, g.wo - ox));
+              for (int lane = 0; lane < kLanes && vec * kLanes + lane < channels; ++lane) {
+                const int64_t o = blk * kBlock + vec * kLanes + lane;
+                for (int i = 0; i < rows_out; ++i) {
+                  const int64_t at = ((n * g.c_out + o) * g.ho + oy0 + i) * g.wo + ox;
+                  for (int j = 0; j < cols_out; ++j)
+                    y[at + j] = e.Apply(lanes[i * M + j][lane], o, at + j);
+                }
+              }
+            }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
+                  int threads) {
+  Winograd<4>(x, w, y, g, e, threads);
+}
+
+}  // namespace edvr_ops

@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Stride-1 convolution on the C++ fused kernels (CPU): direct or Winograd, with the
+bias, a leaky ReLU and a residual applied as the output is stored.
+
+``y = act(conv(x, weight) + bias) + residual`` in one pass, without a column buffer
+(``csrc/cpu_direct_conv.cc``, ``csrc/cpu_winograd_conv.cc``). Winograd F(4x4, 3x3)
+serves 3x3 kernels with 4x fewer multiplications; its float32 rounding differs from
+the direct sum by ~1e-6 of the output's scale per layer (tested within 1e-4 over the
+network). Backward (training): the input gradient is the same kernel applied to the
+output gradient with the weight transposed and flipped (padding ``k - 1 - p``); the
+weight and bias gradients come from the column kernels (`edvr.ops.column_conv`). When
+gradients are needed, the activation and the residual run as Paddle ops after the conv.
+"""
+import paddle.nn.functional as F
+from paddle.autograd import PyLayer
+
+from edvr.ops.column_conv import Columns, contiguous, needs_grad, wants_grad
+from edvr.ops.cpu_ops import load_cpu_ops
+from edvr.utils.device import cpu_threads
+
+
+def fused_fits(weight, stride, padding, dilation):
+    """Whether the fused kernels cover this convolution: stride 1, dilation 1 and a
+    padding below the kernel size on each side (one group is the caller's check).
+
+    Args:
+        weight: (c_out, c, kh, kw); stride, padding, dilation: (vertical, horizontal).
+    """
+    kh, kw = int(weight.shape[2]), int(weight.shape[3])
+    return tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) \
+        and 0 <= padding[0] < kh and 0 <= padding[1] < kw
+
+
+def _fused(x, weight, bias, residual, padding, negative_slope, winograd):
+    winograd = int(bool(winograd) and tuple(weight.shape[2:]) == (3, 3))
+    return load_cpu_ops().edvr_conv_fused(
+        x, weight, bias, residual, int(padding[0]), int(padding[1]),
+        int(negative_slope is not None), float(negative_slope or 0.0), winograd, cpu_threads())
+
+
+class _FusedConvFunction(PyLayer):
+    """Autograd of the fused convolution without activation or residual."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, padding, winograd):
+        ctx.padding, ctx.winograd = padding, winograd
+        ctx.needs = needs_grad(x, weight, bias)
+        ctx.save_for_backward(x, weight)
+        return _fused(x, weight, bias, None, padding, None, winograd)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensor()
+        grad_out = contiguous(grad_out)
+        kh, kw = int(weight.shape[2]), int(weight.shape[3])
+        grads = [None] * len(ctx.needs)
+        if any(ctx.needs[1:]):         # weight (and bias): from the input's columns
+            geom = (kh, kw, 1, 1, ctx.padding[0], ctx.padding[1], 1, 1)
+            grads = list(Columns(x, None, None, weight, geom, 1).backward(
+                weight, grad_out, (False,) + ctx.needs[1:]))
+        if ctx.needs[0]:
+            flipped = contiguous(weight.transpose([1, 0, 2, 3]).flip([2, 3]))
+            grads[0] = _fused(grad_out, flipped, None, None,
+                              (kh - 1 - ctx.padding[0], kw - 1 - ctx.padding[1]), None,
+                              ctx.winograd)
+        return tuple(grads)
+
+
+def conv2d_fused(x, weight, bias=None, padding=(1, 1), negative_slope=None, residual=None,
+                 winograd=True):
+    """``act(conv2d(x, weight, bias, padding)) + residual`` on the fused C++ kernels.
+
+    Args:
+        x: (b, c, h, w) float32 on the CPU.
+        weight: (c_out, c, kh, kw), stride 1, dilation 1, one group.
+        bias: (c_out,) or None.
+        padding: (vertical, horizontal), each below the kernel size.
+        negative_slope: leaky-ReLU slope (0.0: ReLU), or None for no activation.
+        residual: (b, c_out, ho, wo) added last, or None.
+        winograd: use Winograd for 3x3 kernels (else the direct kernel).
+
+    Returns:
+        Tensor (b, c_out, ho, wo).
+    """
+    x = contiguous(x)
+    if not wants_grad(x, weight, bias, residual):
+        return _fused(x, weight, bias, None if residual is None else contiguous(residual),
+                      padding, negative_slope, winograd)
+    y = _FusedConvFunction.apply(x, weight, bias, tuple(padding), bool(winograd))
+    if negative_slope is not None:
+        y = F.leaky_relu(y, negative_slope) if negative_slope else F.relu(y)
+    return y if residual is None else y + residual
