@@ -15,6 +15,7 @@ inference, and the peak resident memory (VmHWM) of a one-pass child per network.
     python benchmarks/bench_model.py                       # everything (~30-60 min on 2 cores)
     python benchmarks/bench_model.py --only train_m_b2 infer_m_92x160 --repeats 3
     python benchmarks/bench_model.py --only infer_m_92x160 --onnx  # also ours through ONNX
+    python benchmarks/bench_model.py --baseline-defaults   # also the baseline untuned, alone
     python benchmarks/bench_model.py --memory-only
     python benchmarks/bench_model.py --levers --repeats 2  # each lever alone (ours only)
     python benchmarks/bench_model.py --list
@@ -135,7 +136,7 @@ def _max_diffs(a_list, b_list):
     return abs_diff, rel
 
 
-def run_timing(name, repeats, threads):
+def run_timing(name, repeats, threads, impls=('base', 'ours')):
     import numpy as np
     import paddle
     from edvr.models.losses import CharbonnierLoss
@@ -162,6 +163,12 @@ def run_timing(name, repeats, threads):
             net.clear_gradients()
         result['out_diff'], result['out_rel'] = _max_diffs([outs[0]], [outs[1]])
         result['grad_diff'], result['grad_rel'] = _max_diffs(grads[0], grads[1])
+        # How much the baseline's own gradients move when its input moves by ~1e-6
+        # (relative): the scale at which rounding-level differences show at the kinks.
+        nudged = lq * paddle.to_tensor((1 + 1e-6 * rng.randn(*lq.shape)).astype('float32'))
+        loss_fn(base(nudged), gt).backward()
+        _, result['grad_self_rel'] = _max_diffs(grads[0], [p.grad.numpy() for p in base.parameters()])
+        base.clear_gradients()
         optims = {id(net): paddle.optimizer.Adam(learning_rate=1e-4, beta1=0.9, beta2=0.99,
                                                  parameters=net.parameters())
                   for net in (base, ours)}
@@ -194,8 +201,9 @@ def run_timing(name, repeats, threads):
             result['onnx_out_diff'], result['onnx_out_rel'] = diff, rel
             warm['onnx'] = lambda: run_onnx(session, small.numpy())
             fns['onnx'] = lambda: run_onnx(session, frames)
-    for fn in warm.values():
-        fn()
+    fns = {k: fn for k, fn in fns.items() if k in impls or k == 'onnx'}
+    for key in fns:
+        warm[key]()
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for key, fn in fns.items():
@@ -203,8 +211,8 @@ def run_timing(name, repeats, threads):
             fn()
             times[key].append(time.perf_counter() - start)
     result['times'] = times
-    result['base_s'] = float(np.median(times['base']))
-    result['ours_s'] = float(np.median(times['ours']))
+    for key in impls:
+        result[f'{key}_s'] = float(np.median(times[key]))
     if 'onnx' in times:
         result['onnx_s'] = float(np.median(times['onnx']))
     return result
@@ -282,6 +290,8 @@ def run_memory(name, threads):
 
 LEVERS = {   # name: (dcn kernel, conv kernel, to_static)
     'all fast paths (default)': ('auto', 'auto', False),
+    'conv: direct, no Winograd (DCN C++)': ('auto', 'direct', False),
+    'conv: columns (DCN C++)': ('auto', 'columns', False),
     'conv: paddle (DCN C++)': ('auto', 'paddle', False),
     'DCN: sampling (conv C++)': ('sampling', 'auto', False),
     'DCN: paddle (conv C++)': ('paddle', 'auto', False),
@@ -338,9 +348,9 @@ def run_levers(repeats, threads):
 
 # ---------------------------------------------------------------- parent side
 
-def _child(args, threads):
+def _child(args, threads, env=None):
     cmd = [sys.executable, os.path.abspath(__file__), '--threads', str(threads)] + args
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith('RESULT '):
             return json.loads(line[len('RESULT '):])
@@ -374,6 +384,10 @@ def main():
     parser.add_argument('--onnx', action='store_true',
                         help='also time inference of our network exported to ONNX and run by '
                              'onnxruntime (needs paddle2onnx and onnxruntime)')
+    parser.add_argument('--baseline-defaults', action='store_true',
+                        help='also time the baseline in a process of its own with Paddle\'s '
+                             'defaults (no CPU runtime tuning), as the straightforward EDVR '
+                             'runs elsewhere')
     parser.add_argument('--list', action='store_true')
     parser.add_argument('--child', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -382,6 +396,8 @@ def main():
         kind, name = args.child[0], args.child[1]
         if kind == 'time':
             res = run_timing(name, args.repeats, args.threads)
+        elif kind == 'time-base':
+            res = run_timing(name, args.repeats, args.threads, impls=('base',))
         elif kind == 'peak':
             res = run_peak(name, args.child[2], args.threads)
         elif kind == 'levers':
@@ -450,6 +466,21 @@ def main():
         rows.append(res)
         print(f'{name}: runs (s) {json.dumps(res["times"])}; CPU tuning {res["tuning"]}\n'
               f'  {_fmt_row(res, peaks)}', flush=True)
+        if 'grad_self_rel' in res:
+            print(f'  the baseline\'s own gradients, input nudged by 1e-6: max abs diff '
+                  f'(rel) {res["grad_self_rel"]:.1e}', flush=True)
+        if args.baseline_defaults:
+            env = dict(os.environ, EDVR_CPU_TUNING='0')
+            env.pop('MKL_DEBUG_CPU_TYPE', None)   # set on importing edvr when tuning is on
+            alone = _child(['--repeats', str(args.repeats), '--child', 'time-base', name],
+                           args.threads, env)
+            if 'error' in alone:
+                print(f'  baseline with Paddle defaults: FAILED: {alone["error"]}')
+            else:
+                res['base_default_s'] = alone['base_s']
+                print(f'  baseline with Paddle defaults (own process, runs '
+                      f'{json.dumps(alone["times"]["base"])}): {alone["base_s"]:.2f} s, '
+                      f'{alone["base_s"] / res["ours_s"]:.2f}x ours', flush=True)
         if 'onnx_s' in res:
             print(f'  onnxruntime (exported ours): {res["onnx_s"]:.2f} s, '
                   f'{res["base_s"] / res["onnx_s"]:.2f}x the baseline, '
@@ -463,6 +494,13 @@ def main():
         print('|---|---|---|---|---|---|---|---|---|')
         for r in rows:
             print(_fmt_row(r, peaks))
+        if any('base_default_s' in r for r in rows):
+            print('\n| configuration | baseline, Paddle defaults, own process s | ours s | speed-up |'
+                  '\n|---|---|---|---|')
+            for r in rows:
+                if 'base_default_s' in r:
+                    print(f"| {r['name']} | {r['base_default_s']:.2f} | {r['ours_s']:.2f} | "
+                          f"{r['base_default_s'] / r['ours_s']:.2f}x |")
     if memory_rows:
         print(f'\nPeak memory of ours, one 5-frame window (tiles {TILE} LR px, overlap {OVERLAP}):')
         print('| configuration | peak MiB | seconds |\n|---|---|---|')
