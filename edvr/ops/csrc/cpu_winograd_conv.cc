@@ -21,6 +21,10 @@
 
 #include "fused_conv.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace edvr_ops {
 namespace {
 
@@ -54,14 +58,38 @@ inline void Apply(const float (&a)[R][K], const V* in, int64_t in_step, V* out,
   }
 }
 
+// BT along x: row holds a transformed input row, tile t starting at row[t * M]; writes
+// out[xi * out_step + t] for the first `tiles` tiles (a multiple of 8 with AVX2: gathered
+// 8 tiles at a time).
+template <int M>
+inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t out_step) {
+  constexpr int T = M + 2;
+#if defined(__AVX2__)
+  typedef float Vec8 __attribute__((vector_size(32)));
+  const __m256i every_tile = _mm256_setr_epi32(0, M, 2 * M, 3 * M, 4 * M, 5 * M, 6 * M, 7 * M);
+  for (int64_t t0 = 0; t0 + 8 <= tiles; t0 += 8) {
+    Vec8 d[T], r[T];
+    for (int j = 0; j < T; ++j)
+      d[j] = reinterpret_cast<Vec8>(_mm256_i32gather_ps(row + t0 * M + j, every_tile, 4));
+    Apply(Matrices<M>::BT, d, 1, r, 1);
+    for (int j = 0; j < T; ++j) std::memcpy(out + j * out_step + t0, &r[j], sizeof(Vec8));
+  }
+  const int64_t first = tiles / 8 * 8;
+#else
+  const int64_t first = 0;
+#endif
+  for (int64_t t = first; t < tiles; ++t) Apply(Matrices<M>::BT, row + t * M, 1, out + t, out_step);
+}
+
 // G g GT of every (o, ci) -> [block of kBlock output channels][xi][c][kBlock], zero-filled.
 template <int M>
-std::vector<Vec> TransformWeights(const float* w, const Geometry& g) {
+std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads) {
   constexpr int T = M + 2;
   using Mat = Matrices<M>;
   const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
   std::vector<Vec> packed(blocks * T * T * g.c * kOutVecs, Vec{});
   float* dst = reinterpret_cast<float*>(packed.data());
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t o = 0; o < g.c_out; ++o)
     for (int64_t ci = 0; ci < g.c; ++ci) {
       const float* k = w + (o * g.c + ci) * 9;
@@ -107,8 +135,10 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
   constexpr int64_t kChunk = 2 * kPixels;                     // tiles per chunk
   constexpr int64_t kWidth = (kChunk * M + 2 + kLanes - 1) / kLanes * kLanes;
   using Mat = Matrices<M>;
-  const std::vector<Vec> u = TransformWeights<M>(w, g);
+  const std::vector<Vec> u = TransformWeights<M>(w, g, threads);
   const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
+  std::vector<Vec> bias(blocks * kOutVecs, Vec{});  // zero-padded to whole blocks
+  if (e.bias) std::memcpy(bias.data(), e.bias, sizeof(float) * g.c_out);
   const int64_t tile_rows = (g.ho + M - 1) / M, tile_cols = (g.wo + M - 1) / M;
 #pragma omp parallel num_threads(threads)
   {
@@ -138,9 +168,8 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
                   kWidth / kLanes);
           const float* af = reinterpret_cast<const float*>(across.data());
           for (int i = 0; i < T; ++i)
-            for (int64_t t = 0; t < kChunk; ++t)  // BT along x, one tile at a time
-              Apply(Mat::BT, af + i * kWidth + t * M, 1,
-                    v.data() + ((i * T) * g.c + ci) * kChunk + t, g.c * kChunk);
+            TransformAlongX<M>(af + i * kWidth, kChunk, v.data() + (i * T * g.c + ci) * kChunk,
+                               g.c * kChunk);
         }
         // 2. products per output-channel block, then 3. output transform and store
         const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
@@ -159,6 +188,11 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
                 Apply(Mat::AT, mt + j * kOutVecs, T * kOutVecs, half + j, T);
               for (int i = 0; i < M; ++i)
                 Apply(Mat::AT, half + i * T, 1, out + i * M, 1);
+              const Vec b = bias[blk * kOutVecs + vec];
+              for (int k = 0; k < M * M; ++k) {  // bias and activation, lanes = channels
+                out[k] += b;
+                if (e.activate) out[k] = out[k] < 0 ? out[k] * e.slope : out[k];
+              }
               float lanes[M * M][kLanes];
               std::memcpy(lanes, out, sizeof(lanes));
               const int64_t ox = ox0 + t * M;
@@ -168,8 +202,12 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
                 const int64_t o = blk * kBlock + vec * kLanes + lane;
                 for (int i = 0; i < rows_out; ++i) {
                   const int64_t at = ((n * g.c_out + o) * g.ho + oy0 + i) * g.wo + ox;
-                  for (int j = 0; j < cols_out; ++j)
-                    y[at + j] = e.Apply(lanes[i * M + j][lane], o, at + j);
+                  if (e.residual) {
+                    for (int j = 0; j < cols_out; ++j)
+                      y[at + j] = lanes[i * M + j][lane] + e.residual[at + j];
+                  } else {
+                    for (int j = 0; j < cols_out; ++j) y[at + j] = lanes[i * M + j][lane];
+                  }
                 }
               }
             }
