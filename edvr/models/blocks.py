@@ -13,7 +13,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from edvr.models.kernel_choice import KernelChoice
-from edvr.ops.column_conv import columns_available, conv2d_columns
+from edvr.ops.column_conv import columns_available, conv2d_columns, wants_grad
 from edvr.ops.fused_conv import conv2d_fused, fused_fits
 
 CONV_KERNELS = ('auto', 'paddle', 'cpp', 'direct', 'columns')
@@ -54,11 +54,8 @@ class Conv2D(nn.Conv2D):
             negative_slope: if given, a leaky ReLU with this slope (0.0: ReLU) follows.
             residual: if given, (n, c_out, ho, wo) added after the activation.
         """
-        name = self.kernel or get_conv_kernel()
-        padding = getattr(self, '_updated_padding', None)
-        if name != 'paddle' and self._groups == 1 and self._padding_mode == 'zeros' \
-                and self._data_format == 'NCHW' and isinstance(padding, (list, tuple)) \
-                and len(padding) == 2 and columns_available(x, self.weight, residual):
+        name, padding = self._cpp_kernel(x, residual)
+        if name is not None:
             if name != 'columns' and fused_fits(self.weight, self._stride, padding,
                                                 self._dilation):
                 return conv2d_fused(x, self.weight, self.bias, padding, negative_slope,
@@ -70,6 +67,36 @@ class Conv2D(nn.Conv2D):
         if negative_slope is not None:
             y = F.leaky_relu(y, negative_slope) if negative_slope else F.relu(y)
         return y if residual is None else y + residual
+
+    def forward_shared(self, x, shared, repeats, negative_slope=None):
+        """``self(concat([x, repeat_frames(shared, repeats)], 1), negative_slope)``, with the
+        part of the sum over ``shared``'s channels computed once per sample of ``shared``
+        when the fused kernels run without gradients (the same sum, split in two).
+
+        Args:
+            x: (b*repeats, c1, h, w).
+            shared: (b, c_in - c1, h, w), the same for ``repeats`` consecutive samples of x.
+        """
+        name, padding = self._cpp_kernel(x, shared)
+        if repeats == 1 or name in (None, 'columns') or wants_grad(x, shared, self.weight) \
+                or not fused_fits(self.weight, self._stride, padding, self._dilation):
+            return self(paddle.concat([x, repeat_frames(shared, repeats)], 1), negative_slope)
+        c1, winograd = x.shape[1], name != 'direct'
+        weight_x, weight_shared = (self.weight[:, :c1].contiguous(),
+                                   self.weight[:, c1:].contiguous())
+        once = conv2d_fused(shared, weight_shared, self.bias, padding, winograd=winograd)
+        return conv2d_fused(x, weight_x, None, padding, negative_slope,
+                            repeat_frames(once, repeats), winograd, residual_first=True)
+
+    def _cpp_kernel(self, *tensors):
+        """(kernel name, padding) when the C++ kernels can take this call, else (None, None)."""
+        name = self.kernel or get_conv_kernel()
+        padding = getattr(self, '_updated_padding', None)
+        if name != 'paddle' and self._groups == 1 and self._padding_mode == 'zeros' \
+                and self._data_format == 'NCHW' and isinstance(padding, (list, tuple)) \
+                and len(padding) == 2 and columns_available(*tensors, self.weight):
+            return name, padding
+        return None, None
 
 
 def conv2d(in_nf, out_nf, kernel_size=3, stride=1):
@@ -132,6 +159,13 @@ def make_residual_blocks(num_blocks, nf):
     for i in range(num_blocks):
         blocks.add_sublayer(f'block{i}', ResidualBlockNoBN(nf))
     return blocks
+
+
+def repeat_frames(x, t):
+    """(b, c, h, w) -> (b*t, c, h, w), each sample repeated t times in a row."""
+    if t == 1:
+        return x
+    return x.unsqueeze(1).expand([-1, t, -1, -1, -1]).flatten(0, 1)
 
 
 def unflatten_frames(x, t):

@@ -125,8 +125,8 @@ class EDVRNet(nn.Layer):
             feat = getattr(self, f'fea_L{level}_conv1')(pyramid[-1], negative_slope=LRELU_SLOPE)
             pyramid.append(getattr(self, f'fea_L{level}_conv2')(feat, negative_slope=LRELU_SLOPE))
 
-        refs = [self._repeat_center(level_feat, t) for level_feat in pyramid]
-        aligned = unflatten_frames(self.PCDModule(pyramid, refs), t)  # (b, t, nf, h, w)
+        refs = [unflatten_frames(level_feat, t)[:, self.center] for level_feat in pyramid]
+        aligned = unflatten_frames(self.PCDModule(pyramid, refs, t), t)  # (b, t, nf, h, w)
         if self.w_TSA:
             feat = self.TSAModule(aligned)
         else:
@@ -147,11 +147,6 @@ class EDVRNet(nn.Layer):
         if h % self.size_multiple or w % self.size_multiple:
             raise DataError(f'EDVRNet input frames are {h}x{w}; height and width must be '
                             f'divisible by {self.size_multiple} (pad the frames)')
-
-    def _repeat_center(self, feat, t):
-        """(b*t, c, h, w) -> the centre frame's features repeated t times, (b*t, c, h, w)."""
-        center = unflatten_frames(feat, t)[:, self.center]
-        return center.unsqueeze(1).expand([-1, t, -1, -1, -1]).flatten(0, 1)
 
     def get_dcn_offset_mean(self):
         """Mean absolute DCN offset of the last training-mode forward, or None."""

@@ -15,8 +15,9 @@ class PCDAlign(nn.Layer):
     offsets of the level below, aligns with a `DCNPack`, and merges the upsampled
     aligned features of the level below. A final cascading DCN refines L1.
 
-    Any number of frames is aligned in one call: stack them in the batch axis
-    (with the reference features repeated to match).
+    Any number of frames is aligned in one call: stack them in the batch axis, with
+    the reference features either repeated to match or given once per ``repeats``
+    consecutive frames (then the reference's share of each offset conv is computed once).
 
     Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
     (Wang et al., CVPRW 2019).
@@ -46,13 +47,14 @@ class PCDAlign(nn.Layer):
     def _layer(self, level, name):
         return getattr(self, f'PCD_Align_L{level}_{name}')
 
-    def forward(self, nbr_feats, ref_feats):
+    def forward(self, nbr_feats, ref_feats, repeats=1):
         """Align.
 
         Args:
             nbr_feats: neighbour features [L1, L2, L3], shapes (n, nf, h, w),
                 (n, nf, h/2, w/2), (n, nf, h/4, w/4).
-            ref_feats: reference features, same shapes.
+            ref_feats: reference features, the same shapes with n / repeats samples.
+            repeats: consecutive neighbour samples that share one reference sample.
 
         Returns:
             Aligned features (n, nf, h, w).
@@ -60,8 +62,8 @@ class PCDAlign(nn.Layer):
         up_offset = up_feat = None
         for level in (3, 2, 1):
             nbr, ref = nbr_feats[level - 1], ref_feats[level - 1]
-            offset = self._layer(level, 'offset_conv1')(paddle.concat([nbr, ref], 1),
-                                                        negative_slope=LRELU_SLOPE)
+            offset = self._layer(level, 'offset_conv1').forward_shared(
+                nbr, ref, repeats, negative_slope=LRELU_SLOPE)
             if up_offset is None:
                 offset = self._layer(level, 'offset_conv2')(offset, negative_slope=LRELU_SLOPE)
             else:
@@ -75,8 +77,8 @@ class PCDAlign(nn.Layer):
                 feat = lrelu(feat)
                 up_offset, up_feat = upsample2x(offset), upsample2x(feat)
 
-        offset = self.PCD_Align_cas_offset_conv1(paddle.concat([feat, ref_feats[0]], 1),
-                                                 negative_slope=LRELU_SLOPE)
+        offset = self.PCD_Align_cas_offset_conv1.forward_shared(
+            feat, ref_feats[0], repeats, negative_slope=LRELU_SLOPE)
         offset = self.PCD_Align_cas_offset_conv2(offset, negative_slope=LRELU_SLOPE)
         return lrelu(self.PCD_Align_cascade_dcn(feat, offset))
 

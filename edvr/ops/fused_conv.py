@@ -2,7 +2,8 @@
 """Stride-1 convolution on the C++ fused kernels (CPU): direct or Winograd, with the
 bias, a leaky ReLU and a residual applied as the output is stored.
 
-``y = act(conv(x, weight) + bias) + residual`` in one pass, without a column buffer
+``y = act(conv(x, weight) + bias) + residual`` (or ``act(conv + bias + residual)``) in one
+pass, without a column buffer
 (``csrc/cpu_direct_conv.cc``, ``csrc/cpu_winograd_conv.cc``). Winograd F(4x4, 3x3)
 serves 3x3 kernels with 4x fewer multiplications; its float32 rounding differs from
 the direct sum by ~1e-6 of the output's scale per layer (tested within 1e-4 over the
@@ -31,11 +32,12 @@ def fused_fits(weight, stride, padding, dilation):
         and 0 <= padding[0] < kh and 0 <= padding[1] < kw
 
 
-def _fused(x, weight, bias, residual, padding, negative_slope, winograd):
+def _fused(x, weight, bias, residual, padding, negative_slope, winograd, residual_first=False):
     winograd = int(bool(winograd) and tuple(weight.shape[2:]) == (3, 3))
     return load_cpu_ops().edvr_conv_fused(
         x, weight, bias, residual, int(padding[0]), int(padding[1]),
-        int(negative_slope is not None), float(negative_slope or 0.0), winograd, cpu_threads())
+        int(negative_slope is not None), float(negative_slope or 0.0), int(residual_first),
+        winograd, cpu_threads())
 
 
 class _FusedConvFunction(PyLayer):
@@ -67,7 +69,7 @@ class _FusedConvFunction(PyLayer):
 
 
 def conv2d_fused(x, weight, bias=None, padding=(1, 1), negative_slope=None, residual=None,
-                 winograd=True):
+                 winograd=True, residual_first=False):
     """``act(conv2d(x, weight, bias, padding)) + residual`` on the fused C++ kernels.
 
     Args:
@@ -78,6 +80,7 @@ def conv2d_fused(x, weight, bias=None, padding=(1, 1), negative_slope=None, resi
         negative_slope: leaky-ReLU slope (0.0: ReLU), or None for no activation.
         residual: (b, c_out, ho, wo) added last, or None.
         winograd: use Winograd for 3x3 kernels (else the direct kernel).
+        residual_first: add the residual before the activation instead.
 
     Returns:
         Tensor (b, c_out, ho, wo).
@@ -85,8 +88,10 @@ def conv2d_fused(x, weight, bias=None, padding=(1, 1), negative_slope=None, resi
     x = contiguous(x)
     if not wants_grad(x, weight, bias, residual):
         return _fused(x, weight, bias, None if residual is None else contiguous(residual),
-                      padding, negative_slope, winograd)
+                      padding, negative_slope, winograd, residual_first)
     y = _FusedConvFunction.apply(x, weight, bias, tuple(padding), bool(winograd))
+    if residual is not None and residual_first:
+        y, residual = y + residual, None
     if negative_slope is not None:
         y = F.leaky_relu(y, negative_slope) if negative_slope else F.relu(y)
     return y if residual is None else y + residual

@@ -16,6 +16,7 @@ import paddle.nn.functional as F
 import pytest
 
 from edvr.errors import ConfigError, DataError
+from edvr.models.blocks import repeat_frames
 from edvr.models.dcn import set_dcn_kernel
 from edvr.models.edvr_net import EDVRNet
 from edvr.registry import NETWORKS, build_from_config
@@ -121,14 +122,15 @@ def test_batched_alignment_equals_the_per_frame_loop():
     net.eval()
     b, t, nf = 2, 5, 8
     feats = [paddle.rand([b * t, nf, 8 // s, 8 // s]) for s in (1, 2, 4)]
-    refs = [net._repeat_center(f, t) for f in feats]
+    refs = [f.reshape([b, t, nf] + list(f.shape[2:]))[:, 2] for f in feats]
     with paddle.no_grad():
-        batched = net.PCDModule(feats, refs).reshape([b, t, nf, 8, 8]).numpy()
+        shared = net.PCDModule(feats, refs, t).reshape([b, t, nf, 8, 8]).numpy()
+        repeated = net.PCDModule(feats, [repeat_frames(r, t) for r in refs]).numpy()
+        np.testing.assert_allclose(repeated.reshape(shared.shape), shared, rtol=1e-5, atol=1e-6)
         for i in range(t):
             nbr = [f.reshape([b, t, nf] + list(f.shape[2:]))[:, i] for f in feats]
-            ref = [f.reshape([b, t, nf] + list(f.shape[2:]))[:, 2] for f in feats]
-            single = net.PCDModule(nbr, ref).numpy()
-            np.testing.assert_allclose(batched[:, i], single, rtol=1e-5, atol=1e-6)
+            single = net.PCDModule(nbr, refs).numpy()
+            np.testing.assert_allclose(shared[:, i], single, rtol=1e-5, atol=1e-6)
 
 
 def test_vectorised_temporal_attention_equals_the_per_frame_loop():

@@ -135,26 +135,57 @@ def test_fused_conv_equals_paddle_conv(kh, kw, ph, pw, width, c_out, winograd, t
 @pytest.mark.parametrize('slope', [None, 0.0, 0.1])
 @pytest.mark.parametrize('with_grad', [False, True])
 @pytest.mark.parametrize('winograd', [False, True])
-def test_fused_conv_applies_activation_and_residual(slope, with_grad, winograd, two_threads):
+@pytest.mark.parametrize('residual_first', [False, True])
+def test_fused_conv_applies_activation_and_residual(slope, with_grad, winograd, residual_first,
+                                                    two_threads):
     _ops_or_skip()
     t = _leaves(np.random.RandomState(2), x=((2, 6, 9, 30), 1.0), weight=((8, 6, 3, 3), 0.3),
                 bias=((8,), 0.1), residual=((2, 8, 9, 30), 1.0))
 
     def reference(x, weight, bias, residual):
         y = F.conv2d(x, weight, bias, 1, 1)
+        if residual_first:
+            y = y + residual
         if slope is not None:
             y = F.leaky_relu(y, slope)
-        return y + residual
+        return y if residual_first else y + residual
 
     def fused(x, weight, bias, residual):
-        return fused_conv.conv2d_fused(x, weight, bias, (1, 1), slope, residual, winograd)
+        return fused_conv.conv2d_fused(x, weight, bias, (1, 1), slope, residual, winograd,
+                                       residual_first)
     if with_grad:
         _assert_close(_value_and_grads(fused, t), _value_and_grads(reference, t))
     else:
         with paddle.no_grad():
             got, ref = fused(**t).numpy(), reference(**t).numpy()
         _assert_close({'out': got}, {'out': ref})
-        assert (ref < 0).any() and (ref > 0).any()
+        before_activation = F.conv2d(t['x'], t['weight'], t['bias'], 1, 1).numpy()
+        assert (before_activation < 0).mean() > 0.2 and (before_activation > 0).mean() > 0.2
+
+
+@pytest.mark.parametrize('kernel', ['cpp', 'direct', 'columns', 'paddle'])
+@pytest.mark.parametrize('repeats', [1, 3])
+def test_conv_over_a_shared_input_equals_the_concatenation(kernel, repeats, two_threads):
+    """`Conv2D.forward_shared` (the shared input's share computed once per sample) equals
+    the conv of the concatenation, with and without gradients."""
+    _ops_or_skip()
+    rng = np.random.RandomState(4)
+    layer = blocks.conv2d(10, 7)
+    layer.kernel = kernel
+    x = paddle.to_tensor(rng.randn(2 * repeats, 6, 9, 14).astype('float32'))
+    shared = paddle.to_tensor(rng.randn(2, 4, 9, 14).astype('float32'))
+    with paddle.no_grad():
+        got = layer.forward_shared(x, shared, repeats, negative_slope=0.1).numpy()
+        whole = paddle.concat([x, blocks.repeat_frames(shared, repeats)], 1)
+        ref = F.leaky_relu(F.conv2d(whole, layer.weight, layer.bias, padding=1), 0.1).numpy()
+    _assert_close({'out': got}, {'out': ref})
+    t = {'x': paddle.to_tensor(x.numpy(), stop_gradient=False),
+         'shared': paddle.to_tensor(shared.numpy(), stop_gradient=False)}
+    got = _value_and_grads(lambda x, shared: layer.forward_shared(x, shared, repeats, 0.1), t)
+    ref = _value_and_grads(lambda x, shared: F.leaky_relu(F.conv2d(
+        paddle.concat([x, blocks.repeat_frames(shared, repeats)], 1), layer.weight, layer.bias,
+        padding=1), 0.1), t)
+    _assert_close(got, ref)
 
 
 @pytest.mark.parametrize('k,stride,padding,dilation', [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 2, 2)])

@@ -5,6 +5,7 @@
 //   edvr_conv_fused  x (b, c, h, w), weight (c_out, c, kh, kw), bias (c_out) or none,
 //                    residual (b, c_out, ho, wo) or none
 //                    -> act(conv(x, weight) + bias) + residual   (stride 1, padding ph, pw)
+//                       or act(conv(x, weight) + bias + residual) with `residual_first` 1
 //
 // `activate` 0/1 turns the leaky ReLU (negative `slope`) off/on; `winograd` 0/1 runs the
 // direct kernel / Winograd F(4x4, 3x3) (3x3 kernels only).
@@ -39,12 +40,12 @@ Geometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>&
 std::vector<paddle::Tensor> FusedConvOp(const paddle::Tensor& x, const paddle::Tensor& weight,
                                         const paddle::optional<paddle::Tensor>& bias,
                                         const paddle::optional<paddle::Tensor>& residual,
-                                        int ph, int pw, int activate, float slope, int winograd,
-                                        int threads) {
+                                        int ph, int pw, int activate, float slope,
+                                        int residual_first, int winograd, int threads) {
   CheckFloat(x, "x");
   CheckFloat(weight, "weight");
   const Geometry g = MakeGeometry(x.shape(), weight.shape(), ph, pw);
-  edvr_ops::Epilogue epilogue{nullptr, nullptr, activate != 0, slope};
+  edvr_ops::Epilogue epilogue{nullptr, nullptr, activate != 0, slope, residual_first != 0};
   if (bias) {
     CheckFloat(*bias, "bias");
     PD_CHECK(bias->numel() == g.c_out, "bias must have ", g.c_out, " values");
@@ -73,7 +74,7 @@ std::vector<std::vector<int64_t>> FusedConvShape(const std::vector<int64_t>& x,
                                                  const std::vector<int64_t>& w,
                                                  const paddle::optional<std::vector<int64_t>>&,
                                                  const paddle::optional<std::vector<int64_t>>&,
-                                                 int ph, int pw, int, float, int, int) {
+                                                 int ph, int pw, int, float, int, int, int) {
   const Geometry g = MakeGeometry(x, w, ph, pw);
   return {{g.b, g.c_out, g.ho, g.wo}};
 }
@@ -89,8 +90,8 @@ std::vector<paddle::DataType> FusedConvDtype(const paddle::DataType& t, const pa
 PD_BUILD_OP(edvr_conv_fused)
     .Inputs({"X", "Weight", paddle::Optional("Bias"), paddle::Optional("Residual")})
     .Outputs({"Out"})
-    .Attrs({"ph: int", "pw: int", "activate: int", "slope: float", "winograd: int",
-            "threads: int"})
+    .Attrs({"ph: int", "pw: int", "activate: int", "slope: float", "residual_first: int",
+            "winograd: int", "threads: int"})
     .SetKernelFn(PD_KERNEL(FusedConvOp))
     .SetInferShapeFn(PD_INFER_SHAPE(FusedConvShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(FusedConvDtype));

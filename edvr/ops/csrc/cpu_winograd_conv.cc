@@ -189,9 +189,10 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
               for (int i = 0; i < M; ++i)
                 Apply(Mat::AT, half + i * T, 1, out + i * M, 1);
               const Vec b = bias[blk * kOutVecs + vec];
-              for (int k = 0; k < M * M; ++k) {  // bias and activation, lanes = channels
+              const bool act_now = e.activate && !(e.residual && e.residual_first);
+              for (int k = 0; k < M * M; ++k) {  // bias (and activation), lanes = channels
                 out[k] += b;
-                if (e.activate) out[k] = out[k] < 0 ? out[k] * e.slope : out[k];
+                if (act_now) out[k] = out[k] < 0 ? out[k] * e.slope : out[k];
               }
               float lanes[M * M][kLanes];
               std::memcpy(lanes, out, sizeof(lanes));
@@ -202,7 +203,12 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
                 const int64_t o = blk * kBlock + vec * kLanes + lane;
                 for (int i = 0; i < rows_out; ++i) {
                   const int64_t at = ((n * g.c_out + o) * g.ho + oy0 + i) * g.wo + ox;
-                  if (e.residual) {
+                  if (e.residual && e.residual_first) {
+                    for (int j = 0; j < cols_out; ++j) {
+                      const float v = lanes[i * M + j][lane] + e.residual[at + j];
+                      y[at + j] = e.activate && v < 0.f ? v * e.slope : v;
+                    }
+                  } else if (e.residual) {
                     for (int j = 0; j < cols_out; ++j)
                       y[at + j] = lanes[i * M + j][lane] + e.residual[at + j];
                   } else {

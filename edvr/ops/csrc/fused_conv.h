@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Shared declarations of the fused CPU convolutions (stride 1, dilation 1, one group):
-//   y = act(conv(x, weight) + bias) + residual,  act(v) = v < 0 ? slope * v : v (or none)
+//   y = act(conv(x, weight) + bias) + residual,  act(v) = v < 0 ? slope * v : v (or none),
+//   or, with residual_first, y = act(conv(x, weight) + bias + residual)
 // x (b, c, h, w), weight (c_out, c, kh, kw), bias (c_out) or null, residual and y
 // (b, c_out, ho, wo); float32, contiguous. `DirectConv` takes any kernel size with padding
 // below it; `WinogradConv` takes 3x3 kernels with padding 0, 1 or 2.
@@ -34,12 +35,14 @@ struct Epilogue {
   const float* residual;   // like y, or null
   bool activate;
   float slope;
+  bool residual_first;     // add the residual before the activation
 
   // The value stored at y[at] for output channel o, given the convolution sum.
   float Apply(float sum, int64_t o, int64_t at) const {
     float v = bias ? sum + bias[o] : sum;
+    if (residual && residual_first) v += residual[at];
     if (activate && v < 0.f) v *= slope;
-    return residual ? v + residual[at] : v;
+    return residual && !residual_first ? v + residual[at] : v;
   }
 };
 
