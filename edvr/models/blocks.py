@@ -54,12 +54,11 @@ class Conv2D(nn.Conv2D):
             negative_slope: if given, a leaky ReLU with this slope (0.0: ReLU) follows.
             residual: if given, (n, c_out, ho, wo) added after the activation.
         """
-        name, padding = self._cpp_kernel(x, residual)
-        if name is not None:
-            if name != 'columns' and fused_fits(self.weight, self._stride, padding,
-                                                self._dilation):
-                return conv2d_fused(x, self.weight, self.bias, padding, negative_slope,
-                                    residual, winograd=name != 'direct')
+        route, padding = self._route(x, residual)
+        if route == 'fused':
+            return conv2d_fused(x, self.weight, self.bias, padding, negative_slope, residual,
+                                winograd=self._kernel_name() != 'direct')
+        if route == 'columns':
             y = conv2d_columns(x, self.weight, self.bias, self._stride, padding,
                                self._dilation)
         else:
@@ -77,26 +76,33 @@ class Conv2D(nn.Conv2D):
             x: (b*repeats, c1, h, w).
             shared: (b, c_in - c1, h, w), the same for ``repeats`` consecutive samples of x.
         """
-        name, padding = self._cpp_kernel(x, shared)
-        if repeats == 1 or name in (None, 'columns') or wants_grad(x, shared, self.weight) \
-                or not fused_fits(self.weight, self._stride, padding, self._dilation):
+        route, padding = self._route(x, shared)
+        if repeats == 1 or route != 'fused' or wants_grad(x, shared, self.weight):
             return self(paddle.concat([x, repeat_frames(shared, repeats)], 1), negative_slope)
-        c1, winograd = x.shape[1], name != 'direct'
+        c1, winograd = x.shape[1], self._kernel_name() != 'direct'
         weight_x, weight_shared = (self.weight[:, :c1].contiguous(),
                                    self.weight[:, c1:].contiguous())
         once = conv2d_fused(shared, weight_shared, self.bias, padding, winograd=winograd)
         return conv2d_fused(x, weight_x, None, padding, negative_slope,
                             repeat_frames(once, repeats), winograd, residual_first=True)
 
-    def _cpp_kernel(self, *tensors):
-        """(kernel name, padding) when the C++ kernels can take this call, else (None, None)."""
-        name = self.kernel or get_conv_kernel()
+    @paddle.jit.not_to_static
+    def _kernel_name(self):
+        return self.kernel or get_conv_kernel()
+
+    @paddle.jit.not_to_static
+    def _route(self, *tensors):
+        """('fused' | 'columns' | None, padding): which C++ kernels take this call, if any."""
+        name = self._kernel_name()
         padding = getattr(self, '_updated_padding', None)
-        if name != 'paddle' and self._groups == 1 and self._padding_mode == 'zeros' \
-                and self._data_format == 'NCHW' and isinstance(padding, (list, tuple)) \
-                and len(padding) == 2 and columns_available(*tensors, self.weight):
-            return name, padding
-        return None, None
+        if name == 'paddle' or self._groups != 1 or self._padding_mode != 'zeros' \
+                or self._data_format != 'NCHW' or not isinstance(padding, (list, tuple)) \
+                or len(padding) != 2 or not columns_available(*tensors, self.weight):
+            return None, None
+        if name != 'columns' and fused_fits(self.weight, self._stride, padding,
+                                            self._dilation):
+            return 'fused', padding
+        return 'columns', padding
 
 
 def conv2d(in_nf, out_nf, kernel_size=3, stride=1):

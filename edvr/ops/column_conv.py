@@ -243,4 +243,6 @@ def deform_conv2d_columns(x, offset, mask, weight, bias=None, stride=1, padding=
     if wants_grad(x, offset, mask, weight, bias):
         return _DeformConvFunction.apply(x, offset, mask, weight, bias, geom,
                                          int(deformable_groups))
-    return Columns(x, offset, mask, weight, geom, int(deformable_groups)).forward(weight, bias)
+    # without gradients: columns built block by block in cache (csrc/cpu_dcn_forward.cc)
+    return load_cpu_ops().edvr_dcn_forward(x, offset, mask, contiguous(weight), bias,
+                                           *geom[2:], int(deformable_groups), cpu_threads())

@@ -25,8 +25,9 @@ from edvr.utils.device import tune_cpu_runtime
 logger = logging.getLogger(__name__)
 
 _CSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc')
-SOURCES = [os.path.join(_CSRC, name) for name in ('cpu_conv_ops.cc', 'cpu_direct_conv.cc',
-                                                  'cpu_winograd_conv.cc', 'cpu_fused_conv_op.cc')]
+SOURCES = [os.path.join(_CSRC, name) for name in (
+    'cpu_conv_ops.cc', 'cpu_direct_conv.cc', 'cpu_winograd_conv.cc', 'cpu_fused_conv_op.cc',
+    'cpu_dcn_forward.cc')]
 HEADERS = [os.path.join(_CSRC, 'fused_conv.h')]
 NAME = 'edvr_cpu_conv_ops'
 _state = {'ops': None, 'tried': False, 'error': None, 'build_seconds': None, 'flags': None}
@@ -98,7 +99,7 @@ def _build(tag, cflags, ldflags):
 
 def load_cpu_ops():
     """The compiled ops module (``edvr_im2col``, ``edvr_col2im``, ``edvr_dcn_im2col``,
-    ``edvr_dcn_col2im``, ``edvr_conv_fused``), or None when disabled, not on Linux or the build failed."""
+    ``edvr_dcn_col2im``, ``edvr_conv_fused``, ``edvr_dcn_forward``), or None when disabled, not on Linux or the build failed."""
     if _state['tried']:
         return _state['ops']
     _state['tried'] = True
@@ -114,7 +115,7 @@ def load_cpu_ops():
     for tag, cflags, ldflags in _flag_sets():
         try:
             ops = _build(tag, cflags, ldflags)
-            missing = [op for op in ('edvr_dcn_col2im', 'edvr_conv_fused')
+            missing = [op for op in ('edvr_dcn_col2im', 'edvr_conv_fused', 'edvr_dcn_forward')
                        if not hasattr(ops, op)]
             if missing:
                 raise RuntimeError(f'the built module lacks {", ".join(missing)}')

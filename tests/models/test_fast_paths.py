@@ -226,6 +226,31 @@ def test_column_dcn_equals_paddle_dcn(stride, padding, dilation, out_size, chunk
     assert np.abs(ref['offset']).max() > 1e-2
 
 
+@pytest.mark.parametrize('stride,padding,dilation,size', [(1, 1, 1, (13, 17)), (2, 1, 1, (9, 11)),
+                                                          (1, 2, 2, (7, 9))])
+@pytest.mark.parametrize('c_out', [6, 40])
+def test_dcn_forward_without_gradients_equals_paddle_dcn(stride, padding, dilation, size, c_out,
+                                                        two_threads):
+    """The no-gradient DCN kernel (column blocks of 96 or 48 positions, more or fewer than
+    one frame here; output channels below and over one block) with offsets reaching over
+    the border."""
+    _ops_or_skip()
+    rng, groups, (h, w) = np.random.RandomState(5), 2, size
+    ho, wo = (h + 2 * padding - 2 * dilation - 1) // stride + 1, \
+        (w + 2 * padding - 2 * dilation - 1) // stride + 1
+    x = paddle.to_tensor(rng.randn(3, 8, h, w).astype('float32'))
+    offset = paddle.to_tensor((rng.randn(3, 2 * groups * 9, ho, wo) * 2.5).astype('float32'))
+    mask = paddle.to_tensor(rng.rand(3, groups * 9, ho, wo).astype('float32'))
+    weight = paddle.to_tensor((rng.randn(c_out, 8, 3, 3) * 0.1).astype('float32'))
+    bias = paddle.to_tensor(rng.randn(c_out).astype('float32'))
+    with paddle.no_grad():
+        got = column_conv.deform_conv2d_columns(x, offset, mask, weight, bias, stride, padding,
+                                                dilation, groups).numpy()
+        ref = deform_conv2d(x, offset, weight, bias, stride, padding, dilation,
+                            deformable_groups=groups, mask=mask).numpy()
+    _assert_close({'out': got}, {'out': ref})
+
+
 def test_column_dcn_constant_input_and_frozen_weight(two_threads):
     """Only some inputs need gradients: the others get none, the rest stay exact."""
     _ops_or_skip()

@@ -56,25 +56,22 @@ void Tile(const Window& in, const Vec* weights, const Geometry& g,
     }
 }
 
-// Weights (c_out, c, kh, kw) -> [ceil(c_out / kBlock)][c][kh*kw][kBlock], zero-filled.
-std::vector<Vec> PackWeights(const float* w, const Geometry& g) {
-  const int64_t taps = static_cast<int64_t>(g.kh) * g.kw;
-  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
-  std::vector<Vec> packed(blocks * g.c * taps * kOutVecs, Vec{});
+}  // namespace
+
+// Weights (c_out, rows) -> [ceil(c_out / kBlock)][rows][kBlock], zero-filled.
+std::vector<Vec> PackWeights(const float* w, int64_t c_out, int64_t rows) {
+  const int64_t blocks = (c_out + kBlock - 1) / kBlock;
+  std::vector<Vec> packed(blocks * rows * kOutVecs, Vec{});
   float* dst = reinterpret_cast<float*>(packed.data());
-  for (int64_t o = 0; o < g.c_out; ++o)
-    for (int64_t ci = 0; ci < g.c; ++ci)
-      for (int64_t t = 0; t < taps; ++t)
-        dst[(((o / kBlock) * g.c + ci) * taps + t) * kBlock + o % kBlock] =
-            w[(o * g.c + ci) * taps + t];
+  for (int64_t o = 0; o < c_out; ++o)
+    for (int64_t r = 0; r < rows; ++r)
+      dst[((o / kBlock) * rows + r) * kBlock + o % kBlock] = w[o * rows + r];
   return packed;
 }
 
-}  // namespace
-
 void DirectConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                 int threads) {
-  const std::vector<Vec> packed = PackWeights(w, g);
+  const std::vector<Vec> packed = PackWeights(w, g.c_out, g.c * g.kh * g.kw);
   const int64_t taps = static_cast<int64_t>(g.kh) * g.kw;
   const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
   const int64_t tiles_per_row = (g.wo + kPixels - 1) / kPixels;

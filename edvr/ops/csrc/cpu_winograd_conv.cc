@@ -108,26 +108,6 @@ std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads
   return packed;
 }
 
-// acc[p][v] = sum over ci of v_xi[ci][p] * u_xi[ci][v]: kPixels tiles by kBlock channels.
-inline void Products(const float* v_xi, int64_t chunk, const Vec* u_xi, int64_t c, Vec* out,
-                     int64_t out_step) {
-  Vec acc[kPixels][kOutVecs];
-  for (int p = 0; p < kPixels; ++p)
-    for (int v = 0; v < kOutVecs; ++v) acc[p][v] = Vec{};
-  for (int64_t ci = 0; ci < c; ++ci) {
-    const float* tiles = v_xi + ci * chunk;
-    const Vec* u = u_xi + ci * kOutVecs;
-    Vec uv[kOutVecs];
-    for (int v = 0; v < kOutVecs; ++v) uv[v] = u[v];
-    for (int p = 0; p < kPixels; ++p) {
-      const Vec value = Vec{} + tiles[p];
-      for (int v = 0; v < kOutVecs; ++v) acc[p][v] += value * uv[v];
-    }
-  }
-  for (int p = 0; p < kPixels; ++p)
-    for (int v = 0; v < kOutVecs; ++v) out[p * out_step + v] = acc[p][v];
-}
-
 template <int M>
 void Winograd(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
               int threads) {

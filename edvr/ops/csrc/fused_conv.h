@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace edvr_ops {
 
@@ -45,6 +46,31 @@ struct Epilogue {
     return residual && !residual_first ? v + residual[at] : v;
   }
 };
+
+// Weights (c_out, rows) -> [ceil(c_out / kBlock)][rows][kBlock], zero-filled: the `b` of
+// `Products`, one block of output channels after another.
+std::vector<Vec> PackWeights(const float* w, int64_t c_out, int64_t rows);
+
+// A register tile of a matrix product: out[p * out_step + v] = sum over r < rows of
+// a[r * a_step + p] * b[r * kOutVecs + v], for kPixels columns p of `a` and the kBlock
+// channels of b (vector v holds channels v*kLanes ...).
+inline void Products(const float* a, int64_t a_step, const Vec* b, int64_t rows, Vec* out,
+                     int64_t out_step) {
+  Vec acc[kPixels][kOutVecs];
+  for (int p = 0; p < kPixels; ++p)
+    for (int v = 0; v < kOutVecs; ++v) acc[p][v] = Vec{};
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* column = a + r * a_step;
+    Vec bv[kOutVecs];
+    for (int v = 0; v < kOutVecs; ++v) bv[v] = b[r * kOutVecs + v];
+    for (int p = 0; p < kPixels; ++p) {
+      const Vec value = Vec{} + column[p];
+      for (int v = 0; v < kOutVecs; ++v) acc[p][v] += value * bv[v];
+    }
+  }
+  for (int p = 0; p < kPixels; ++p)
+    for (int v = 0; v < kOutVecs; ++v) out[p * out_step + v] = acc[p][v];
+}
 
 void DirectConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                 int threads);

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Modulated deformable convolution (DCNv2) forward without a whole column buffer, for
+// passes without gradients:
+//
+//   edvr_dcn_forward  x (b, c, h, w), offset (b, 2*G*K, ho, wo), mask (b, G*K, ho, wo),
+//                     weight (c_out, c, kh, kw), bias (c_out) or none  -> y (b, c_out, ho, wo)
+//
+// Output positions (row-major over ho*wo) go in blocks of kPositions. For each block, the
+// bilinear samples times the mask fill a column block (c*K rows by kPositions, row c*K + k
+// for channel c at tap k) that stays in cache, and the fused kernels' register tile
+// (fused_conv.h) contracts it with the weights. The sampling is that of cpu_conv_ops.cc:
+// offset channel (g*K + k)*2 holds dy, +1 holds dx; corners outside the image read zero,
+// and points with y <= -1, y >= h, x <= -1 or x >= w read zero. Blocks are split over
+// threads with OpenMP.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "fused_conv.h"
+#include "paddle/extension.h"
+
+namespace {
+
+using edvr_ops::kBlock;
+using edvr_ops::kOutVecs;
+using edvr_ops::kPixels;
+using edvr_ops::Vec;
+
+constexpr int64_t kPositions = 8 * kPixels;
+
+struct DcnGeometry {
+  int64_t b, c, h, w, c_out, ho, wo, groups;
+  int kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+// Bilinear weights (times the mask; zero for corners outside) and flat corner indices of
+// tap k of group g for positions [p0, p0 + count) of sample n, whose unshifted sample
+// points (output position times stride minus padding) are base_y, base_x.
+struct Samples {
+  float w[4][kPositions];
+  int32_t at[4][kPositions];
+
+  void Locate(const float* offset, const float* mask, const DcnGeometry& s, int64_t n,
+              int64_t g, int k, int64_t p0, int64_t count, const float* base_y,
+              const float* base_x) {
+    const int64_t taps = static_cast<int64_t>(s.kh) * s.kw, npos = s.ho * s.wo;
+    const float tap_y = static_cast<float>((k / s.kw) * s.dh);
+    const float tap_x = static_cast<float>((k % s.kw) * s.dw);
+    const float* off_y = offset + ((n * s.groups + g) * taps + k) * 2 * npos + p0;
+    const float* off_x = off_y + npos;
+    const float* msk = mask + ((n * s.groups + g) * taps + k) * npos + p0;
+    const float h = static_cast<float>(s.h), w_ = static_cast<float>(s.w);
+    for (int64_t i = 0; i < kPositions; ++i) {
+      for (int corner = 0; corner < 4; ++corner) w[corner][i] = 0.f, at[corner][i] = 0;
+      if (i >= count) continue;
+      const float y = base_y[i] + tap_y + off_y[i], x = base_x[i] + tap_x + off_x[i];
+      if (!(y > -1.f && x > -1.f && y < h && x < w_)) continue;  // also catches NaN
+      const float fy = std::floor(y), fx = std::floor(x);
+      const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
+      const float ly = y - fy, lx = x - fx, m = msk[i];
+      const float wy[2] = {y0 >= 0 ? (1.f - ly) * m : 0.f, y0 + 1 < s.h ? ly * m : 0.f};
+      const float wx[2] = {x0 >= 0 ? 1.f - lx : 0.f, x0 + 1 < s.w ? lx : 0.f};
+      const int64_t row0 = std::max<int64_t>(y0, 0) * s.w, row1 = std::min(y0 + 1, s.h - 1) * s.w;
+      const int64_t col0 = std::max<int64_t>(x0, 0), col1 = std::min(x0 + 1, s.w - 1);
+      w[0][i] = wy[0] * wx[0], at[0][i] = static_cast<int32_t>(row0 + col0);
+      w[1][i] = wy[0] * wx[1], at[1][i] = static_cast<int32_t>(row0 + col1);
+      w[2][i] = wy[1] * wx[0], at[2][i] = static_cast<int32_t>(row1 + col0);
+      w[3][i] = wy[1] * wx[1], at[3][i] = static_cast<int32_t>(row1 + col1);
+    }
+  }
+};
+
+void DcnForward(const float* x, const float* offset, const float* mask, const float* weight,
+                const float* bias, float* y, const DcnGeometry& s, int threads) {
+  const int64_t taps = static_cast<int64_t>(s.kh) * s.kw, rows = s.c * taps;
+  const int64_t cg = s.c / s.groups, npos = s.ho * s.wo;
+  const int64_t blocks = (s.c_out + kBlock - 1) / kBlock;
+  const int64_t position_blocks = (npos + kPositions - 1) / kPositions;
+  const std::vector<Vec> packed = edvr_ops::PackWeights(weight, s.c_out, rows);
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> cols(rows * kPositions);
+    std::vector<Vec> out(kPositions * kOutVecs);
+    Samples samples;
+    float base_y[kPositions], base_x[kPositions];
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < s.b * position_blocks; ++task) {
+      const int64_t n = task / position_blocks, p0 = task % position_blocks * kPositions;
+      const int64_t count = std::min(kPositions, npos - p0);
+      for (int64_t i = 0; i < count; ++i) {
+        base_y[i] = static_cast<float>((p0 + i) / s.wo * s.sh - s.ph);
+        base_x[i] = static_cast<float>((p0 + i) % s.wo * s.sw - s.pw);
+      }
+      for (int64_t g = 0; g < s.groups; ++g)
+        for (int k = 0; k < taps; ++k) {
+          samples.Locate(offset, mask, s, n, g, k, p0, count, base_y, base_x);
+          for (int64_t ci = 0; ci < cg; ++ci) {
+            const int64_t c = g * cg + ci;
+            const float* in = x + (n * s.c + c) * s.h * s.w;
+            float* row = cols.data() + (c * taps + k) * kPositions;
+            for (int64_t i = 0; i < kPositions; ++i)
+              row[i] = samples.w[0][i] * in[samples.at[0][i]] +
+                       samples.w[1][i] * in[samples.at[1][i]] +
+                       samples.w[2][i] * in[samples.at[2][i]] +
+                       samples.w[3][i] * in[samples.at[3][i]];
+          }
+        }
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        for (int64_t i = 0; i < kPositions; i += kPixels)
+          edvr_ops::Products(cols.data() + i, kPositions, packed.data() + blk * rows * kOutVecs,
+                             rows, out.data() + i * kOutVecs, kOutVecs);
+        const float* values = reinterpret_cast<const float*>(out.data());  // [i][kBlock]
+        for (int64_t j = 0; j < std::min<int64_t>(kBlock, s.c_out - blk * kBlock); ++j) {
+          const int64_t o = blk * kBlock + j;
+          const float b = bias ? bias[o] : 0.f;
+          float* dst = y + (n * s.c_out + o) * npos + p0;
+          for (int64_t i = 0; i < count; ++i) dst[i] = values[i * kBlock + j] + b;
+        }
+      }
+    }
+  }
+}
+
+void CheckFloat(const paddle::Tensor& t, const char* name) {
+  PD_CHECK(t.place() == paddle::CPUPlace(), name, " must be on the CPU");
+  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, name, " must be float32");
+}
+
+DcnGeometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>& offset,
+                         const std::vector<int64_t>& mask, const std::vector<int64_t>& w,
+                         int sh, int sw, int ph, int pw, int dh, int dw, int groups) {
+  PD_CHECK(x.size() == 4 && w.size() == 4, "x and weight must be 4-D");
+  PD_CHECK(x[1] == w[1], "weight has ", w[1], " input channels, x has ", x[1]);
+  PD_CHECK(groups > 0 && x[1] % groups == 0, "channels must be divisible by groups");
+  DcnGeometry s{x[0], x[1], x[2], x[3], w[0], 0, 0, groups, static_cast<int>(w[2]),
+                static_cast<int>(w[3]), sh, sw, ph, pw, dh, dw};
+  s.ho = (s.h + 2 * ph - (static_cast<int64_t>(dh) * (s.kh - 1) + 1)) / sh + 1;
+  s.wo = (s.w + 2 * pw - (static_cast<int64_t>(dw) * (s.kw - 1) + 1)) / sw + 1;
+  const int64_t taps = static_cast<int64_t>(s.kh) * s.kw;
+  PD_CHECK(s.ho > 0 && s.wo > 0, "input smaller than the kernel");
+  PD_CHECK(offset == std::vector<int64_t>({s.b, 2 * groups * taps, s.ho, s.wo}),
+           "offset must be (b, 2*G*K, ho, wo)");
+  PD_CHECK(mask == std::vector<int64_t>({s.b, groups * taps, s.ho, s.wo}),
+           "mask must be (b, G*K, ho, wo)");
+  PD_CHECK(s.h * s.w < (int64_t{1} << 31), "input plane too large");
+  return s;
+}
+
+std::vector<paddle::Tensor> DcnForwardOp(const paddle::Tensor& x, const paddle::Tensor& offset,
+                                         const paddle::Tensor& mask,
+                                         const paddle::Tensor& weight,
+                                         const paddle::optional<paddle::Tensor>& bias, int sh,
+                                         int sw, int ph, int pw, int dh, int dw, int groups,
+                                         int threads) {
+  for (auto [t, name] : {std::pair{&x, "x"}, {&offset, "offset"}, {&mask, "mask"},
+                         {&weight, "weight"}})
+    CheckFloat(*t, name);
+  const DcnGeometry s = MakeGeometry(x.shape(), offset.shape(), mask.shape(), weight.shape(),
+                                     sh, sw, ph, pw, dh, dw, groups);
+  const float* b = nullptr;
+  if (bias) {
+    CheckFloat(*bias, "bias");
+    PD_CHECK(bias->numel() == s.c_out, "bias must have ", s.c_out, " values");
+    b = bias->data<float>();
+  }
+  auto y = paddle::empty({s.b, s.c_out, s.ho, s.wo}, paddle::DataType::FLOAT32,
+                         paddle::CPUPlace());
+  DcnForward(x.data<float>(), offset.data<float>(), mask.data<float>(), weight.data<float>(), b,
+             y.data<float>(), s, threads);
+  return {y};
+}
+
+std::vector<std::vector<int64_t>> DcnForwardShape(
+    const std::vector<int64_t>& x, const std::vector<int64_t>& offset,
+    const std::vector<int64_t>& mask, const std::vector<int64_t>& w,
+    const paddle::optional<std::vector<int64_t>>&, int sh, int sw, int ph, int pw, int dh,
+    int dw, int groups, int) {
+  const DcnGeometry s = MakeGeometry(x, offset, mask, w, sh, sw, ph, pw, dh, dw, groups);
+  return {{s.b, s.c_out, s.ho, s.wo}};
+}
+
+std::vector<paddle::DataType> DcnForwardDtype(const paddle::DataType& t, const paddle::DataType&,
+                                              const paddle::DataType&, const paddle::DataType&,
+                                              const paddle::optional<paddle::DataType>&) {
+  return {t};
+}
+
+}  // namespace
+
+PD_BUILD_OP(edvr_dcn_forward)
+    .Inputs({"X", "Offset", "Mask", "Weight", paddle::Optional("Bias")})
+    .Outputs({"Out"})
+    .Attrs({"sh: int", "sw: int", "ph: int", "pw: int", "dh: int", "dw: int", "groups: int",
+            "threads: int"})
+    .SetKernelFn(PD_KERNEL(DcnForwardOp))
+    .SetInferShapeFn(PD_INFER_SHAPE(DcnForwardShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(DcnForwardDtype));
