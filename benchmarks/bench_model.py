@@ -148,7 +148,9 @@ def run_timing(name, repeats, threads, impls=('base', 'ours')):
     lq = paddle.to_tensor(rng.rand(cfg['batch'], 5, 3, h, w).astype('float32'))
     small = lq[..., :h // 2 // 4 * 4, :w // 2 // 4 * 4]
     result = dict(name=name, threads=threads, repeats=repeats, tuning=tuning)
-    result['gflop'] = count_flops(ours, lq) / 1e9 * (3 if cfg['mode'] == 'train' else 1)
+    # the nominal EDVR FLOPs, counted on the baseline (ours skips some of them, e.g. the
+    # reference frame's share of the PCD offset convs is computed once per sample)
+    result['gflop'] = count_flops(base, lq) / 1e9 * (3 if cfg['mode'] == 'train' else 1)
 
     if cfg['mode'] == 'train':
         gt = paddle.to_tensor(rng.rand(cfg['batch'], 3, 4 * h, 4 * w).astype('float32'))
