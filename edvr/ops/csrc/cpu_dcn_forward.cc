@@ -108,9 +108,10 @@ void DcnForward(const float* x, const float* offset, const float* mask, const fl
           }
         }
       for (int64_t blk = 0; blk < blocks; ++blk) {
-        for (int64_t i = 0; i < kPositions; i += kPixels)
+        for (int64_t i = 0; i < count; i += kPixels)
           edvr_ops::Products(cols.data() + i, kPositions, packed.data() + blk * rows * kOutVecs,
-                             rows, out.data() + i * kOutVecs, kOutVecs);
+                             rows, out.data() + i * kOutVecs, kOutVecs,
+                             static_cast<int>(std::min<int64_t>(kPixels, count - i)));
         const float* values = reinterpret_cast<const float*>(out.data());  // [i][kBlock]
         for (int64_t j = 0; j < std::min<int64_t>(kBlock, s.c_out - blk * kBlock); ++j) {
           const int64_t o = blk * kBlock + j;

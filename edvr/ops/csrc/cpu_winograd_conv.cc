@@ -158,7 +158,8 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
           for (int xi = 0; xi < XI; ++xi)
             for (int64_t p0 = 0; p0 < tiles; p0 += kPixels)
               Products(v.data() + xi * g.c * kChunk + p0, kChunk, ub + xi * g.c * kOutVecs, g.c,
-                       m.data() + (p0 * XI + xi) * kOutVecs, XI * kOutVecs);
+                       m.data() + (p0 * XI + xi) * kOutVecs, XI * kOutVecs,
+                       static_cast<int>(std::min<int64_t>(kPixels, tiles - p0)));
           const int64_t channels = std::min<int64_t>(kBlock, g.c_out - blk * kBlock);
           for (int64_t t = 0; t < tiles; ++t)
             for (int vec = 0; vec < kOutVecs && vec * kLanes < channels; ++vec) {

@@ -8,7 +8,9 @@
 // below it; `WinogradConv` takes 3x3 kernels with padding 0, 1 or 2.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace edvr_ops {
@@ -52,24 +54,38 @@ struct Epilogue {
 std::vector<Vec> PackWeights(const float* w, int64_t c_out, int64_t rows);
 
 // A register tile of a matrix product: out[p * out_step + v] = sum over r < rows of
-// a[r * a_step + p] * b[r * kOutVecs + v], for kPixels columns p of `a` and the kBlock
+// a[r * a_step + p] * b[r * kOutVecs + v], for Pixels columns p of `a` and the kBlock
 // channels of b (vector v holds channels v*kLanes ...).
-inline void Products(const float* a, int64_t a_step, const Vec* b, int64_t rows, Vec* out,
-                     int64_t out_step) {
-  Vec acc[kPixels][kOutVecs];
-  for (int p = 0; p < kPixels; ++p)
+template <int Pixels>
+void ProductsOf(const float* a, int64_t a_step, const Vec* b, int64_t rows, Vec* out,
+                int64_t out_step) {
+  Vec acc[Pixels][kOutVecs];
+  for (int p = 0; p < Pixels; ++p)
     for (int v = 0; v < kOutVecs; ++v) acc[p][v] = Vec{};
   for (int64_t r = 0; r < rows; ++r) {
     const float* column = a + r * a_step;
     Vec bv[kOutVecs];
     for (int v = 0; v < kOutVecs; ++v) bv[v] = b[r * kOutVecs + v];
-    for (int p = 0; p < kPixels; ++p) {
+    for (int p = 0; p < Pixels; ++p) {
       const Vec value = Vec{} + column[p];
       for (int v = 0; v < kOutVecs; ++v) acc[p][v] += value * bv[v];
     }
   }
-  for (int p = 0; p < kPixels; ++p)
+  for (int p = 0; p < Pixels; ++p)
     for (int v = 0; v < kOutVecs; ++v) out[p * out_step + v] = acc[p][v];
+}
+
+template <int... P>
+constexpr auto ProductsTable(std::integer_sequence<int, P...>) {
+  return std::array<void (*)(const float*, int64_t, const Vec*, int64_t, Vec*, int64_t),
+                    sizeof...(P)>{&ProductsOf<P + 1>...};
+}
+
+// `ProductsOf` for the first `count` (1..kPixels) columns of `a`.
+inline void Products(const float* a, int64_t a_step, const Vec* b, int64_t rows, Vec* out,
+                     int64_t out_step, int count = kPixels) {
+  static constexpr auto table = ProductsTable(std::make_integer_sequence<int, kPixels>{});
+  table[count - 1](a, a_step, b, rows, out, out_step);
 }
 
 void DirectConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
