@@ -99,7 +99,8 @@ def _build(tag, cflags, ldflags):
 
 def load_cpu_ops():
     """The compiled ops module (``edvr_im2col``, ``edvr_col2im``, ``edvr_dcn_im2col``,
-    ``edvr_dcn_col2im``, ``edvr_conv_fused``, ``edvr_dcn_forward``), or None when disabled, not on Linux or the build failed."""
+    ``edvr_dcn_col2im``, ``edvr_conv_fused``, ``edvr_dcn_forward``), or None when
+    disabled, not on Linux or the build failed."""
     if _state['tried']:
         return _state['ops']
     _state['tried'] = True
