@@ -5,7 +5,8 @@
 //   or, with residual_first, y = act(conv(x, weight) + bias + residual)
 // x (b, c, h, w), weight (c_out, c, kh, kw), bias (c_out) or null, residual and y
 // (b, c_out, ho, wo); float32, contiguous. `DirectConv` takes any kernel size with padding
-// below it; `WinogradConv` takes 3x3 kernels with padding 0, 1 or 2.
+// below it; `WinogradConv` takes 3x3 kernels with padding 0, 1 or 2. The register tile
+// (`Products`, `PackWeights`) also serves the no-gradient DCN (cpu_dcn_forward.cc).
 #pragma once
 
 #include <array>
