@@ -160,8 +160,18 @@ def needs_grad(*tensors):
     return tuple(not t.stop_gradient for t in tensors if t is not None)
 
 
-class _ConvFunction(PyLayer):
-    """Autograd of a plain convolution over `Columns` (columns recomputed in backward)."""
+class _ColumnsFunction(PyLayer):
+    """Backward shared by the column autograd functions: `Columns.backward` with the
+    weight saved by forward (columns recomputed, not kept)."""
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (weight,) = ctx.saved_tensor()
+        return ctx.columns.backward(weight, grad_out, ctx.needs)
+
+
+class _ConvFunction(_ColumnsFunction):
+    """Autograd of a plain convolution over `Columns`."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, geom):
@@ -170,14 +180,9 @@ class _ConvFunction(PyLayer):
         ctx.save_for_backward(weight)
         return ctx.columns.forward(weight, bias)
 
-    @staticmethod
-    def backward(ctx, grad_out):
-        (weight,) = ctx.saved_tensor()
-        return ctx.columns.backward(weight, grad_out, ctx.needs)
 
-
-class _DeformConvFunction(PyLayer):
-    """Autograd of DCNv2 over `Columns` (columns recomputed in backward)."""
+class _DeformConvFunction(_ColumnsFunction):
+    """Autograd of DCNv2 over `Columns`."""
 
     @staticmethod
     def forward(ctx, x, offset, mask, weight, bias, geom, groups):
@@ -185,11 +190,6 @@ class _DeformConvFunction(PyLayer):
         ctx.needs = needs_grad(x, offset, mask, weight, bias)
         ctx.save_for_backward(weight)
         return ctx.columns.forward(weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (weight,) = ctx.saved_tensor()
-        return ctx.columns.backward(weight, grad_out, ctx.needs)
 
 
 @paddle.jit.not_to_static
