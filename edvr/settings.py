@@ -287,7 +287,8 @@ def reference_markdown():
              '| key | type | allowed | default | meaning |', '|---|---|---|---|---|']
     for path, s in SETTINGS.items():
         default = '' if s.default is None else f'`{s.default}`'
-        lines.append(f'| `{path}` | {s.kind} | {_range_text(s)} | {default} | {s.meaning} |')
+        meaning = s.meaning.replace('<', '\\<')
+        lines.append(f'| `{path}` | {s.kind} | {_range_text(s)} | {default} | {meaning} |')
     lines += ['', 'Accepted for PaddleGAN compatibility and unused (listed once in the log): '
               + ', '.join(f'`{k}`' for k in UNUSED) + '.', '']
     return '\n'.join(lines)
