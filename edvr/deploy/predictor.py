@@ -400,7 +400,7 @@ class Predictor:
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
-            raise DataError(f'{exc.filename}: no space left on device; no existing frame in '
+            raise DataError(f'{exc.filename.removesuffix(".partial")}: no space left on device; no existing frame in '
                             f'{output_dir} was replaced; free space and run again') from None
         finally:
             for temporary, _ in staged:
