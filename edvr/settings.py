@@ -203,9 +203,7 @@ def check_settings(cfg, training=True):
     """
     _check_section('', cfg, is_open=False)
     dataset = cfg.get('dataset') or {}
-    if training:
-        if not dataset.get('train'):
-            raise ConfigError('dataset.train: missing; training needs a training dataset')
+    if training and dataset.get('train'):  # no dataset.train: reported when the datasets are built
         if cfg.get('total_iters') is None and cfg.get('epochs') is None:
             raise ConfigError('total_iters: missing; set total_iters (an integer >= 1) or epochs')
     elif not dataset.get('test'):

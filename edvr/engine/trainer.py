@@ -118,7 +118,9 @@ class Trainer:
 
     def _build_training(self, resume, resume_state, amp, amp_level):
         cfg = self.cfg
-        train_cfg = cfg.dataset.train
+        train_cfg = (cfg.get('dataset') or {}).get('train')
+        if not train_cfg:
+            raise ConfigError('dataset.train: missing; training needs a training dataset')
         self.train_set = build_dataset(train_cfg, where='dataset.train')
         self.batch_size = settings.value(cfg, 'dataset.train.batch_size')
         self.train_cfg = train_cfg
