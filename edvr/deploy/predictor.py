@@ -400,8 +400,9 @@ class Predictor:
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
-            raise DataError(f'{exc.filename.removesuffix(".partial")}: no space left on device; no existing frame in '
-                            f'{output_dir} was replaced; free space and run again') from None
+            raise DataError(f'{exc.filename.removesuffix(".partial")}: no space left on device; '
+                            f'no existing frame in {output_dir} was replaced; free space and '
+                            f'run again') from None
         finally:
             for temporary, _ in staged:
                 if os.path.exists(temporary):

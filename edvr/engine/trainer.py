@@ -10,7 +10,6 @@ import os
 import signal
 import time
 
-import cv2
 import numpy as np
 import paddle
 import paddle.distributed as dist
@@ -22,16 +21,16 @@ from edvr.datasets.loader import build_dataset, build_eval_loader, build_train_l
 from edvr.engine import checkpoint as ckpt
 from edvr.engine.ema import WeightAverage
 from edvr.engine.evaluator import build_metrics, evaluate, upscale_center
-from edvr.engine.run_folder import run_folder
+from edvr.engine.run_folder import config_record_path, disk_full_error, run_folder
 from edvr.engine.stop_signals import StopSignals
+from edvr.engine.train_visual import save_train_visual
 from edvr.engine.visualdl_writer import VisualDLWriter
 from edvr.errors import ConfigError, TrainingError
-from edvr.metrics import tensor2img
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
 from edvr.utils.device import select_device
 from edvr.utils.logger import setup_logger
-from edvr.utils.output_paths import is_disk_full, write_atomic
+from edvr.utils.output_paths import is_disk_full
 
 
 class Trainer:
@@ -105,12 +104,8 @@ class Trainer:
         """
         if self.rank == 0:
             os.makedirs(self.run_dir, exist_ok=True)
-            name = f'config.resume-{int(resume_state["iter"])}' if resume_state else 'config'
-            path, copy = os.path.join(self.run_dir, f'{name}.yaml'), 1
-            while resume_state and os.path.exists(path):
-                copy += 1
-                path = os.path.join(self.run_dir, f'{name}-{copy}.yaml')
-            dump_config(self.cfg, path)
+            dump_config(self.cfg, config_record_path(
+                self.run_dir, resume_state['iter'] if resume_state else None))
         self.logger = setup_logger(self.run_dir, self.rank)
         self.logger.info(f'run folder: {self.run_dir}')
         self.writer = VisualDLWriter(self.run_dir, settings.value(self.cfg, 'enable_visualdl')
@@ -253,19 +248,8 @@ class Trainer:
     def _save_train_visual(self, current_iter):
         if self.rank != 0 or not self.model.visuals:
             return
-        row = [tensor2img(self.model.visuals[k][0], self.min_max) for k in ('lq', 'output', 'gt')]
-        row[0] = cv2.resize(row[0], row[1].shape[1::-1], interpolation=cv2.INTER_NEAREST)
-        image = np.concatenate(row, axis=1)
-        folder = os.path.join(self.run_dir, 'visual_train')
-        path = os.path.join(folder, f'iter_{current_iter:08d}.png')
-        try:
-            os.makedirs(folder, exist_ok=True)
-            write_atomic(path, cv2.imencode('.png', cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes())
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            self.logger.warning(f'{path}: no space left on device; training image skipped, '
-                                f'training goes on')
+        path = os.path.join(self.run_dir, 'visual_train', f'iter_{current_iter:08d}.png')
+        image = save_train_visual(self.model.visuals, self.min_max, path, self.logger)
         self.writer.image('train/lq_output_gt', image, current_iter)
 
     def validate(self, current_iter=None, save_img=None):
@@ -292,10 +276,18 @@ class Trainer:
             if score is not None and score > self.best.get(metric, -np.inf):
                 self.best = {metric: float(score), 'iter': current_iter}
                 if self.rank == 0:
-                    with self.eval_weights():
-                        ckpt.save_atomic({'generator': self.generator.state_dict()},
-                                         os.path.join(self.run_dir, 'best_weight.pdparams'))
+                    self._save_best_weights()
         return result
+
+    def _save_best_weights(self):
+        try:
+            with self.eval_weights():
+                ckpt.save_atomic({'generator': self.generator.state_dict()},
+                                 os.path.join(self.run_dir, 'best_weight.pdparams'))
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            raise disk_full_error(exc, self.run_dir, self.config_path) from None
 
     def bicubic_baseline(self):
         """Scores of the bicubic upscale of each centre LQ frame (the number to beat); computed once."""
@@ -333,11 +325,7 @@ class Trainer:
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
-            kept = ckpt.latest_checkpoint(self.run_dir)
-            resume = f'--resume {kept}' if kept else '(no checkpoint yet: start again)'
-            raise TrainingError(f'{exc.filename}: no space left on device, not written; kept '
-                                f'{kept or "nothing"}; free space, then continue: python '
-                                f'tools/main.py -c {self.config_path} {resume}') from None
+            raise disk_full_error(exc, self.run_dir, self.config_path) from None
         self.logger.info(f'saved checkpoint iter_{current_iter} in {self.run_dir}')
 
     def _write_snapshot(self, current_iter):

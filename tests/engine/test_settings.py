@@ -272,7 +272,8 @@ def test_mistyped_key_in_each_section(path, value, message):
      r"^dataset\.train\.use_shared_memory: expected true or false, got 'yes'$"),
     ('log_config.interval', -1,
      r'^log_config\.interval: expected an integer >= 0 \(0 = off\), got -1$'),
-    ('validate.interval', 'often', r"^validate\.interval: expected an integer >= 0 \(0 = off\), got 'often'$"),
+    ('validate.interval', 'often',
+     r"^validate\.interval: expected an integer >= 0 \(0 = off\), got 'often'$"),
     ('snapshot_config.interval', 1.5,
      r'^snapshot_config\.interval: expected an integer >= 0 \(0 = off\), got 1\.5$'),
     ('ema_decay', 1.5, r'^ema_decay: expected a number between 0\.0 and 0\.999999 \(0 = off\), got 1\.5$'),
@@ -301,7 +302,8 @@ def test_intervals_accept_zero_and_null_means_default():
 def test_total_iters_or_epochs():
     cfg = paddlegan_config('edvr_m_wo_tsa')
     del cfg['total_iters']
-    with pytest.raises(ConfigError, match=r'^total_iters: missing; set total_iters \(an integer >= 1\) or epochs$'):
+    with pytest.raises(ConfigError,
+                       match=r'^total_iters: missing; set total_iters \(an integer >= 1\) or epochs$'):
         check_settings(cfg)
     cfg.epochs = 3
     check_settings(cfg)

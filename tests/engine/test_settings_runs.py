@@ -83,11 +83,11 @@ def test_output_dir_that_is_a_file_or_cannot_be_created(data, tmp_path, capsys):
 
 
 def test_log_interval_zero_is_off_and_a_full_disk_skips_visuals(data, tmp_path, capsys, monkeypatch):
-    import edvr.engine.trainer as trainer_module
+    import edvr.engine.train_visual as train_visual
 
     def full_disk(path, payload):
         raise OSError(errno.ENOSPC, 'No space left on device', path)
-    monkeypatch.setattr(trainer_module, 'write_atomic', full_disk)
+    monkeypatch.setattr(train_visual, 'write_atomic', full_disk)
     out = tmp_path / 'out'
     assert main(args(data, str(out), 'log_config.interval=0', 'log_config.visiual_interval=1')) == 0
     (run,) = glob.glob(str(out / '*'))
