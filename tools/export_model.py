@@ -40,18 +40,15 @@ def run(args):
     from edvr.deploy.export import export_model, parse_inputs_size
     if args.export_serving_model:
         raise EDVRError('--export_serving_model: Paddle Serving export is not supported')
-    from edvr.utils.output_paths import check_output_folder, is_disk_full
+    from edvr.utils.output_paths import check_output_folder, full_disk_raises
     cfg = load_config(args.config_file, args.opt)
     check_output_folder(args.output_dir, '--output_dir')
     start = time.perf_counter()
-    try:
+    with full_disk_raises(lambda exc: EDVRError(
+            f'--output_dir {args.output_dir}: no space left on device while exporting '
+            f'({exc.filename or "model files"}); files already there are unchanged and nothing '
+            f'half-written is left; free space and run the export again')):
         prefixes = export_model(cfg, args.load, args.inputs_size, args.output_dir, args.model_name)
-    except OSError as exc:
-        if not is_disk_full(exc):
-            raise
-        raise EDVRError(f'--output_dir {args.output_dir}: no space left on device while exporting '
-                        f'({exc.filename or "model files"}); files already there are unchanged '
-                        f'and nothing half-written is left; free space and run the export again') from None
     for prefix in prefixes:
         print(f'exported {prefix} (.json/.pdmodel + .pdiparams + .edvr.yml) '
               f'in {time.perf_counter() - start:.1f} s')

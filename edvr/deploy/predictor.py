@@ -368,7 +368,7 @@ class Predictor:
 
         from edvr.datasets.folder import list_frames
         from edvr.datasets.image_io import read_image
-        from edvr.utils.output_paths import check_output_folder, is_disk_full, write_atomic
+        from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
 
         if not os.path.isdir(input_dir):
             raise DataError(f'{input_dir}: input folder not found')
@@ -389,20 +389,18 @@ class Predictor:
         os.makedirs(output_dir, exist_ok=True)
         frames = (read_image(os.path.join(input_dir, n), flag=1) for n in names)
         staged = []
+        full_disk = full_disk_raises(lambda exc: DataError(
+            f'{exc.filename.removesuffix(".partial")}: no space left on device; no existing '
+            f'frame in {output_dir} was replaced; free space and run again'))
         try:
-            for name, restored in zip(names, self.run_sequence(frames)):
-                final = os.path.join(output_dir, os.path.splitext(name)[0] + '.png')
-                data = cv2.imencode('.png', cv2.cvtColor(restored, cv2.COLOR_RGB2BGR))[1]
-                staged.append((f'{final}.partial', final))
-                write_atomic(staged[-1][0], data.tobytes())
-            for temporary, final in staged:
-                os.replace(temporary, final)
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            raise DataError(f'{exc.filename.removesuffix(".partial")}: no space left on device; '
-                            f'no existing frame in {output_dir} was replaced; free space and '
-                            f'run again') from None
+            with full_disk:
+                for name, restored in zip(names, self.run_sequence(frames)):
+                    final = os.path.join(output_dir, os.path.splitext(name)[0] + '.png')
+                    data = cv2.imencode('.png', cv2.cvtColor(restored, cv2.COLOR_RGB2BGR))[1]
+                    staged.append((f'{final}.partial', final))
+                    write_atomic(staged[-1][0], data.tobytes())
+                for temporary, final in staged:
+                    os.replace(temporary, final)
         finally:
             for temporary, _ in staged:
                 if os.path.exists(temporary):

@@ -8,7 +8,7 @@ import sys
 from edvr.config import load_config
 from edvr.errors import EDVRError
 from edvr.settings import check_settings, value
-from edvr.utils.output_paths import check_output_folder, is_disk_full, write_atomic
+from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
 
 
 def build_parser():
@@ -87,14 +87,11 @@ def _train_and_report(trainer, args):
             f'{clip}: {s["model"]:.4f} vs {s["bicubic"]:.4f}' for clip, s in clips.items()))
     if trainer.rank == 0:
         path = os.path.join(trainer.run_dir, 'final_scores.json')
-        try:
+        with full_disk_raises(lambda exc: EDVRError(
+                f'{path}: no space left on device, not written; the scores are in '
+                f'{os.path.join(trainer.run_dir, "log.txt")} and the weights are kept; '
+                f'free space, then re-run with --evaluate-only --load <weights>')):
             write_atomic(path, json.dumps(report, indent=2))
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            raise EDVRError(f'{path}: no space left on device, not written; the scores are in '
-                            f'{os.path.join(trainer.run_dir, "log.txt")} and the weights are kept; '
-                            f'free space, then re-run with --evaluate-only --load <weights>') from None
     return report
 
 

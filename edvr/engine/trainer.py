@@ -30,7 +30,7 @@ from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
 from edvr.utils.device import select_device
 from edvr.utils.logger import setup_logger
-from edvr.utils.output_paths import is_disk_full
+from edvr.utils.output_paths import full_disk_raises
 
 
 class Trainer:
@@ -280,14 +280,10 @@ class Trainer:
         return result
 
     def _save_best_weights(self):
-        try:
-            with self.eval_weights():
-                ckpt.save_atomic({'generator': self.generator.state_dict()},
-                                 os.path.join(self.run_dir, 'best_weight.pdparams'))
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            raise disk_full_error(exc, self.run_dir, self.config_path) from None
+        with full_disk_raises(lambda exc: disk_full_error(exc, self.run_dir, self.config_path)), \
+                self.eval_weights():
+            ckpt.save_atomic({'generator': self.generator.state_dict()},
+                             os.path.join(self.run_dir, 'best_weight.pdparams'))
 
     def bicubic_baseline(self):
         """Scores of the bicubic upscale of each centre LQ frame (the number to beat); computed once."""
@@ -320,12 +316,8 @@ class Trainer:
             self._check_replicas_agree()
         if self.rank != 0:
             return
-        try:
+        with full_disk_raises(lambda exc: disk_full_error(exc, self.run_dir, self.config_path)):
             self._write_snapshot(current_iter)
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            raise disk_full_error(exc, self.run_dir, self.config_path) from None
         self.logger.info(f'saved checkpoint iter_{current_iter} in {self.run_dir}')
 
     def _write_snapshot(self, current_iter):

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Output locations checked before work starts, and atomic writes that survive a full disk."""
+import contextlib
 import errno
 import os
 
@@ -48,3 +49,14 @@ def write_atomic(path, data):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def full_disk_raises(error):
+    """In this block, a full-disk OSError becomes ``error(exc)`` (a one-line EDVRError)."""
+    try:
+        yield
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise error(exc) from None

@@ -14,6 +14,28 @@ from edvr.settings import check_settings, reference_markdown
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# The optimizer, validate, log and snapshot sections of PaddleGAN's EDVR configs and of the
+# tutorial block (they differ only in the log interval).
+TRAINING_KEYS = """
+optimizer:
+  name: Adam
+  net_names:
+    - generator
+  beta1: 0.9
+  beta2: 0.99
+validate:
+  interval: 5000
+  save_img: false
+  metrics:
+    psnr: {name: PSNR, crop_border: 0, test_y_channel: False}
+    ssim: {name: SSIM, crop_border: 0, test_y_channel: False}
+log_config:
+  interval: LOG_INTERVAL
+  visiual_interval: 5000
+snapshot_config:
+  interval: 5000
+"""
+
 # PaddleGAN's edvr_m_wo_tsa.yaml, every key as PaddleGAN ships it (comments dropped).
 PADDLEGAN_M_WO_TSA = """
 total_iters: 600000
@@ -82,24 +104,8 @@ lr_scheduler:
   periods: [150000, 150000, 150000, 150000]
   restart_weights: [1, 1, 1, 1]
   eta_min: !!float 1e-7
-optimizer:
-  name: Adam
-  net_names:
-    - generator
-  beta1: 0.9
-  beta2: 0.99
-validate:
-  interval: 5000
-  save_img: false
-  metrics:
-    psnr: {name: PSNR, crop_border: 0, test_y_channel: False}
-    ssim: {name: SSIM, crop_border: 0, test_y_channel: False}
-log_config:
-  interval: 100
-  visiual_interval: 5000
-snapshot_config:
-  interval: 5000
-"""
+""" + TRAINING_KEYS.replace('LOG_INTERVAL', '100')
+
 
 _L_NET = {'nf': 128, 'back_RBs': 40}
 _BLUR_NET = {'scale_factor': 1, 'predeblur': True, 'HR_in': True}
@@ -151,24 +157,8 @@ lr_scheduler:
   periods: [150000, 150000, 150000, 150000]
   restart_weights: [1, 0.5, 0.5, 0.5]
   eta_min: !!float 1e-7
-optimizer:
-  name: Adam
-  net_names:
-    - generator
-  beta1: 0.9
-  beta2: 0.99
-validate:
-  interval: 5000
-  save_img: false
-  metrics:
-    psnr: {name: PSNR, crop_border: 0, test_y_channel: False}
-    ssim: {name: SSIM, crop_border: 0, test_y_channel: False}
-log_config:
-  interval: 10
-  visiual_interval: 5000
-snapshot_config:
-  interval: 5000
-"""
+""" + TRAINING_KEYS.replace('LOG_INTERVAL', '10')
+
 
 
 def paddlegan_config(variant):

@@ -10,21 +10,13 @@ import pytest
 
 from edvr.engine import checkpoint as ckpt
 from edvr.engine.cli import main
+from tests.engine.test_bad_input import fails_with
 from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     return make_tiny_data(tmp_path_factory.mktemp('demo'))
-
-
-def fails_with(capsys, argv, pattern):
-    """Run the CLI; assert exit 2 and exactly one stderr line, matching ``pattern``."""
-    assert main(argv) == 2
-    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith('error:')]
-    assert len(lines) == 1, lines
-    assert re.search(pattern, lines[0]), lines[0]
-    return lines[0]
 
 
 def args(data, out, *overrides, flags=(), total_iters=2):
@@ -82,16 +74,18 @@ def test_output_dir_that_is_a_file_or_cannot_be_created(data, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ['taken']
 
 
-def test_log_interval_zero_is_off_and_a_full_disk_skips_visuals(data, tmp_path, capsys, monkeypatch):
+def test_log_off_unused_keys_listed_full_disk_skips_visuals(data, tmp_path, capsys, monkeypatch):
     import edvr.engine.train_visual as train_visual
 
     def full_disk(path, payload):
         raise OSError(errno.ENOSPC, 'No space left on device', path)
     monkeypatch.setattr(train_visual, 'write_atomic', full_disk)
     out = tmp_path / 'out'
-    assert main(args(data, str(out), 'log_config.interval=0', 'log_config.visiual_interval=1')) == 0
+    assert main(args(data, str(out), 'log_config.interval=0', 'log_config.visiual_interval=1',
+                     '+checkpoints_dir=checkpoints')) == 0
     (run,) = glob.glob(str(out / '*'))
     log = open(os.path.join(run, 'log.txt')).read()
+    assert log.count('accepted but unused (PaddleGAN keys): checkpoints_dir\n') == 1
     assert not re.search(r'iter: \d+/2', log)
     assert re.search(r'WARNING: .*visual_train/iter_00000001\.png: no space left on device; '
                      r'training image skipped, training goes on', log)
