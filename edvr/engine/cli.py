@@ -38,10 +38,10 @@ def prepare_demo_data(cfg):
 
 def run(args):
     """Train or evaluate as ``args`` say; returns the final scores."""
-    from edvr.engine.run_folder import auto_resume_checkpoint
-    from edvr.engine.trainer import Trainer  # imports paddle: after argument errors are out
     cfg = load_config(args.config_file, args.opt)
     notes = check_settings(cfg, training=not args.evaluate_only)
+    from edvr.engine.run_folder import auto_resume_checkpoint
+    from edvr.engine.trainer import Trainer  # imports paddle: after config errors are out
     if args.resume == 'auto':
         args.resume = auto_resume_checkpoint(cfg, args.config_file)
         print(f'--resume auto: {args.resume or "no checkpoint found, starting a new run"}')
