@@ -89,8 +89,9 @@ class Trainer:
         self.logger.info(f'device: {device}; processes: {self.world_size}; seed: {self.seed}')
         for line in notes:
             self.logger.warning(line)
-        if settings.unused_keys(cfg):
-            self.logger.info('accepted but unused (PaddleGAN keys): ' + ', '.join(settings.unused_keys(cfg)))
+        unused = settings.unused_keys(cfg)
+        if unused:
+            self.logger.info('accepted but unused (PaddleGAN keys): ' + ', '.join(unused))
         if load:
             self.logger.info(f'loaded weights {load}')
         if resume_state:
