@@ -203,8 +203,8 @@ def check_settings(cfg, training=True):
     """
     _check_section('', cfg, is_open=False)
     dataset = cfg.get('dataset') or {}
-    if training and dataset.get('train'):  # no dataset.train: reported when the datasets are built
-        if cfg.get('total_iters') is None and cfg.get('epochs') is None:
+    if training:  # no dataset.train: reported when the datasets are built
+        if dataset.get('train') and cfg.get('total_iters') is None and cfg.get('epochs') is None:
             raise ConfigError('total_iters: missing; set total_iters (an integer >= 1) or epochs')
     elif not dataset.get('test'):
         raise ConfigError('dataset.test: missing; --evaluate-only needs a test dataset')
@@ -232,7 +232,8 @@ def _inner_datasets(block, path):
 def _crop_scales(block, path):
     """(path, scale) of each SRPairedRandomCrop in a dataset's preprocess pipeline."""
     for i, step in enumerate(block.get('preprocess') or []):
-        for j, op in enumerate((step or {}).get('pipeline') or [] if isinstance(step, dict) else []):
+        pipeline = step.get('pipeline') if isinstance(step, dict) else None
+        for j, op in enumerate(pipeline or []):
             if isinstance(op, dict) and op.get('name') == 'SRPairedRandomCrop' and 'scale' in op:
                 yield f'{path}.preprocess.{i}.pipeline.{j}.scale', op['scale']
 

@@ -328,6 +328,8 @@ def test_evaluate_only_needs_a_test_dataset():
     assert check_settings(cfg) == []
     with pytest.raises(ConfigError, match=r'^dataset\.test: missing; --evaluate-only needs a test dataset$'):
         check_settings(cfg, training=False)
+    del cfg.dataset['train']
+    assert check_settings(cfg) == []  # training without dataset.train: the trainer names it
 
 
 def test_schedule_not_spanning_total_iters_warns():
