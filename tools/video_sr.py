@@ -27,7 +27,8 @@ def build_parser():
                         help='H.264 quality, 0 (best) to 51; 18 is visually lossless')
     parser.add_argument('--preset', default='medium', help='x264 preset (ultrafast ... veryslow)')
     parser.add_argument('--lossless', action='store_true',
-                        help='x264 lossless RGB: decoded frames equal the restored ones (large files)')
+                        help='x264 lossless RGB: decoded frames equal the restored ones '
+                             '(large files)')
     parser.add_argument('--frames_out', metavar='DIR',
                         help='also write every restored frame as PNG into DIR')
     parser.add_argument('--no_audio', action='store_true', help='do not copy the audio track')

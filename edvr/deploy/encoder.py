@@ -41,7 +41,8 @@ PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'sl
            'veryslow', 'placebo')
 _BT709 = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
           '-color_range', 'tv']
-_TO_YUV709 = ('scale=out_color_matrix=bt709:out_range=tv:flags=bicubic+accurate_rnd+full_chroma_int,'
+_TO_YUV709 = ('scale=out_color_matrix=bt709:out_range=tv:'
+              'flags=bicubic+accurate_rnd+full_chroma_int,'
               'setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv')
 _OPENCV_FOURCC = {'.mp4': 'mp4v', '.m4v': 'mp4v', '.mov': 'mp4v', '.avi': 'MJPG', '.mkv': 'mp4v'}
 
@@ -133,7 +134,8 @@ class FFmpegWriter:
         # 4:2:0 needs even sides: an odd side is completed by repeating its last row/column.
         self.even = (0, 0) if lossless else (height % 2, width % 2)
         cmd = [ffmpeg, '-v', 'error', '-nostdin', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24',
-               '-s', f'{width + self.even[1]}x{height + self.even[0]}', '-framerate', str(as_rate(fps)), '-i', 'pipe:0']
+               '-s', f'{width + self.even[1]}x{height + self.even[0]}',
+               '-framerate', str(as_rate(fps)), '-i', 'pipe:0']
         maps = ['-map', '0:v:0']
         if audio is not None:
             source, duration, codec = audio

@@ -182,7 +182,7 @@ class Predictor:
                  padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
         _check_padding(padding)
         if str(model_path).endswith('.onnx'):
-            from edvr.deploy.onnx_export import OnnxRunner, onnx_model_files
+            from edvr.deploy.onnx_runner import OnnxRunner, onnx_model_files
             if tensorrt:
                 raise ConfigError('TensorRT runs exported Paddle models, not ONNX files')
             _, info_file = onnx_model_files(str(model_path))

@@ -123,7 +123,8 @@ def test_bad_input_is_one_line(ffmpeg, tmp_path, model, capsys):
          r'b: its parent folder .*a does not exist'),
         ([str(source), '-o', str(tmp_path / 'o.mp4'), '--frames_out', str(tmp_path / 'file')],
          r'file: exists and is not a folder'),
-        ([str(source), '-o', str(tmp_path / 'o.mp4'), '--crf', '52'], r'--crf 52: expected 0 \(best\) to 51'),
+        ([str(source), '-o', str(tmp_path / 'o.mp4'), '--crf', '52'],
+         r'--crf 52: expected 0 \(best\) to 51'),
         ([str(source), '-o', str(tmp_path / 'o.mp4'), '--preset', 'quick'],
          r"--preset 'quick': expected one of ultrafast, superfast, .*, veryslow, placebo"),
         ([str(source), '-o', str(tmp_path / 'o.mp4')],  # 2 frames, 5-frame window
