@@ -48,20 +48,26 @@ _OPENCV_FOURCC = {'.mp4': 'mp4v', '.m4v': 'mp4v', '.mov': 'mp4v', '.avi': 'MJPG'
 
 
 def find_ffmpeg():
-    """Path of an ffmpeg executable that runs (PATH first, then imageio-ffmpeg's), or None."""
+    """Path of an ffmpeg with libx264 (PATH first, then imageio-ffmpeg's), else of any
+    ffmpeg that runs, else None."""
     candidates = [shutil.which('ffmpeg')]
     try:
         import imageio_ffmpeg
         candidates.append(imageio_ffmpeg.get_ffmpeg_exe())
     except (ImportError, RuntimeError):
         pass
+    running = []
     for path in filter(None, candidates):
         try:
-            if subprocess.run([path, '-version'], capture_output=True).returncode == 0:
-                return path
+            listed = subprocess.run([path, '-hide_banner', '-encoders'], capture_output=True,
+                                    text=True)
         except OSError:
             continue
-    return None
+        if listed.returncode == 0 and ' libx264 ' in listed.stdout:
+            return path
+        if listed.returncode == 0:
+            running.append(path)
+    return running[0] if running else None
 
 
 def as_rate(fps):

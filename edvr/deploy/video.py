@@ -66,6 +66,8 @@ def _check_destinations(destination, frames_out):
     folder = os.path.dirname(os.path.abspath(destination))
     if not os.path.isdir(folder):
         raise DataError(f'{destination}: output folder {folder} does not exist')
+    if not os.access(folder, os.W_OK):
+        raise DataError(f'{destination}: output folder {folder} is not writable')
     ext = os.path.splitext(destination)[1].lower()
     if ext not in CONTAINERS:
         raise DataError(f'{destination}: expected one of {", ".join(sorted(CONTAINERS))}')
@@ -75,6 +77,8 @@ def _check_destinations(destination, frames_out):
             raise DataError(f'{frames_out}: its parent folder {parent} does not exist')
         if os.path.exists(frames_out) and not os.path.isdir(frames_out):
             raise DataError(f'{frames_out}: exists and is not a folder')
+        if not os.access(parent, os.W_OK):
+            raise DataError(f'{frames_out}: its parent folder {parent} is not writable')
     return folder, ext
 
 

@@ -58,6 +58,19 @@ def test_every_frame_exact_rate_h264_and_audio(ffmpeg, tmp_path, model, capsys, 
     assert sorted(os.listdir(tmp_path)) == ['in.mp4', 'out.mp4', 'tiny.yaml']  # no temporary
 
 
+def test_audio_the_container_cannot_hold_is_reencoded(ffmpeg, tmp_path, model, capsys):
+    source = tmp_path / 'opus.mkv'
+    subprocess.run([ffmpeg, '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=40x28:rate=25',
+                    '-f', 'lavfi', '-t', '0.2', '-i', 'sine=sample_rate=48000', '-frames:v', '6',
+                    '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'libopus', str(source)],
+                   check=True)
+    out = tmp_path / 'out.mov'  # .mov does not take Opus
+    assert main([str(source), '-o', str(out), *model]) == 0
+    assert '6 frames at 25 fps (25), 160x112, H.264 crf 18, audio: re-encoded to AAC' \
+        in capsys.readouterr().out
+    assert 'Audio: aac' in stream_lines(ffmpeg, out)[1]
+
+
 def test_video_pixels_are_the_predictors(ffmpeg, tmp_path, tiny_config, tiny_weights, model,
                                          capsys):
     source = make_clip(ffmpeg, tmp_path / 'in.mp4', (40, 28), '30000/1001', 7)
