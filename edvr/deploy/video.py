@@ -79,7 +79,7 @@ def _check_destinations(destination, frames_out):
             raise DataError(f'{frames_out}: exists and is not a folder')
         if not os.access(parent, os.W_OK):
             raise DataError(f'{frames_out}: its parent folder {parent} is not writable')
-    return folder, ext
+    return ext
 
 
 def _open(source):
@@ -160,49 +160,72 @@ def upscale_video(predictor, source, destination, keep_audio=True, progress=True
     Raises:
         DataError: an unreadable source, a missing output folder, an encoder failure.
     """
-    folder, ext = _check_destinations(destination, frames_out)
+    ext = _check_destinations(destination, frames_out)
     capture, fps, first = _open(source)
-    ffmpeg = find_ffmpeg()
-    rate = as_rate(fps)
-    streams = _streams(ffmpeg, source) if ffmpeg else []
-    if _is_variable_rate(streams):
-        warnings.warn(f'{source}: variable frame rate; every frame is kept, written at the '
-                      f'average {float(rate):g} fps')
-    total = _source_frames(ffmpeg, source, capture)
-    audio, status = None, 'off'
-    if keep_audio:
-        if ffmpeg is None:
-            status = 'no ffmpeg (pip install imageio-ffmpeg to keep the audio)'
-        elif not any('Audio:' in line for line in streams):
-            status = 'none in the source'
-        elif total is None:
-            status = 'the video\'s duration is unknown; video without audio'
-        else:
-            codec, status = audio_args(ffmpeg, source, ext)
-            audio = None if codec is None else (source, float(total / rate), codec)
-    temporary = os.path.join(folder, f'.{os.path.basename(destination)}.{os.getpid()}{ext}')
+    try:
+        ffmpeg, rate = find_ffmpeg(), as_rate(fps)
+        streams = _streams(ffmpeg, source) if ffmpeg else []
+        if _is_variable_rate(streams):
+            warnings.warn(f'{source}: variable frame rate; every frame is kept, written at the '
+                          f'average {float(rate):g} fps')
+        total = _source_frames(ffmpeg, source, capture)
+        audio, status = (_audio_plan(ffmpeg, source, ext, streams, total / rate if total else None)
+                         if keep_audio else (None, 'off'))
+        frames, size = _encode(predictor, _frames(capture, first), destination, ffmpeg,
+                               dict(fps=rate, crf=crf, preset=preset, lossless=lossless,
+                                    audio=audio), frames_out, total, progress)
+    finally:
+        capture.release()
+    codec = ('H.264 lossless RGB' if lossless else f'H.264 crf {crf}') if ffmpeg else 'OpenCV'
+    return {'frames': frames, 'fps': rate, 'size': size, 'codec': codec, 'audio': status}
+
+
+def _audio_plan(ffmpeg, source, ext, streams, duration):
+    """(audio for `FFmpegWriter` or None, what happens to the audio)."""
+    if ffmpeg is None:
+        return None, 'no ffmpeg (pip install imageio-ffmpeg to keep the audio)'
+    if not any('Audio:' in line for line in streams):
+        return None, 'none in the source'
+    if duration is None:
+        return None, 'the video\'s duration is unknown; video without audio'
+    codec, status = audio_args(ffmpeg, source, ext)
+    return (None if codec is None else (source, float(duration), codec)), status
+
+
+def _encode(predictor, frames, destination, ffmpeg, encoding, frames_out, total, progress):
+    """Restore ``frames`` into the video ``destination`` (and PNGs into ``frames_out``).
+
+    Everything goes to temporary names first and is renamed into place once the
+    video is complete; on failure the temporaries are removed and existing files
+    stay as they were.
+
+    Returns:
+        (frames counted in the finished file, (w, h)).
+    """
+    folder, name = os.path.split(os.path.abspath(destination))
+    temporary = os.path.join(folder, f'.{name}.{os.getpid()}{os.path.splitext(name)[1]}')
     pngs = _PNGFolder(frames_out) if frames_out is not None else None
     writer = None
     try:
         with tqdm(total=total, unit='frame', disable=not progress, desc='video') as bar:
-            for frame in predictor.run_sequence(_frames(capture, first)):
+            for frame in predictor.run_sequence(frames):
                 if writer is None:
                     size = (frame.shape[1], frame.shape[0])
-                    writer = (FFmpegWriter(ffmpeg, temporary, size, rate, crf, preset, lossless,
-                                           audio) if ffmpeg else
-                              OpenCVWriter(temporary, size, rate))
+                    writer = (FFmpegWriter(ffmpeg, temporary, size, **encoding) if ffmpeg else
+                              OpenCVWriter(temporary, size, encoding['fps']))
                 writer.write(frame)
                 if pngs is not None:
                     pngs.write(frame)
                 bar.update(1)
         writer.close()
-        frames = count_frames(ffmpeg, temporary) if ffmpeg else writer.count
-        if frames != writer.count:
-            raise DataError(f'{destination}: {writer.count} frames were encoded but the file '
-                            f'holds {frames}')
+        count = count_frames(ffmpeg, temporary) if ffmpeg else writer.count
+        if count != writer.count:
+            raise DataError(f'{temporary}: {writer.count} frames were encoded but the file '
+                            f'holds {count}')
         os.replace(temporary, destination)
         if pngs is not None:
             pngs.commit()
+        return count, size
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -211,7 +234,3 @@ def upscale_video(predictor, source, destination, keep_audio=True, progress=True
         if os.path.exists(temporary):
             os.remove(temporary)  # an existing destination stays as it was
         raise
-    finally:
-        capture.release()
-    codec = ('H.264 lossless RGB' if lossless else f'H.264 crf {crf}') if ffmpeg else 'OpenCV'
-    return {'frames': frames, 'fps': rate, 'size': size, 'codec': codec, 'audio': status}
