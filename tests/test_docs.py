@@ -43,6 +43,12 @@ def heading_levels(text):
     return [len(m.group(1)) for m in (re.match(r'(#{1,6}) ', line) for line in prose_lines(text)) if m]
 
 
+def anchors(text):
+    """GitHub's anchors of the headings: lower case, punctuation dropped, spaces to hyphens."""
+    return {re.sub(r'[^\w\- ]', '', line.lstrip('#').strip().lower()).replace(' ', '-')
+            for line in prose_lines(text) if re.match(r'#{1,6} ', line)}
+
+
 def first_block_commands(text):
     """Command lines (not comments) of the first ```bash block."""
     block = text.split('```bash\n', 1)[1].split('```', 1)[0]
@@ -73,6 +79,10 @@ def test_relative_links_point_at_files(page):
                 continue
             if not os.path.exists(path):
                 broken.append(target)
+            elif '#' in target and path.endswith('.md'):
+                with open(path, encoding='utf-8') as f:
+                    if target.split('#', 1)[1] not in anchors(f.read()):
+                        broken.append(target)
     assert broken == []
 
 
