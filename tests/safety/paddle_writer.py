@@ -13,6 +13,7 @@ import pickle
 import numpy as np
 
 from tests.convert.torch_writer import Call, Global  # noqa: F401  (re-exported for tests)
+from tests.engine.test_checkpoint import _RecordingUnpickler
 
 NUMPY_MODULES = {1: 'numpy.core.multiarray', 2: 'numpy._core.multiarray'}
 
@@ -42,19 +43,9 @@ def save_pickle(obj, path, protocol=4, numpy_major=2):
         _Pickler(f, protocol, numpy_major).dump(obj)
 
 
-class _RecordingUnpickler(pickle.Unpickler):
-    def __init__(self, f):
-        super().__init__(f, encoding='latin1')
-        self.asked = set()
-
-    def find_class(self, module, name):
-        self.asked.add(f'{module}.{name}')
-        return super().find_class(module, name)
-
-
 def globals_of(path):
     """Every ``module.name`` a trusted pickle file asks for (it is loaded: never on hostile files)."""
     with open(path, 'rb') as f:
         reader = _RecordingUnpickler(f)
         reader.load()
-    return reader.asked
+    return reader.globals
