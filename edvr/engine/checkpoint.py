@@ -106,7 +106,12 @@ def load_generator_weights(net, path):
 
 
 def read_checkpoint(path):
-    """Load a full training checkpoint, refusing a weights-only file."""
+    """Load a full training checkpoint, refusing a weights-only file.
+
+    Checkpoints are ``paddle.save`` pickles read back by the restricted reader
+    (arrays, tuples, dicts and scalars only), so every checkpoint this project
+    ever wrote resumes through one code path and ``paddle.load`` still opens them.
+    """
     state = read_state(path, 'checkpoint')
     missing = [k for k in CHECKPOINT_KEYS if k not in state]
     if missing:
