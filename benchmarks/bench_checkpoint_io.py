@@ -104,8 +104,8 @@ def main(repeats=5):
                 'safetensors+JSON save': median_seconds(save_safetensors, repeats),
                 'safetensors+JSON load (numpy)': median_seconds(load_safetensors, repeats),
             }
-            size = os.path.getsize(pickled) / 2**20
-            print(f'{label}: checkpoint {size:.1f} MiB (safetensors {os.path.getsize(tensors) / 2**20:.1f} MiB)')
+            sizes = [os.path.getsize(p) / 2**20 for p in (pickled, tensors)]
+            print(f'{label}: checkpoint {sizes[0]:.1f} MiB (safetensors {sizes[1]:.1f} MiB)')
             for name, seconds in rows.items():
                 print(f'  {name:36s} {seconds * 1000:8.1f} ms')
 

@@ -21,6 +21,7 @@ ask for no more than:
 Everything else (``os.system``, ``builtins.eval``, ...) is refused.
 """
 import codecs
+import functools
 import pickle
 from collections import OrderedDict
 
@@ -75,10 +76,11 @@ def unpickle(unpickler, failure='damaged pickle data'):
         raise WeightsError(f'{unpickler.where}: {failure} ({type(exc).__name__}: {detail})') from None
 
 
-def _latin1_encode(text, encoding='latin1'):
+def _latin1_encode(text, encoding='latin1', where='?'):
     """``_codecs.encode`` as pickle protocol 2 uses it for bytes; no other codec."""
-    if not isinstance(text, str) or codecs.lookup(encoding).name != 'iso8859-1':
-        raise WeightsError(f'refused to load: the pickle asks for _codecs.encode with '
+    if not isinstance(text, str) or not isinstance(encoding, str) \
+            or codecs.lookup(encoding).name != 'iso8859-1':
+        raise WeightsError(f'{where}: refused to load: the pickle asks for _codecs.encode with '
                            f'{encoding!r}, not latin-1 text')
     return text.encode('latin1')
 
@@ -100,6 +102,10 @@ class PaddleUnpickler(RestrictedUnpickler):
     }
     accepts = 'an array or plain container (only weights and checkpoints are read)'
     encoding = 'latin1'  # as paddle.load reads
+
+    def find_class(self, module, name):
+        found = super().find_class(module, name)
+        return functools.partial(found, where=self.where) if found is _latin1_encode else found
 
 
 def _clean(obj, where):
