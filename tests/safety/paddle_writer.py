@@ -8,26 +8,19 @@ way numpy pickles them (``_reconstruct(ndarray, (0,), b'b')`` then
 `Global` from `tests.convert.torch_writer` writes any ``module.name`` so a test
 can build a pickle asking for a forbidden callable.
 """
-import pickle
-
 import numpy as np
 
+from tests.convert import torch_writer
 from tests.convert.torch_writer import Call, Global  # noqa: F401  (re-exported for tests)
 from tests.engine.test_checkpoint import _RecordingUnpickler
 
 NUMPY_MODULES = {1: 'numpy.core.multiarray', 2: 'numpy._core.multiarray'}
 
 
-class _Pickler(pickle._Pickler):
+class _Pickler(torch_writer._Pickler):
     def __init__(self, file, protocol, numpy_major):
-        super().__init__(file, protocol=protocol)
+        super().__init__(file, legacy=False, protocol=protocol)
         self.numpy_module = NUMPY_MODULES[numpy_major]
-
-    def save(self, obj, save_persistent_id=True):
-        if isinstance(obj, Global):
-            self.write(pickle.GLOBAL + f'{obj.module}\n{obj.name}\n'.encode())
-            return
-        super().save(obj, save_persistent_id)
 
     def reducer_override(self, obj):
         if type(obj) is np.ndarray:
