@@ -28,7 +28,7 @@ def build_parser():
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config keys')
     parser.add_argument('--onnx', action='store_true',
-                        help='also convert to ONNX (<name>.onnx; needs paddle2onnx and '
+                        help='also convert to ONNX (<name>.onnx; needs paddle2onnx, onnx and '
                              'onnxruntime) and check it against the Paddle model')
     parser.add_argument('--export_serving_model', action='store_true',
                         help='accepted for PaddleGAN compatibility; not supported')
@@ -41,6 +41,9 @@ def run(args):
     if args.export_serving_model:
         raise EDVRError('--export_serving_model: Paddle Serving export is not supported')
     from edvr.utils.output_paths import check_output_folder, full_disk_raises
+    if args.onnx:
+        from edvr.deploy.onnx_export import require_onnx_tools
+        require_onnx_tools()  # before anything is exported
     cfg = load_config(args.config_file, args.opt)
     check_output_folder(args.output_dir, '--output_dir')
     start = time.perf_counter()
@@ -48,10 +51,11 @@ def run(args):
             f'--output_dir {args.output_dir}: no space left on device while exporting '
             f'({exc.filename or "model files"}); files already there are unchanged and nothing '
             f'half-written is left; free space and run the export again')):
-        prefixes = export_model(cfg, args.load, args.inputs_size, args.output_dir, args.model_name)
-    for prefix in prefixes:
-        print(f'exported {prefix} (.json/.pdmodel + .pdiparams + .edvr.yml) '
-              f'in {time.perf_counter() - start:.1f} s')
+        written = export_model(cfg, args.load, args.inputs_size, args.output_dir, args.model_name)
+    for prefix, files in written.items():
+        print(f'exported {prefix} in {time.perf_counter() - start:.1f} s: '
+              f'{", ".join(sorted(os.path.basename(f) for f in files))}')
+    prefixes = list(written)
     if args.onnx:
         from edvr.deploy.onnx_export import export_onnx, max_difference
         shape = parse_inputs_size(args.inputs_size)[0]
