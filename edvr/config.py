@@ -13,6 +13,7 @@ import re
 import yaml
 
 from edvr.errors import ConfigError
+from edvr.utils.output_paths import write_atomic
 
 _NUMBER = re.compile(r'^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)$')
 
@@ -120,7 +121,4 @@ def apply_override(cfg, item):
 
 def dump_config(cfg, path):
     """Write ``cfg`` as YAML to ``path`` (atomically)."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        yaml.safe_dump(to_plain(cfg), f, sort_keys=False, allow_unicode=True)
-    os.replace(tmp, path)
+    write_atomic(path, yaml.safe_dump(to_plain(cfg), sort_keys=False, allow_unicode=True))

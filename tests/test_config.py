@@ -57,3 +57,20 @@ def test_dump_round_trip(tmp_path):
     cfg2 = AttrDict(x=1)
     apply_override(cfg2, 'x=2')
     assert cfg2.x == 2
+
+
+def test_dump_config_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
+    import errno
+    import os
+    path = tmp_path / 'config.yaml'
+    path.write_text('total_iters: 3\n')
+    real_replace = os.replace
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(os, 'replace', full_disk)
+    with pytest.raises(OSError, match=r'No space left on device: .*config\.yaml'):
+        dump_config(AttrDict(total_iters=5), str(path))
+    monkeypatch.setattr(os, 'replace', real_replace)
+    assert path.read_text() == 'total_iters: 3\n'
+    assert os.listdir(tmp_path) == ['config.yaml']

@@ -40,12 +40,18 @@ def run(args):
     from edvr.deploy.export import export_model, parse_inputs_size
     if args.export_serving_model:
         raise EDVRError('--export_serving_model: Paddle Serving export is not supported')
+    from edvr.utils.output_paths import check_output_folder, full_disk_raises
     if args.onnx:
         from edvr.deploy.onnx_export import require_onnx_tools
         require_onnx_tools()  # before anything is exported
     cfg = load_config(args.config_file, args.opt)
+    check_output_folder(args.output_dir, '--output_dir')
     start = time.perf_counter()
-    written = export_model(cfg, args.load, args.inputs_size, args.output_dir, args.model_name)
+    with full_disk_raises(lambda exc: EDVRError(
+            f'--output_dir {args.output_dir}: no space left on device while exporting '
+            f'({exc.filename or "model files"}); files already there are unchanged and nothing '
+            f'half-written is left; free space and run the export again')):
+        written = export_model(cfg, args.load, args.inputs_size, args.output_dir, args.model_name)
     for prefix, files in written.items():
         print(f'exported {prefix} in {time.perf_counter() - start:.1f} s: '
               f'{", ".join(sorted(os.path.basename(f) for f in files))}')

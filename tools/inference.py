@@ -52,6 +52,8 @@ def run(args):
     cfg = load_config(args.config_file, args.opt) if args.config_file else None
     if not args.input and cfg is None:
         raise EDVRError('nothing to do: give --input FOLDER, or -c CONFIG [--dataset test]')
+    if args.input and os.path.isfile(args.output_path):
+        raise EDVRError(f'--output_path {args.output_path}: is a file, expected a folder')
     if args.model_path:
         predictor = Predictor(args.model_path, args.device, args.num_threads,
                               RUN_MODES[args.run_mode], args.padding, args.ensemble,

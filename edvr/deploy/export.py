@@ -139,6 +139,8 @@ def export_model(cfg, weights=None, inputs_size='1,5,3,180,320', output_dir='inf
     from edvr.engine.checkpoint import read_state, set_generator_state
     from edvr.registry import MODELS, build_from_config
 
+    from edvr.utils.output_paths import check_output_folder
+    check_output_folder(output_dir, 'output_dir')
     shapes = parse_inputs_size(inputs_size)
     entries = list(cfg.get('export_model') or DEFAULT_EXPORT)
     needed = sum(int(e.get('inputs_num', 1)) for e in entries)

@@ -357,18 +357,24 @@ class Predictor:
     def restore_folder(self, input_dir, output_dir):
         """Restore every frame in ``input_dir`` (one clip) into ``output_dir``.
 
-        Output frames are PNGs named as the inputs (``0001.jpg`` -> ``0001.png``),
-        each written atomically. ``output_dir`` is created; its parent must exist.
+        Output frames are PNGs named as the inputs (``0001.jpg`` -> ``0001.png``).
+        Every input frame is read and checked before any output is written;
+        outputs are written under temporary names and moved into place only
+        once all are done, so a failure leaves existing files as they were.
 
         Returns:
             the number of frames written.
 
         Raises:
-            DataError: a missing input folder or one without frames, or a
-                missing parent of ``output_dir``.
+            DataError: a missing input folder, one without frames, an unreadable
+                frame or frames of different sizes; a full disk (nothing is replaced).
+            EDVRError: an ``output_dir`` that is a file or cannot be created.
         """
+        import cv2
+
         from edvr.datasets.folder import list_frames
-        from edvr.datasets.image_io import read_image, write_image
+        from edvr.datasets.image_io import read_image
+        from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
 
         if not os.path.isdir(input_dir):
             raise DataError(f'{input_dir}: input folder not found')
@@ -378,10 +384,33 @@ class Predictor:
         parent = os.path.dirname(os.path.abspath(output_dir))
         if not os.path.isdir(parent):
             raise DataError(f'{output_dir}: its parent folder {parent} does not exist')
+        check_output_folder(output_dir, '--output_path')
+        shape = None
+        for name in names:  # read every frame once: a bad one stops us before any write
+            frame_shape = read_image(os.path.join(input_dir, name), flag=1).shape
+            if shape is not None and frame_shape != shape:
+                raise DataError(f'{os.path.join(input_dir, name)}: shape {frame_shape}, '
+                                f'frame {names[0]} has {shape}')
+            shape = frame_shape
         os.makedirs(output_dir, exist_ok=True)
         frames = (read_image(os.path.join(input_dir, n), flag=1) for n in names)
-        for name, restored in zip(names, self.run_sequence(frames)):
-            write_image(os.path.join(output_dir, os.path.splitext(name)[0] + '.png'), restored)
+        staged = []
+        full_disk = full_disk_raises(lambda exc: DataError(
+            f'{exc.filename.removesuffix(".partial")}: no space left on device; no existing '
+            f'frame in {output_dir} was replaced; free space and run again'))
+        try:
+            with full_disk:
+                for name, restored in zip(names, self.run_sequence(frames)):
+                    final = os.path.join(output_dir, os.path.splitext(name)[0] + '.png')
+                    data = cv2.imencode('.png', cv2.cvtColor(restored, cv2.COLOR_RGB2BGR))[1]
+                    staged.append((f'{final}.partial', final))
+                    write_atomic(staged[-1][0], data.tobytes())
+                for temporary, final in staged:
+                    os.replace(temporary, final)
+        finally:
+            for temporary, _ in staged:
+                if os.path.exists(temporary):
+                    os.remove(temporary)
         return len(names)
 
     def evaluate(self, cfg, split='test', bicubic=True):

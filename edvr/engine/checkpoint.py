@@ -54,7 +54,9 @@ def save_atomic(obj, path):
     """Save ``obj`` to ``path`` through a temporary file and a rename.
 
     ``{'generator': state_dict}`` goes through `save_weights_file`; anything
-    else (full checkpoints) through ``paddle.save``.
+    else (full checkpoints) through ``paddle.save``. On an OSError (a full
+    disk) nothing is left under ``path`` or the temporary name, and the error
+    names ``path``.
     """
     tmp = f'{path}.tmp-{os.getpid()}'
     try:
@@ -65,6 +67,8 @@ def save_atomic(obj, path):
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # e.g. a full disk: name the file meant, not the temporary one
+        raise OSError(exc.errno, exc.strerror, path) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -7,6 +7,8 @@ import sys
 
 from edvr.config import load_config
 from edvr.errors import EDVRError
+from edvr.settings import check_settings, value
+from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
 
 
 def build_parser():
@@ -27,7 +29,7 @@ def build_parser():
 def prepare_demo_data(cfg):
     """Build the demo clips the config's ``demo_data`` key asks for (a folder, or
     ``{root: ..., <make_demo_dataset arguments>}``), unless already built."""
-    spec = cfg.get('demo_data')
+    spec = value(cfg, 'demo_data')
     if spec:
         from edvr.datasets.demo import ensure_demo_dataset
         spec = dict(spec) if isinstance(spec, dict) else {'root': spec}
@@ -36,9 +38,10 @@ def prepare_demo_data(cfg):
 
 def run(args):
     """Train or evaluate as ``args`` say; returns the final scores."""
-    from edvr.engine.run_folder import auto_resume_checkpoint
-    from edvr.engine.trainer import Trainer  # imports paddle: after argument errors are out
     cfg = load_config(args.config_file, args.opt)
+    notes = check_settings(cfg, training=not args.evaluate_only)
+    from edvr.engine.run_folder import auto_resume_checkpoint
+    from edvr.engine.trainer import Trainer  # imports paddle: after config errors are out
     if args.resume == 'auto':
         args.resume = auto_resume_checkpoint(cfg, args.config_file)
         print(f'--resume auto: {args.resume or "no checkpoint found, starting a new run"}')
@@ -47,9 +50,12 @@ def run(args):
     if args.evaluate_only and not args.load:
         print('warning: --evaluate-only without --load evaluates freshly initialised weights',
               file=sys.stderr)
+    if not args.resume:
+        check_output_folder(value(cfg, 'output_dir'), 'output_dir')
     prepare_demo_data(cfg)
     trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume, load=args.load,
-                      amp=args.amp, amp_level=args.amp_level, evaluate_only=args.evaluate_only)
+                      amp=args.amp, amp_level=args.amp_level, evaluate_only=args.evaluate_only,
+                      notes=notes)
     try:
         return _train_and_report(trainer, args)
     finally:
@@ -69,13 +75,23 @@ def _train_and_report(trainer, args):
     baseline = trainer.bicubic_baseline()
     report = {'iteration': trainer.current_iter,
               'model': {k: v for k, v in model.items() if k != 'per_clip'},
-              'bicubic': {k: v for k, v in baseline.items() if k != 'per_clip'}}
+              'bicubic': {k: v for k, v in baseline.items() if k != 'per_clip'},
+              'per_clip': {name: {clip: {'model': score, 'bicubic': baseline['per_clip'][name][clip]}
+                                  for clip, score in clips.items()}
+                           for name, clips in model['per_clip'].items()}}
     lines = [f'{name}: model {report["model"][name]:.4f} vs bicubic {report["bicubic"][name]:.4f}'
              for name in report['model']]
     trainer.logger.info('final scores on dataset.test: ' + '; '.join(lines))
+    for name, clips in report['per_clip'].items():
+        trainer.logger.info(f'  {name} per clip, model vs bicubic: ' + ', '.join(
+            f'{clip}: {s["model"]:.4f} vs {s["bicubic"]:.4f}' for clip, s in clips.items()))
     if trainer.rank == 0:
-        with open(os.path.join(trainer.run_dir, 'final_scores.json'), 'w') as f:
-            json.dump(report, f, indent=2)
+        path = os.path.join(trainer.run_dir, 'final_scores.json')
+        with full_disk_raises(lambda exc: EDVRError(
+                f'{path}: no space left on device, not written; the scores are in '
+                f'{os.path.join(trainer.run_dir, "log.txt")} and the weights are kept; '
+                f'free space, then re-run with --evaluate-only --load <weights>')):
+            write_atomic(path, json.dumps(report, indent=2))
     return report
 
 

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Where a run writes: ``output_dir/<config name>-<time>``, and finding its newest checkpoint."""
+"""Where a run writes: ``output_dir/<config name>-<time>``, its config records, its newest checkpoint."""
 import glob
 import os
 import time
 
 from edvr.engine import checkpoint as ckpt
+from edvr.errors import TrainingError
 
 
 def run_folder(cfg, config_path, resume=None):
@@ -22,3 +23,25 @@ def auto_resume_checkpoint(cfg, config_path):
     runs = sorted(glob.glob(os.path.join(cfg.get('output_dir', 'output_dir'), f'{name}-*')),
                   reverse=True)
     return next((found for run in runs if (found := ckpt.latest_checkpoint(run))), None)
+
+
+def config_record_path(run_dir, resumed_iter=None):
+    """Where a run records its config: ``config.yaml`` for a new run; a resumed run keeps
+    that file and writes ``config.resume-<iter>.yaml`` (``-2``, ``-3``... if resumed again)."""
+    if resumed_iter is None:
+        return os.path.join(run_dir, 'config.yaml')
+    name, copy = f'config.resume-{int(resumed_iter)}', 1
+    path = os.path.join(run_dir, f'{name}.yaml')
+    while os.path.exists(path):
+        copy += 1
+        path = os.path.join(run_dir, f'{name}-{copy}.yaml')
+    return path
+
+
+def disk_full_error(exc, run_dir, config_path):
+    """The one-line TrainingError for a checkpoint or weights file that did not fit on disk."""
+    kept = ckpt.latest_checkpoint(run_dir)
+    resume = f'--resume {kept}' if kept else '(no checkpoint yet: start again)'
+    return TrainingError(f'{exc.filename}: no space left on device, not written; kept '
+                         f'{kept or "nothing"}; free space, then continue: python '
+                         f'tools/main.py -c {config_path} {resume}')

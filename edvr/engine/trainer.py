@@ -10,26 +10,27 @@ import os
 import signal
 import time
 
-import cv2
 import numpy as np
 import paddle
 import paddle.distributed as dist
 
 from edvr import components  # noqa: F401  (registers every component)
+from edvr import settings
 from edvr.config import dump_config
 from edvr.datasets.loader import build_dataset, build_eval_loader, build_train_loader
 from edvr.engine import checkpoint as ckpt
 from edvr.engine.ema import WeightAverage
 from edvr.engine.evaluator import build_metrics, evaluate, upscale_center
-from edvr.engine.run_folder import run_folder
+from edvr.engine.run_folder import config_record_path, disk_full_error, run_folder
 from edvr.engine.stop_signals import StopSignals
+from edvr.engine.train_visual import save_train_visual
 from edvr.engine.visualdl_writer import VisualDLWriter
 from edvr.errors import ConfigError, TrainingError
-from edvr.metrics import tensor2img
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
 from edvr.utils.device import select_device
 from edvr.utils.logger import setup_logger
+from edvr.utils.output_paths import full_disk_raises
 
 
 class Trainer:
@@ -43,11 +44,16 @@ class Trainer:
         load: a weights file to start from (fine-tune or evaluate).
         amp, amp_level: float16 mixed precision on GPU (CPU: a warning, float32).
         evaluate_only: build only what evaluation needs.
+        notes: warnings of `edvr.settings.check_settings` when the caller
+            already checked ``cfg``; None checks it here.
     """
 
     def __init__(self, cfg, config_path=None, seed=None, resume=None, load=None,
-                 amp=False, amp_level='O1', evaluate_only=False):
+                 amp=False, amp_level='O1', evaluate_only=False, notes=None):
         self.cfg = cfg
+        if notes is None:
+            notes = settings.check_settings(cfg, training=not evaluate_only)
+        self.config_path = config_path
         self.world_size = dist.get_world_size()
         self.rank = dist.get_rank()
         if self.world_size > 1:
@@ -65,8 +71,8 @@ class Trainer:
         self.model = build_from_config(cfg.get('model'), MODELS, where='model')
         if load:
             ckpt.load_generator_weights(self.model.generator, load)
-        self.min_max = tuple(cfg.get('min_max', (0., 1.)))
-        self.metrics = build_metrics((cfg.get('validate') or {}).get('metrics'))
+        self.min_max = tuple(settings.value(cfg, 'min_max'))
+        self.metrics = build_metrics(settings.value(cfg, 'validate.metrics'))
         test_cfg = (cfg.get('dataset') or {}).get('test')
         self.test_loader = None
         if test_cfg:
@@ -76,23 +82,34 @@ class Trainer:
         self.best = {}
         self.last_validation = (None, None)
         self.ema = None
+        self._baseline = None
         if not evaluate_only:
             self._build_training(resume, resume_state, amp, amp_level)
-        self._open_run_folder()
+        self._open_run_folder(resume_state)
         self.logger.info(f'device: {device}; processes: {self.world_size}; seed: {self.seed}')
+        for line in notes:
+            self.logger.warning(line)
+        unused = settings.unused_keys(cfg)
+        if unused:
+            self.logger.info('accepted but unused (PaddleGAN keys): ' + ', '.join(unused))
         if load:
             self.logger.info(f'loaded weights {load}')
         if resume_state:
             self.logger.info(f'resumed from {resume} at iteration {self.current_iter}')
 
-    def _open_run_folder(self):
-        """Create the run folder (rank 0) only now that the config has built without error."""
+    def _open_run_folder(self, resume_state):
+        """Create the run folder (rank 0) only now that the config has built without error.
+
+        A resumed run keeps the original config.yaml and records its own
+        settings beside it as config.resume-<iteration>.yaml.
+        """
         if self.rank == 0:
             os.makedirs(self.run_dir, exist_ok=True)
-            dump_config(self.cfg, os.path.join(self.run_dir, 'config.yaml'))
+            dump_config(self.cfg, config_record_path(
+                self.run_dir, resume_state['iter'] if resume_state else None))
         self.logger = setup_logger(self.run_dir, self.rank)
         self.logger.info(f'run folder: {self.run_dir}')
-        self.writer = VisualDLWriter(self.run_dir, self.cfg.get('enable_visualdl', False)
+        self.writer = VisualDLWriter(self.run_dir, settings.value(self.cfg, 'enable_visualdl')
                                      and self.rank == 0)
 
     def _build_training(self, resume, resume_state, amp, amp_level):
@@ -101,7 +118,7 @@ class Trainer:
         if not train_cfg:
             raise ConfigError('dataset.train: missing; training needs a training dataset')
         self.train_set = build_dataset(train_cfg, where='dataset.train')
-        self.batch_size = int(train_cfg.get('batch_size', 1))
+        self.batch_size = settings.value(cfg, 'dataset.train.batch_size')
         self.train_cfg = train_cfg
         self.scheduler = build_lr_scheduler(cfg.get('lr_scheduler'))
         params = self.model.generator.parameters()
@@ -112,8 +129,8 @@ class Trainer:
         elif amp:  # Paddle's auto_cast only acts on CUDA/XPU/custom devices
             self.logger.warning('--amp: Paddle runs mixed precision only on GPU-like devices; '
                                 'on CPU this run trains in float32')
-        if cfg.get('ema_decay'):
-            self.ema = WeightAverage(self.model.generator, cfg['ema_decay'])
+        if settings.value(cfg, 'ema_decay'):
+            self.ema = WeightAverage(self.model.generator, settings.value(cfg, 'ema_decay'))
         if resume_state:
             ckpt.set_generator_state(self.model.generator, resume_state['generator'], resume)
             ckpt.load_portable_optimizer_state(self.optimizer, self.model.generator,
@@ -126,16 +143,12 @@ class Trainer:
             if self.amp_scaler and 'scaler' in resume_state:
                 self.amp_scaler.load_state_dict(resume_state['scaler'])
         if self.world_size > 1:
-            unused = bool(cfg.get('find_unused_parameters', False) or self.model.tsa_iter)
+            unused = bool(settings.value(cfg, 'find_unused_parameters') or self.model.tsa_iter)
             self.model.nets['generator'] = paddle.DataParallel(
                 self.model.generator, find_unused_parameters=unused)
         per_epoch = max(-(-len(self.train_set) // self.world_size) // self.batch_size, 1)
-        if cfg.get('total_iters'):
-            self.total_iters = int(cfg['total_iters'])
-        elif cfg.get('epochs'):
-            self.total_iters = int(cfg['epochs']) * per_epoch
-        else:
-            raise ConfigError('total_iters: missing; set total_iters or epochs')
+        self.total_iters = settings.value(cfg, 'total_iters') or \
+            settings.value(cfg, 'epochs') * per_epoch
 
     @property
     def amp_scaler(self):
@@ -171,17 +184,15 @@ class Trainer:
         self.writer.close()
 
     def _train_loop(self, signals):
-        cfg = self.cfg
-        log_cfg = cfg.get('log_config') or {}
-        log_every = int(log_cfg.get('interval', 10))
-        visual_every = int(log_cfg.get('visiual_interval', 0) or 0)
-        val_every = int((cfg.get('validate') or {}).get('interval', 0) or 0)
-        snap_every = int((cfg.get('snapshot_config') or {}).get('interval', 0) or 0)
+        log_every = settings.value(self.cfg, 'log_config.interval')
+        visual_every = settings.value(self.cfg, 'log_config.visiual_interval')
+        val_every = settings.value(self.cfg, 'validate.interval')
+        snap_every = settings.value(self.cfg, 'snapshot_config.interval')
         loader, _ = build_train_loader(self.train_cfg, self.train_set, self.seed, self.rank,
                                        self.world_size, start_iter=self.current_iter)
         batches = iter(loader)
-        window = collections.defaultdict(lambda: collections.deque(maxlen=log_every))
-        start_iter, started = self.current_iter, time.time()
+        window = collections.defaultdict(lambda: collections.deque(maxlen=max(log_every, 1)))
+        start_iter = self.current_iter
         self.logger.info(f'training iterations {start_iter + 1}..{self.total_iters}, '
                          f'batch {self.batch_size} per process, {len(self.train_set)} samples')
         tic = time.time()
@@ -197,8 +208,8 @@ class Trainer:
             window['batch_cost'].append(time.time() - tic)
             for name, value in losses.items():
                 window[name].append(value)
-            if current_iter % log_every == 0 or current_iter == self.total_iters:
-                self._log(current_iter, lr, window, started, start_iter)
+            if log_every and (current_iter % log_every == 0 or current_iter == self.total_iters):
+                self._log(current_iter, lr, window)
             if visual_every and current_iter % visual_every == 0:
                 self._save_train_visual(current_iter)
             if val_every and current_iter % val_every == 0 and self.test_loader is not None:
@@ -215,10 +226,10 @@ class Trainer:
             tic = time.time()
         return None
 
-    def _log(self, current_iter, lr, window, started, start_iter):
+    def _log(self, current_iter, lr, window):
+        """One log line; speed and ETA follow the mean of the last log interval's iterations."""
         mean = {k: sum(v) / len(v) for k, v in window.items()}
-        done = current_iter - start_iter
-        eta = (time.time() - started) / done * (self.total_iters - current_iter)
+        eta = mean['batch_cost'] * (self.total_iters - current_iter)
         losses = ' '.join(f'{k}: {v:.4f}' for k, v in mean.items() if k.startswith('loss'))
         offset = getattr(self.generator, 'get_dcn_offset_mean', lambda: None)()
         if offset is not None:
@@ -238,21 +249,15 @@ class Trainer:
     def _save_train_visual(self, current_iter):
         if self.rank != 0 or not self.model.visuals:
             return
-        row = [tensor2img(self.model.visuals[k][0], self.min_max) for k in ('lq', 'output', 'gt')]
-        row[0] = cv2.resize(row[0], row[1].shape[1::-1], interpolation=cv2.INTER_NEAREST)
-        image = np.concatenate(row, axis=1)
-        folder = os.path.join(self.run_dir, 'visual_train')
-        os.makedirs(folder, exist_ok=True)
-        cv2.imwrite(os.path.join(folder, f'iter_{current_iter:08d}.png'),
-                    cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        path = os.path.join(self.run_dir, 'visual_train', f'iter_{current_iter:08d}.png')
+        image = save_train_visual(self.model.visuals, self.min_max, path, self.logger)
         self.writer.image('train/lq_output_gt', image, current_iter)
 
     def validate(self, current_iter=None, save_img=None):
         """Evaluate on dataset.test; logs and returns {metric: mean} (+ 'per_clip')."""
         if self.test_loader is None:
             raise ConfigError('dataset.test: missing; evaluation needs a test dataset')
-        validate_cfg = self.cfg.get('validate') or {}
-        save_img = validate_cfg.get('save_img', False) if save_img is None else save_img
+        save_img = settings.value(self.cfg, 'validate.save_img') if save_img is None else save_img
         save_dir = os.path.join(self.run_dir, 'visual_test') if save_img and self.rank == 0 else None
         suffix = f'_{current_iter}' if current_iter else ''
         with self.eval_weights():
@@ -260,27 +265,36 @@ class Trainer:
                               save_dir, suffix, self.rank, self.world_size)
         where = f'iteration {current_iter}' if current_iter else 'evaluation'
         self.logger.info(f'validation at {where}: ' + self._summary(result))
+        baseline = self.bicubic_baseline()['per_clip']
         for name, clips in result['per_clip'].items():
-            self.logger.info(f'  {name} per clip: ' + ', '.join(f'{c}: {v:.4f}' for c, v in clips.items()))
+            self.logger.info(f'  {name} per clip (bicubic): ' + ', '.join(
+                f'{c}: {v:.4f} ({baseline[name][c]:.4f})' for c, v in clips.items()))
         self.last_validation = (current_iter, result)
         if current_iter:
             self.writer.scalars({k: v for k, v in result.items() if k != 'per_clip'}, current_iter, 'val')
-            metric = (self.cfg.get('snapshot_config') or {}).get('best_metric', 'psnr')
+            metric = settings.value(self.cfg, 'snapshot_config.best_metric')
             score = result.get(metric)
             if score is not None and score > self.best.get(metric, -np.inf):
                 self.best = {metric: float(score), 'iter': current_iter}
                 if self.rank == 0:
-                    with self.eval_weights():
-                        ckpt.save_atomic({'generator': self.generator.state_dict()},
-                                         os.path.join(self.run_dir, 'best_weight.pdparams'))
+                    self._save_best_weights()
         return result
 
+    def _save_best_weights(self):
+        with full_disk_raises(lambda exc: disk_full_error(exc, self.run_dir, self.config_path)), \
+                self.eval_weights():
+            ckpt.save_atomic({'generator': self.generator.state_dict()},
+                             os.path.join(self.run_dir, 'best_weight.pdparams'))
+
     def bicubic_baseline(self):
-        """Scores of the bicubic upscale of each centre LQ frame (the number to beat)."""
-        scale = int((self.cfg.model.get('generator') or {}).get('scale_factor', 4))
-        return evaluate(upscale_center(scale, self.min_max), self.test_loader, build_metrics(
-            (self.cfg.get('validate') or {}).get('metrics')), self.min_max,
-            rank=self.rank, world_size=self.world_size, desc='bicubic')
+        """Scores of the bicubic upscale of each centre LQ frame (the number to beat); computed once."""
+        if self._baseline is None:
+            scale = int((self.cfg.model.get('generator') or {}).get('scale_factor', 4))
+            self._baseline = evaluate(
+                upscale_center(scale, self.min_max), self.test_loader,
+                build_metrics(settings.value(self.cfg, 'validate.metrics')), self.min_max,
+                rank=self.rank, world_size=self.world_size, desc='bicubic')
+        return self._baseline
 
     def _check_replicas_agree(self):
         """Compare a weight checksum across processes; they must hold identical weights."""
@@ -303,6 +317,11 @@ class Trainer:
             self._check_replicas_agree()
         if self.rank != 0:
             return
+        with full_disk_raises(lambda exc: disk_full_error(exc, self.run_dir, self.config_path)):
+            self._write_snapshot(current_iter)
+        self.logger.info(f'saved checkpoint iter_{current_iter} in {self.run_dir}')
+
+    def _write_snapshot(self, current_iter):
         with self.eval_weights():
             ckpt.save_atomic({'generator': self.generator.state_dict()},
                              os.path.join(self.run_dir, f'iter_{current_iter}_weight.pdparams'))
@@ -315,6 +334,4 @@ class Trainer:
         if self.amp_scaler:
             state['scaler'] = self.amp_scaler.state_dict()
         ckpt.save_atomic(state, os.path.join(self.run_dir, f'iter_{current_iter}_checkpoint.pdparams'))
-        keep = (self.cfg.get('snapshot_config') or {}).get('max_keep', 5)
-        ckpt.prune_checkpoints(self.run_dir, keep)
-        self.logger.info(f'saved checkpoint iter_{current_iter} in {self.run_dir}')
+        ckpt.prune_checkpoints(self.run_dir, settings.value(self.cfg, 'snapshot_config.max_keep'))

@@ -4,7 +4,22 @@ import logging
 import os
 import sys
 
+from edvr.errors import EDVRError
+from edvr.utils.output_paths import is_disk_full
+
 _NAME = 'edvr'
+
+
+class _LogFile(logging.FileHandler):
+    """The run's log.txt; a full disk ends the run with one line instead of a logging traceback."""
+
+    def handleError(self, record):
+        exc = sys.exc_info()[1]
+        if is_disk_full(exc):
+            raise EDVRError(f'{self.baseFilename}: no space left on device while logging; the '
+                            f'checkpoints written so far are kept; free space, then continue '
+                            f'with --resume auto') from None
+        super().handleError(record)
 
 
 def get_logger():
@@ -25,7 +40,7 @@ def setup_logger(output_dir=None, rank=0):
     logger.addHandler(stream)
     if output_dir and rank == 0:
         os.makedirs(output_dir, exist_ok=True)
-        file_handler = logging.FileHandler(os.path.join(output_dir, 'log.txt'))
+        file_handler = _LogFile(os.path.join(output_dir, 'log.txt'))
         file_handler.setFormatter(fmt)
         logger.addHandler(file_handler)
     return logger
