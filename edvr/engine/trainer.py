@@ -107,6 +107,10 @@ class Trainer:
         params = self.model.generator.parameters()
         self.optimizer = build_optimizer(cfg.get('optimizer'), self.scheduler, params)
         if amp and 'gpu' in paddle.get_device():
+            if amp_level == 'O2':  # O2 casts the weights themselves to float16 (paddle.amp.decorate)
+                self.logger.warning('--amp_level O2 is not supported (checkpoints, EMA and resume keep '
+                                    'float32 weights); training with O1')
+                amp_level = 'O1'
             scaler = paddle.amp.GradScaler(init_loss_scaling=1024)
             self.model.enable_amp(amp_level, 'float16', scaler)
         elif amp:  # Paddle's auto_cast only acts on CUDA/XPU/custom devices
