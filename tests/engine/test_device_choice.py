@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The GPU a process uses is the one the launcher chose (faked CUDA build)."""
+"""GPU choices with a faked CUDA build: the card the launcher chose, AMP levels."""
 import paddle
 import pytest
 
+from edvr.config import load_config
+from edvr.engine.trainer import Trainer
 from edvr.errors import ConfigError
 from edvr.utils import device
+from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture
@@ -39,3 +42,22 @@ def test_bad_launcher_variable_is_one_line(fake_gpus, monkeypatch):
                                           r"expected GPU indices like 0 or 0,1$"):
         device.select_device(0, 1)
     assert fake_gpus == []
+
+
+def test_amp_o2_trains_as_o1_with_a_warning_on_gpu(tmp_path, monkeypatch, capsys):
+    """O2 would cast the weights to float16 (paddle.amp.decorate); checkpoints, EMA and
+    resume keep float32 weights, so O2 is refused in favour of O1, with one warning."""
+    data = make_tiny_data(tmp_path / 'demo')
+    cfg = load_config(DEMO_CONFIG, tiny_overrides(data, str(tmp_path / 'out'), 2))
+    decorated = []
+    monkeypatch.setattr(paddle, 'get_device', lambda: 'gpu:0')
+    monkeypatch.setattr(paddle.amp, 'decorate', lambda *args, **kwargs: decorated.append(kwargs))
+    for level in ('O2', 'O1'):
+        trainer = Trainer(cfg, DEMO_CONFIG, seed=0, amp=True, amp_level=level)
+        assert trainer.model.amp['level'] == 'O1' and trainer.model.amp['dtype'] == 'float16'
+        trainer.close()
+    assert decorated == []
+    printed = capsys.readouterr()
+    warning = ('--amp_level O2 is not supported (checkpoints, EMA and resume keep float32 weights); '
+               'training with O1')
+    assert (printed.out + printed.err).count(warning) == 1
