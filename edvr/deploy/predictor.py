@@ -58,15 +58,15 @@ def check_tensorrt(tensorrt):
                           f'need paddle.tensorrt.convert); use --run_mode fluid with --device gpu')
 
 
-def _set_dygraph_device(device):
-    """``paddle.set_device`` for a dygraph predictor: 'cpu', 'gpu' or 'gpu:N' (None: `default_device`)."""
+def parse_device(device):
+    """'cpu', 'gpu' or 'gpu:N' (None: `default_device`) -> 'cpu', or the GPU index N."""
     device = device or default_device()
     kind, _, card = device.partition(':')
-    if device != 'cpu' and not (kind == 'gpu' and (card == '' or card.isdigit())):
-        raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
     if kind == 'gpu' and not paddle.is_compiled_with_cuda():
         raise ConfigError(f'--device {device}: this Paddle build has no CUDA; use cpu')
-    paddle.set_device(device)
+    if device != 'cpu' and not (kind == 'gpu' and (card == '' or card.isdigit())):
+        raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
+    return 'cpu' if device == 'cpu' else int(card or 0)
 
 
 def _dihedral(x, transpose, flip_h, flip_w, inverse=False):
@@ -97,15 +97,10 @@ class _InferenceRunner:
     def __init__(self, program, params, device=None, num_threads=None):
         from paddle import inference
         config = inference.Config(program, params)
-        device = device or default_device()
-        if device.split(':')[0] == 'gpu':
-            if not paddle.is_compiled_with_cuda():
-                raise ConfigError(f'--device {device}: this Paddle build has no CUDA; use cpu')
-            card = device.partition(':')[2] or '0'
-            if not card.isdigit():
-                raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
-            config.enable_use_gpu(256, int(card))
-        elif device == 'cpu':
+        card = parse_device(device)
+        if card != 'cpu':
+            config.enable_use_gpu(256, card)
+        else:
             config.disable_gpu()
             # With oneDNN, Paddle 3.3's CPU predictor segfaults in
             # conv_activation_onednn_fuse_pass (conv + leaky_relu) for this model;
@@ -114,8 +109,6 @@ class _InferenceRunner:
             # not support ArrayAttribute<DoubleAttribute>"). Plain CPU kernels work.
             config.disable_mkldnn()
             config.set_cpu_math_library_num_threads(default_threads(num_threads))
-        else:
-            raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
         config.disable_glog_info()
         self.predictor = inference.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
@@ -222,7 +215,8 @@ class Predictor:
 
         _check_padding(padding)
         check_tensorrt(tensorrt)
-        _set_dygraph_device(device)
+        card = parse_device(device)
+        paddle.set_device('cpu' if card == 'cpu' else f'gpu:{card}')
         if isinstance(cfg, (str, os.PathLike)):
             cfg = load_config(str(cfg), overrides)
         net_cfg = (cfg.get('model') or {}).get('generator')

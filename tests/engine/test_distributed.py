@@ -159,9 +159,10 @@ def test_no_seed_ema_validation_and_saved_frames_match_one_process(data, tmp_pat
 def test_two_machines_resume_from_a_shared_output_dir_and_refuse_separate_ones(data, tmp_path):
     shared = tmp_path / 'shared'
     shared.mkdir()
+    # iterations 1..2 in one process, then 3..4 on two machines
+    assert main(['-c', DEMO_CONFIG, '--seed', '4', '-o', *tiny_overrides(data, str(shared / 'out'), 4),
+                 'total_iters=2']) == 0
     overrides = tiny_overrides(data, 'out', 4)  # relative: each machine resolves it in its cwd
-    results = two_machines([shared, shared], [['--seed', '4', '-o', *overrides, 'total_iters=2']] * 2, 'a')
-    assert [code for code, _, _ in results] == [0, 0], results[0][1][-2000:] + results[1][1][-2000:]
     (checkpoint,) = glob.glob(str(shared / 'out' / 'edvr_demo-*' / 'iter_2_checkpoint.pdparams'))
     results = two_machines([shared, shared], [['--resume', 'auto', '-o', *overrides]] * 2, 'b')
     assert [code for code, _, _ in results] == [0, 0], results[0][1][-2000:] + results[1][1][-2000:]
