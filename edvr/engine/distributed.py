@@ -70,7 +70,7 @@ def read_checkpoint_everywhere(path):
     failed = [rank for rank, message in enumerate(errors) if message]
     if failed:
         where = '' if len(errors) == 1 else f' (process {failed[0]} of {len(errors)}; {SHARED_FOLDER_HINT})'
-        raise WeightsError(f'--resume: {errors[failed[0]]}{where}')
+        raise WeightsError(f'{errors[failed[0]]}{where}')
     seen = gather((int(state['iter']), int(state['seed'])))
     if len(set(seen)) > 1:
         per_rank = ', '.join(f'process {rank}: iteration {it}, seed {seed}'

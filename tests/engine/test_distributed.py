@@ -179,7 +179,7 @@ def test_two_machines_resume_from_a_shared_output_dir_and_refuse_separate_ones(d
     newest = os.path.relpath(checkpoint.replace('iter_2_', 'iter_4_'), shared)
     for _, log, _ in results:
         assert [text for text in log.splitlines() if text.startswith('error: ')] == [
-            f'error: --resume: {newest}: checkpoint file not found '
+            f'error: {newest}: checkpoint file not found '
             f'(process 1 of 2; output_dir must be one folder shared by all machines)']
 
 
