@@ -114,9 +114,11 @@ def test_two_processes_train_identically_and_split_validation_exactly(data, tmp_
     assert two['bicubic'] == pytest.approx(one['bicubic'], abs=1e-9)
 
     # SIGTERM to the launcher (what a scheduler sends) once iteration 1 is logged: every process
-    # finishes its iteration, rank 0 saves it, and the resumed run equals the unbroken one
+    # finishes its iteration, rank 0 saves it, and the resumed run equals the unbroken one.
+    # The launcher signals whole process groups: loader worker processes get it too.
     part, logs = str(tmp_path / 'part'), tmp_path / 'logs_b'
-    proc = start(tmp_path, logs, ['--seed', '3', '-o', *tiny_overrides(data, part, 6)])
+    proc = start(tmp_path, logs, ['--seed', '3', '-o', *tiny_overrides(data, part, 6),
+                                  'dataset.train.num_workers=1'])
     wait_for_line(logs / 'workerlog.0', r'iter: 1/6')
     proc.send_signal(signal.SIGTERM)
     code, log, launcher = finish(proc, logs)
