@@ -6,7 +6,9 @@ run always holds the same samples with the same augmentation seeds, whatever
 the number of loader workers. Resuming at iteration ``k`` therefore needs no
 saved loader state, only ``k``.
 """
+import ctypes
 import signal
+import sys
 import traceback
 
 import numpy as np
@@ -18,6 +20,7 @@ from edvr.registry import DATASETS, build_from_config
 
 _LOADER_KEYS = ('batch_size', 'num_workers', 'use_shared_memory')
 _ERROR = '__loading_error__'
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def build_dataset(cfg, where='dataset'):
@@ -123,9 +126,15 @@ def _collate(samples):
 def _leave_stop_signals_to_the_main_process(worker_id):
     """In a loader worker: ignore SIGINT/SIGTERM. The launcher signals the whole process
     group and Ctrl-C the whole foreground group; a worker dying of it would abort the
-    main process before it saves its checkpoint. Workers end with their main process."""
+    main process before it saves its checkpoint. Workers end with their main process:
+    the loader shuts them down, and on Linux the kernel kills them if it dies first."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    if sys.platform.startswith('linux'):
+        try:
+            ctypes.CDLL('libc.so.6').prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        except (OSError, AttributeError):
+            pass
 
 
 class SafeLoader:
