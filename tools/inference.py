@@ -38,7 +38,7 @@ def build_parser():
     parser.add_argument('--tile_overlap', type=int, default=16, help='tile overlap in LR pixels')
     parser.add_argument('--device', help='cpu, gpu or gpu:N (default: the GPU if any)')
     parser.add_argument('--run_mode', default='fluid', choices=sorted(RUN_MODES),
-                        help='trt_fp32/trt_fp16: TensorRT on GPU')
+                        help='fluid (trt_fp32/trt_fp16 are refused: TensorRT is not supported)')
     parser.add_argument('--num_threads', type=int, help='CPU math threads (default: all cores)')
     parser.add_argument('--model_type', default='edvr', help='accepted for PaddleGAN compatibility')
     return parser
@@ -61,7 +61,8 @@ def run(args):
     elif cfg and args.load:
         predictor = Predictor.from_config(cfg, args.load, num_threads=args.num_threads,
                                           padding=args.padding, ensemble=args.ensemble,
-                                          tile=args.tile, tile_overlap=args.tile_overlap)
+                                          tile=args.tile, tile_overlap=args.tile_overlap,
+                                          device=args.device, tensorrt=RUN_MODES[args.run_mode])
     else:
         raise EDVRError('no model: give --model_path DIR/NAME, or -c CONFIG --load WEIGHTS')
     if args.input:

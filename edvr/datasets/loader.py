@@ -6,6 +6,9 @@ run always holds the same samples with the same augmentation seeds, whatever
 the number of loader workers. Resuming at iteration ``k`` therefore needs no
 saved loader state, only ``k``.
 """
+import ctypes
+import signal
+import sys
 import traceback
 
 import numpy as np
@@ -17,6 +20,7 @@ from edvr.registry import DATASETS, build_from_config
 
 _LOADER_KEYS = ('batch_size', 'num_workers', 'use_shared_memory')
 _ERROR = '__loading_error__'
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def build_dataset(cfg, where='dataset'):
@@ -119,6 +123,20 @@ def _collate(samples):
     return default_collate_fn(samples)
 
 
+def _leave_stop_signals_to_the_main_process(worker_id):
+    """In a loader worker: ignore SIGINT/SIGTERM. The launcher signals the whole process
+    group and Ctrl-C the whole foreground group; a worker dying of it would abort the
+    main process before it saves its checkpoint. Workers end with their main process:
+    the loader shuts them down, and on Linux the kernel kills them if it dies first."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    if sys.platform.startswith('linux'):
+        try:
+            ctypes.CDLL('libc.so.6').prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        except (OSError, AttributeError):
+            pass
+
+
 class SafeLoader:
     """Iterates a paddle DataLoader, re-raising a sample's error with its own message."""
 
@@ -126,17 +144,22 @@ class SafeLoader:
         self.batch_sampler = batch_sampler
         self.loader = DataLoader(_CarryErrors(dataset), batch_sampler=batch_sampler,
                                  num_workers=num_workers, use_shared_memory=use_shared_memory,
-                                 collate_fn=_collate)
+                                 collate_fn=_collate,
+                                 worker_init_fn=_leave_stop_signals_to_the_main_process)
 
     def __len__(self):
         return len(self.batch_sampler)
 
     def __iter__(self):
-        for batch in self.loader:
-            if _ERROR in batch:
-                kind, message = batch[_ERROR].split('\n', 1)
-                raise getattr(errors, kind, RuntimeError)(message)
-            yield batch
+        batches = iter(self.loader)
+        try:
+            for batch in batches:
+                if _ERROR in batch:
+                    kind, message = batch[_ERROR].split('\n', 1)
+                    raise getattr(errors, kind, RuntimeError)(message)
+                yield batch
+        finally:  # end the worker processes now: they ignore SIGTERM, so exit could not end them
+            getattr(batches, '_try_shutdown_all', lambda: None)()
 
 
 def build_train_loader(cfg, dataset, seed, rank=0, world_size=1, start_iter=0):

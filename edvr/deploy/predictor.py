@@ -4,7 +4,7 @@
 Two back ends behind one API:
 
 * an exported model (`tools/export_model.py`) run by ``paddle.inference``
-  (CPU, or GPU with optional TensorRT when Paddle is built with them);
+  (CPU, or GPU when Paddle is built with CUDA);
 * a config plus weights run as a dynamic graph (`Predictor.from_config`), for
   users without an exported model.
 
@@ -46,6 +46,29 @@ def default_device():
     return 'cpu'
 
 
+def check_tensorrt(tensorrt):
+    """Refuse TensorRT, which this project does not run.
+
+    Paddle 3 exports ``.json`` (PIR) programs; ``paddle.inference``'s
+    ``enable_tensorrt_engine`` applies no TensorRT pass to those, and Paddle 3's
+    route for them (``paddle.tensorrt.convert``) is not wired up here.
+    """
+    if tensorrt:
+        raise ConfigError(f'--run_mode trt_{tensorrt}: TensorRT is not supported (Paddle 3 .json models '
+                          f'need paddle.tensorrt.convert); use --run_mode fluid with --device gpu')
+
+
+def parse_device(device):
+    """'cpu', 'gpu' or 'gpu:N' (None: `default_device`) -> 'cpu', or the GPU index N."""
+    device = device or default_device()
+    kind, _, card = device.partition(':')
+    if kind == 'gpu' and not paddle.is_compiled_with_cuda():
+        raise ConfigError(f'--device {device}: this Paddle build has no CUDA; use cpu')
+    if device != 'cpu' and not (kind == 'gpu' and (card == '' or card.isdigit())):
+        raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
+    return 'cpu' if device == 'cpu' else int(card or 0)
+
+
 def _dihedral(x, transpose, flip_h, flip_w, inverse=False):
     """One of the 8 flips/transposes of the last two (h, w) axes of ``x``, or its inverse."""
     def swap(a):
@@ -69,27 +92,15 @@ class _InferenceRunner:
         program, params: the model's program and weights files.
         device: 'cpu', 'gpu' or 'gpu:N'; None picks `default_device`.
         num_threads: CPU math threads.
-        tensorrt: None, 'fp32' or 'fp16' (GPU only; needs Paddle built with TensorRT).
-        num_frames, channels: the model's fixed input axes (for TensorRT shape ranges).
     """
 
-    def __init__(self, program, params, device=None, num_threads=None, tensorrt=None,
-                 num_frames=5, channels=3):
+    def __init__(self, program, params, device=None, num_threads=None):
         from paddle import inference
         config = inference.Config(program, params)
-        device = device or default_device()
-        if device.split(':')[0] == 'gpu':
-            if not paddle.is_compiled_with_cuda():
-                raise ConfigError(f'--device {device}: this Paddle build has no CUDA; use cpu')
-            card = device.partition(':')[2] or '0'
-            if not card.isdigit():
-                raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
-            config.enable_use_gpu(256, int(card))
-            if tensorrt:
-                _enable_tensorrt(config, tensorrt, num_frames, channels)
-        elif device == 'cpu':
-            if tensorrt:
-                raise ConfigError('TensorRT (--run_mode trt_fp32/trt_fp16) needs --device gpu')
+        card = parse_device(device)
+        if card != 'cpu':
+            config.enable_use_gpu(256, card)
+        else:
             config.disable_gpu()
             # With oneDNN, Paddle 3.3's CPU predictor segfaults in
             # conv_activation_onednn_fuse_pass (conv + leaky_relu) for this model;
@@ -98,8 +109,6 @@ class _InferenceRunner:
             # not support ArrayAttribute<DoubleAttribute>"). Plain CPU kernels work.
             config.disable_mkldnn()
             config.set_cpu_math_library_num_threads(default_threads(num_threads))
-        else:
-            raise ConfigError(f'--device {device!r}: expected cpu, gpu or gpu:N')
         config.disable_glog_info()
         self.predictor = inference.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
@@ -115,23 +124,6 @@ class _InferenceRunner:
         self.input.copy_from_cpu(np.ascontiguousarray(x, dtype=np.float32))
         self.predictor.run()
         return self.output.copy_to_cpu()
-
-
-def _enable_tensorrt(config, precision, num_frames, channels, max_side=1088):
-    """TensorRT subgraphs with dynamic (h, w); written to Paddle's docs, untested here."""
-    from paddle import inference
-    if tuple(inference.get_trt_compile_version()) == (0, 0, 0):
-        raise ConfigError('TensorRT (--run_mode trt_*): this Paddle build has no TensorRT')
-    modes = {'fp32': inference.PrecisionType.Float32, 'fp16': inference.PrecisionType.Half}
-    if precision not in modes:
-        raise ConfigError(f'TensorRT precision {precision!r}: expected fp32 or fp16')
-    config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
-                                  precision_mode=modes[precision], use_static=False,
-                                  use_calib_mode=False)
-    name = 'x'
-    config.set_trt_dynamic_shape_info({name: [1, num_frames, channels, 16, 16]},
-                                      {name: [1, num_frames, channels, max_side, max_side]},
-                                      {name: [1, num_frames, channels, 192, 320]})
 
 
 class _DygraphRunner:
@@ -165,7 +157,7 @@ class Predictor:
             onnxruntime on the CPU).
         device: 'cpu', 'gpu' or 'gpu:N'; None: the GPU if there is one, else the CPU.
         num_threads: CPU math threads (default: EDVR_NUM_THREADS or all cores).
-        tensorrt: None, 'fp32' or 'fp16': TensorRT on GPU.
+        tensorrt: None; 'fp32' or 'fp16' (TensorRT) raise ConfigError (`check_tensorrt`).
         padding: temporal padding at clip ends, one of `PADDING_MODES`.
         ensemble: average the outputs of the 8 flips/transposes of each window
             (test-time augmentation; 8x the time).
@@ -181,18 +173,16 @@ class Predictor:
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
                  padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
         _check_padding(padding)
+        check_tensorrt(tensorrt)
         if str(model_path).endswith('.onnx'):
             from edvr.deploy.onnx_runner import OnnxRunner, onnx_model_files
-            if tensorrt:
-                raise ConfigError('TensorRT runs exported Paddle models, not ONNX files')
             _, info_file = onnx_model_files(str(model_path))
             runner = OnnxRunner(str(model_path), device, num_threads)
             info = _read_info(info_file)
         else:
             program, params, info_file = find_model_files(model_path)
             info = _read_info(info_file)
-            runner = _InferenceRunner(program, params, device, num_threads, tensorrt,
-                                      int(info.get('num_frames', 5)))
+            runner = _InferenceRunner(program, params, device, num_threads)
         num_frames = info.get('num_frames') or runner.input_frames()
         if not num_frames:
             raise WeightsError(f'{model_path}: frames per window unknown (no {info_file or "info"} '
@@ -203,7 +193,8 @@ class Predictor:
 
     @classmethod
     def from_config(cls, cfg, weights, overrides=(), num_threads=None,
-                    padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
+                    padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16,
+                    device=None, tensorrt=None):
         """A predictor running the config's generator as a dynamic graph.
 
         Args:
@@ -214,6 +205,8 @@ class Predictor:
             padding: temporal padding at clip ends.
             ensemble: average over the 8 flips/transposes of each window.
             tile, tile_overlap: restore large frames in overlapping tiles.
+            device: 'cpu', 'gpu' or 'gpu:N'; None: the GPU if there is one, else the CPU.
+            tensorrt: must be None (TensorRT runs exported models only; `check_tensorrt`).
         """
         from edvr import components  # noqa: F401  (registers every component)
         from edvr.config import load_config
@@ -221,6 +214,9 @@ class Predictor:
         from edvr.registry import NETWORKS, build_from_config
 
         _check_padding(padding)
+        check_tensorrt(tensorrt)
+        card = parse_device(device)
+        paddle.set_device('cpu' if card == 'cpu' else f'gpu:{card}')
         if isinstance(cfg, (str, os.PathLike)):
             cfg = load_config(str(cfg), overrides)
         net_cfg = (cfg.get('model') or {}).get('generator')

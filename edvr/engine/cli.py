@@ -40,10 +40,12 @@ def run(args):
     """Train or evaluate as ``args`` say; returns the final scores."""
     cfg = load_config(args.config_file, args.opt)
     notes = check_settings(cfg, training=not args.evaluate_only)
+    from edvr.engine.distributed import decide_on_rank0, join_process_group
     from edvr.engine.run_folder import auto_resume_checkpoint
     from edvr.engine.trainer import Trainer  # imports paddle: after config errors are out
     if args.resume == 'auto':
-        args.resume = auto_resume_checkpoint(cfg, args.config_file)
+        join_process_group()  # rank 0 looks, every rank resumes the same file
+        args.resume = decide_on_rank0(auto_resume_checkpoint, cfg, args.config_file)
         print(f'--resume auto: {args.resume or "no checkpoint found, starting a new run"}')
     if args.resume and args.load:
         raise EDVRError('--resume and --load: give one (a checkpoint already holds the weights)')
@@ -106,5 +108,6 @@ def main(argv=None):
         print('interrupted', file=sys.stderr)
         return 130
     if report.get('stopped_by'):
-        return 128 + int(report['stopped_by'])
+        from edvr.engine.stop_signals import stop_exit_code
+        return stop_exit_code(report['stopped_by'])
     return 0

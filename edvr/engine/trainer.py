@@ -19,6 +19,7 @@ from edvr import settings
 from edvr.config import dump_config
 from edvr.datasets.loader import build_dataset, build_eval_loader, build_train_loader
 from edvr.engine import checkpoint as ckpt
+from edvr.engine.distributed import from_rank0, gather, join_process_group, read_checkpoint_everywhere
 from edvr.engine.ema import WeightAverage
 from edvr.engine.evaluator import build_metrics, evaluate, upscale_center
 from edvr.engine.run_folder import config_record_path, disk_full_error, run_folder
@@ -56,15 +57,14 @@ class Trainer:
         self.config_path = config_path
         self.world_size = dist.get_world_size()
         self.rank = dist.get_rank()
-        if self.world_size > 1:
-            dist.init_parallel_env()
-        resume_state = ckpt.read_checkpoint(resume) if resume else None
+        join_process_group()
+        resume_state = read_checkpoint_everywhere(resume) if resume else None
         self.run_dir = run_folder(cfg, config_path, resume)
         self.logger = setup_logger(None, self.rank)  # the log file opens once all is built
         device = select_device(int(os.environ.get('PADDLE_LOCAL_RANK', self.rank)),
                                int(os.environ.get('PADDLE_LOCAL_SIZE', self.world_size)))
-        self.seed = int(resume_state['seed']) if resume_state else \
-            int(seed if seed is not None else cfg.get('seed', np.random.randint(0, 2**31 - 1)))
+        self.seed = int(resume_state['seed']) if resume_state else from_rank0(  # one seed for all
+            _first_given(seed, settings.value(cfg, 'seed'), np.random.randint(0, 2**31 - 1)))
         paddle.seed(self.seed)
         np.random.seed(self.seed + self.rank)
 
@@ -124,13 +124,15 @@ class Trainer:
         params = self.model.generator.parameters()
         self.optimizer = build_optimizer(cfg.get('optimizer'), self.scheduler, params)
         if amp and 'gpu' in paddle.get_device():
+            if amp_level == 'O2':  # O2 casts the weights themselves to float16 (paddle.amp.decorate)
+                self.logger.warning('--amp_level O2 is not supported (checkpoints, EMA and resume keep '
+                                    'float32 weights); training with O1')
+                amp_level = 'O1'
             scaler = paddle.amp.GradScaler(init_loss_scaling=1024)
             self.model.enable_amp(amp_level, 'float16', scaler)
         elif amp:  # Paddle's auto_cast only acts on CUDA/XPU/custom devices
             self.logger.warning('--amp: Paddle runs mixed precision only on GPU-like devices; '
                                 'on CPU this run trains in float32')
-        if settings.value(cfg, 'ema_decay'):
-            self.ema = WeightAverage(self.model.generator, settings.value(cfg, 'ema_decay'))
         if resume_state:
             ckpt.set_generator_state(self.model.generator, resume_state['generator'], resume)
             ckpt.load_portable_optimizer_state(self.optimizer, self.model.generator,
@@ -138,14 +140,16 @@ class Trainer:
             self.scheduler.set_state_dict(resume_state['lr_scheduler'])
             self.current_iter = int(resume_state['iter'])
             self.best = dict(resume_state.get('best', {}))
-            if self.ema and 'generator_ema' in resume_state:
-                self.ema.set_state_dict(resume_state['generator_ema'])
             if self.amp_scaler and 'scaler' in resume_state:
                 self.amp_scaler.load_state_dict(resume_state['scaler'])
         if self.world_size > 1:
             unused = bool(settings.value(cfg, 'find_unused_parameters') or self.model.tsa_iter)
             self.model.nets['generator'] = paddle.DataParallel(
                 self.model.generator, find_unused_parameters=unused)
+        if settings.value(cfg, 'ema_decay'):  # after DataParallel gave every rank rank 0's weights
+            self.ema = WeightAverage(self.generator, settings.value(cfg, 'ema_decay'))
+            if resume_state and 'generator_ema' in resume_state:
+                self.ema.set_state_dict(resume_state['generator_ema'])
         per_epoch = max(-(-len(self.train_set) // self.world_size) // self.batch_size, 1)
         self.total_iters = settings.value(cfg, 'total_iters') or \
             settings.value(cfg, 'epochs') * per_epoch
@@ -219,6 +223,8 @@ class Trainer:
                     or current_iter == self.total_iters:
                 self.save(current_iter)
             if stop:
+                if self.world_size > 1:
+                    dist.barrier()  # no process exits while rank 0 is still writing
                 name = signal.Signals(signals.received or signal.SIGTERM).name
                 self.logger.info(f'stopped by {name} after iteration {current_iter}; resume with '
                                  f'--resume {os.path.join(self.run_dir, f"iter_{current_iter}_checkpoint.pdparams")}')
@@ -258,7 +264,8 @@ class Trainer:
         if self.test_loader is None:
             raise ConfigError('dataset.test: missing; evaluation needs a test dataset')
         save_img = settings.value(self.cfg, 'validate.save_img') if save_img is None else save_img
-        save_dir = os.path.join(self.run_dir, 'visual_test') if save_img and self.rank == 0 else None
+        # every rank writes the frames it scored, into rank 0's run folder
+        save_dir = from_rank0(os.path.join(self.run_dir, 'visual_test')) if save_img else None
         suffix = f'_{current_iter}' if current_iter else ''
         with self.eval_weights():
             result = evaluate(self.model.test_iter, self.test_loader, self.metrics, self.min_max,
@@ -299,13 +306,12 @@ class Trainer:
     def _check_replicas_agree(self):
         """Compare a weight checksum across processes; they must hold identical weights."""
         checksum = float(sum(float(p.astype('float64').sum()) for p in self.generator.parameters()))
-        sums = []
-        dist.all_gather_object(sums, checksum)
-        if len(set(sums)) == 1:
-            self.logger.info(f'weights identical on all {self.world_size} processes '
-                             f'(checksum {checksum:.10g})')
-        else:
-            self.logger.warning(f'weights differ across processes: checksums {sums}')
+        sums = gather(checksum)
+        if len(set(sums)) > 1:
+            raise TrainingError(f'weights differ across processes (checksums {sums}); '
+                                f'the processes no longer train the same model')
+        self.logger.info(f'weights identical on all {self.world_size} processes '
+                         f'(checksum {checksum:.10g})')
 
     @staticmethod
     def _summary(result):
@@ -335,3 +341,8 @@ class Trainer:
             state['scaler'] = self.amp_scaler.state_dict()
         ckpt.save_atomic(state, os.path.join(self.run_dir, f'iter_{current_iter}_checkpoint.pdparams'))
         ckpt.prune_checkpoints(self.run_dir, settings.value(self.cfg, 'snapshot_config.max_keep'))
+
+
+def _first_given(*values):
+    """The first value that is not None, as an int."""
+    return int(next(v for v in values if v is not None))

@@ -117,6 +117,24 @@ def tune_cpu_runtime():
     return dict(_tuned['applied'])
 
 
+def launcher_gpu(local_rank=0, local_world_size=1):
+    """The GPU index this process should use.
+
+    ``paddle.distributed.launch`` names each process's card(s) in
+    FLAGS_selected_gpus (relative to CUDA_VISIBLE_DEVICES), and
+    ``init_parallel_env`` binds the communicator to the first one (Paddle's
+    ``ParallelEnv().device_id``); the model must live on that same card. Without
+    a launcher: the local rank when several processes share the machine, else 0.
+    """
+    selected = os.environ.get('FLAGS_selected_gpus', '').split(',')[0].strip()
+    if selected:
+        if not selected.isdigit():
+            raise ConfigError(f'environment variable FLAGS_selected_gpus='
+                              f'{os.environ["FLAGS_selected_gpus"]!r}: expected GPU indices like 0 or 0,1')
+        return int(selected)
+    return int(local_rank) if local_world_size > 1 else 0
+
+
 def select_device(local_rank=0, local_world_size=1, cpu_threads=None):
     """Pick and set the device; returns a description for the log.
 
@@ -127,7 +145,7 @@ def select_device(local_rank=0, local_world_size=1, cpu_threads=None):
             EDVR_NUM_THREADS, else the cores divided among processes.
     """
     if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
-        device = f'gpu:{int(os.environ.get("FLAGS_selected_gpus", local_rank)) if local_world_size > 1 else 0}'
+        device = f'gpu:{launcher_gpu(local_rank, local_world_size)}'
         paddle.set_device(device)
         return f'GPU ({device}, {paddle.device.cuda.get_device_name()})'
     paddle.set_device('cpu')
