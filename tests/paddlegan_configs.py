@@ -5,7 +5,8 @@
 aside), so a PaddleGAN user's config file and ours are interchangeable. Keys
 are dotted paths into the YAML; a list of mappings is indexed by position
 (``preprocess.3.pipeline.0.scale``); plain lists stay values. `SHARED` holds
-the settings all six agree on, `VARIANTS` what each one sets besides.
+the settings all six agree on, `VARIANTS` what each one sets besides
+(from a few groups of settings that several variants share, then its own).
 
 The EDVR tutorial PaddleGAN's users follow spreads one config over several
 YAML blocks; merged, they are exactly `TUTORIAL_CONFIG`'s settings.
@@ -93,135 +94,106 @@ SHARED = {
     'snapshot_config.interval': 5000,
 }
 
+# x4 super-resolution from bicubic LQ frames
+SR_X4 = {
+    'model.generator.scale_factor': 4,
+    'model.generator.predeblur': False,
+    'model.generator.HR_in': False,
+    'dataset.train.num_workers': 3,
+    'dataset.train.batch_size': 4,
+    'dataset.train.dataset.lq_folder': 'data/REDS/train_sharp_bicubic/X4',
+    'dataset.train.dataset.preprocess.3.pipeline.0.scale': 4,
+    'dataset.test.lq_folder': 'data/REDS/REDS4_test_sharp_bicubic/X4',
+}
+
+# deblurring: blurred input frames of the GT size
+DEBLUR = {
+    'model.generator.scale_factor': 1,
+    'model.generator.predeblur': True,
+    'model.generator.HR_in': True,
+    'dataset.train.num_workers': 6,
+    'dataset.train.batch_size': 8,
+    'dataset.train.dataset.lq_folder': 'data/REDS/train_blur/X4',
+    'dataset.train.dataset.preprocess.3.pipeline.0.scale': 1,
+    'dataset.test.lq_folder': 'data/REDS/REDS4_test_blur/X4',
+}
+
+# EDVR-M and EDVR-L sizes
+MEDIUM = {
+    'model.generator.nf': 64,
+    'model.generator.back_RBs': 10,
+}
+
+LARGE = {
+    'model.generator.nf': 128,
+    'model.generator.back_RBs': 40,
+}
+
+# TSA variants: TSA trained alone first, and a first 50k cycle
+WITH_TSA = {
+    'find_unused_parameters': True,
+    'model.tsa_iter': 50000,
+    'model.generator.w_TSA': True,
+    'lr_scheduler.periods': [50000, 100000, 150000, 150000, 150000],
+}
+
 VARIANTS = {
-    'edvr_m_wo_tsa': {
+    'edvr_m_wo_tsa': dict(**SR_X4, **MEDIUM, **{
         'model.tsa_iter': 0,
-        'model.generator.scale_factor': 4,
-        'model.generator.nf': 64,
-        'model.generator.back_RBs': 10,
-        'model.generator.predeblur': False,
-        'model.generator.HR_in': False,
         'model.generator.w_TSA': False,
         'model.to_static': False,
         'export_model.0.name': 'generator',
         'export_model.0.inputs_num': 1,
-        'dataset.train.num_workers': 3,
-        'dataset.train.batch_size': 4,
-        'dataset.train.dataset.lq_folder': 'data/REDS/train_sharp_bicubic/X4',
-        'dataset.train.dataset.preprocess.3.pipeline.0.scale': 4,
-        'dataset.test.lq_folder': 'data/REDS/REDS4_test_sharp_bicubic/X4',
         'lr_scheduler.learning_rate': 0.0004,
         'lr_scheduler.periods': [150000, 150000, 150000, 150000],
         'lr_scheduler.restart_weights': [1, 1, 1, 1],
         'validate.interval': 5000,
         'log_config.interval': 100,
         'log_config.visiual_interval': 5000,
-    },
-    'edvr_m_w_tsa': {
-        'model.tsa_iter': 50000,
-        'model.generator.scale_factor': 4,
-        'model.generator.nf': 64,
-        'model.generator.back_RBs': 10,
-        'model.generator.predeblur': False,
-        'model.generator.HR_in': False,
-        'model.generator.w_TSA': True,
+    }),
+    'edvr_m_w_tsa': dict(**SR_X4, **MEDIUM, **WITH_TSA, **{
         'export_model.0.name': 'generator',
         'export_model.0.inputs_num': 1,
-        'dataset.train.num_workers': 3,
-        'dataset.train.batch_size': 4,
-        'dataset.train.dataset.lq_folder': 'data/REDS/train_sharp_bicubic/X4',
-        'dataset.train.dataset.preprocess.3.pipeline.0.scale': 4,
-        'dataset.test.lq_folder': 'data/REDS/REDS4_test_sharp_bicubic/X4',
         'lr_scheduler.learning_rate': 0.0004,
-        'lr_scheduler.periods': [50000, 100000, 150000, 150000, 150000],
         'lr_scheduler.restart_weights': [1, 1, 1, 1, 1],
         'validate.interval': 5000,
         'log_config.interval': 10,
         'log_config.visiual_interval': 5000,
-        'find_unused_parameters': True,
-    },
-    'edvr_l_wo_tsa': {
+    }),
+    'edvr_l_wo_tsa': dict(**SR_X4, **LARGE, **{
         'model.tsa_iter': 0,
-        'model.generator.scale_factor': 4,
-        'model.generator.nf': 128,
-        'model.generator.back_RBs': 40,
-        'model.generator.predeblur': False,
-        'model.generator.HR_in': False,
         'model.generator.w_TSA': False,
-        'dataset.train.num_workers': 3,
-        'dataset.train.batch_size': 4,
-        'dataset.train.dataset.lq_folder': 'data/REDS/train_sharp_bicubic/X4',
-        'dataset.train.dataset.preprocess.3.pipeline.0.scale': 4,
-        'dataset.test.lq_folder': 'data/REDS/REDS4_test_sharp_bicubic/X4',
         'lr_scheduler.learning_rate': 0.0004,
         'lr_scheduler.periods': [150000, 150000, 150000, 150000],
         'lr_scheduler.restart_weights': [1, 0.5, 0.5, 0.5],
         'validate.interval': 5000,
         'log_config.interval': 10,
         'log_config.visiual_interval': 500,
-    },
-    'edvr_l_w_tsa': {
-        'model.tsa_iter': 50000,
-        'model.generator.scale_factor': 4,
-        'model.generator.nf': 128,
-        'model.generator.back_RBs': 40,
-        'model.generator.predeblur': False,
-        'model.generator.HR_in': False,
-        'model.generator.w_TSA': True,
-        'dataset.train.num_workers': 3,
-        'dataset.train.batch_size': 4,
-        'dataset.train.dataset.lq_folder': 'data/REDS/train_sharp_bicubic/X4',
-        'dataset.train.dataset.preprocess.3.pipeline.0.scale': 4,
-        'dataset.test.lq_folder': 'data/REDS/REDS4_test_sharp_bicubic/X4',
+    }),
+    'edvr_l_w_tsa': dict(**SR_X4, **LARGE, **WITH_TSA, **{
         'lr_scheduler.learning_rate': 0.0004,
-        'lr_scheduler.periods': [50000, 100000, 150000, 150000, 150000],
         'lr_scheduler.restart_weights': [1, 0.5, 0.5, 0.5, 0.5],
         'validate.interval': 5000,
         'log_config.interval': 10,
         'log_config.visiual_interval': 5000,
-        'find_unused_parameters': True,
-    },
-    'edvr_l_blur_wo_tsa': {
+    }),
+    'edvr_l_blur_wo_tsa': dict(**DEBLUR, **LARGE, **{
         'model.tsa_iter': False,
-        'model.generator.scale_factor': 1,
-        'model.generator.nf': 128,
-        'model.generator.back_RBs': 40,
-        'model.generator.predeblur': True,
-        'model.generator.HR_in': True,
         'model.generator.w_TSA': False,
-        'dataset.train.num_workers': 6,
-        'dataset.train.batch_size': 8,
-        'dataset.train.dataset.lq_folder': 'data/REDS/train_blur/X4',
-        'dataset.train.dataset.preprocess.3.pipeline.0.scale': 1,
-        'dataset.test.lq_folder': 'data/REDS/REDS4_test_blur/X4',
         'lr_scheduler.learning_rate': 0.0002,
         'lr_scheduler.periods': [150000, 150000, 150000, 150000],
         'lr_scheduler.restart_weights': [1, 0.5, 0.5, 0.5],
         'validate.interval': 5000,
         'log_config.interval': 10,
         'log_config.visiual_interval': 5000,
-    },
-    'edvr_l_blur_w_tsa': {
-        'model.tsa_iter': 50000,
-        'model.generator.scale_factor': 1,
-        'model.generator.nf': 128,
-        'model.generator.back_RBs': 40,
-        'model.generator.predeblur': True,
-        'model.generator.HR_in': True,
-        'model.generator.w_TSA': True,
-        'dataset.train.num_workers': 6,
-        'dataset.train.batch_size': 8,
-        'dataset.train.dataset.lq_folder': 'data/REDS/train_blur/X4',
-        'dataset.train.dataset.preprocess.3.pipeline.0.scale': 1,
-        'dataset.test.lq_folder': 'data/REDS/REDS4_test_blur/X4',
+    }),
+    'edvr_l_blur_w_tsa': dict(**DEBLUR, **LARGE, **WITH_TSA, **{
         'lr_scheduler.learning_rate': 0.0004,
-        'lr_scheduler.periods': [50000, 100000, 150000, 150000, 150000],
         'lr_scheduler.restart_weights': [1, 0.5, 0.5, 0.5, 0.5],
         'validate.interval': 10000,
         'log_config.interval': 50,
         'log_config.visiual_interval': 5000,
-        'find_unused_parameters': True,
-    },
+    }),
 }
 
 TUTORIAL_CONFIG = 'edvr_l_blur_wo_tsa'
