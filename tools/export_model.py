@@ -28,7 +28,7 @@ def build_parser():
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config keys')
     parser.add_argument('--onnx', action='store_true',
-                        help='also convert to ONNX (<name>.onnx; needs paddle2onnx and '
+                        help='also convert to ONNX (<name>.onnx; needs paddle2onnx, onnx and '
                              'onnxruntime) and check it against the Paddle model')
     parser.add_argument('--export_serving_model', action='store_true',
                         help='accepted for PaddleGAN compatibility; not supported')
@@ -40,12 +40,16 @@ def run(args):
     from edvr.deploy.export import export_model, parse_inputs_size
     if args.export_serving_model:
         raise EDVRError('--export_serving_model: Paddle Serving export is not supported')
+    if args.onnx:
+        from edvr.deploy.onnx_export import require_onnx_tools
+        require_onnx_tools()  # before anything is exported
     cfg = load_config(args.config_file, args.opt)
     start = time.perf_counter()
-    prefixes = export_model(cfg, args.load, args.inputs_size, args.output_dir, args.model_name)
-    for prefix in prefixes:
-        print(f'exported {prefix} (.json/.pdmodel + .pdiparams + .edvr.yml) '
-              f'in {time.perf_counter() - start:.1f} s')
+    written = export_model(cfg, args.load, args.inputs_size, args.output_dir, args.model_name)
+    for prefix, files in written.items():
+        print(f'exported {prefix} in {time.perf_counter() - start:.1f} s: '
+              f'{", ".join(sorted(os.path.basename(f) for f in files))}')
+    prefixes = list(written)
     if args.onnx:
         from edvr.deploy.onnx_export import export_onnx, max_difference
         shape = parse_inputs_size(args.inputs_size)[0]

@@ -31,6 +31,7 @@ from collections import OrderedDict
 import numpy as np
 
 from edvr.errors import WeightsError
+from edvr.utils.safe_pickle import RestrictedUnpickler, unpickle
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 LEGACY_PROTOCOL = 1001
@@ -134,7 +135,7 @@ ALLOWED = {
 ALLOWED.update({('torch', name): StorageType(name) for name in STORAGE_DTYPES})
 
 
-class SafeUnpickler(pickle.Unpickler):
+class SafeUnpickler(RestrictedUnpickler):
     """An unpickler that resolves only `ALLOWED` names and PyTorch storage ids.
 
     Args:
@@ -143,17 +144,13 @@ class SafeUnpickler(pickle.Unpickler):
         load_storage: ``f(key, StorageType, numel) -> Storage`` for persistent ids.
     """
 
-    def __init__(self, file, where, load_storage):
-        super().__init__(file, encoding='utf-8')
-        self.where, self.load_storage = where, load_storage
+    allowed = ALLOWED
+    accepts = 'a tensor, storage or plain container (only PyTorch state dicts are read)'
+    encoding = 'utf-8'
 
-    def find_class(self, module, name):
-        found = ALLOWED.get((module, name))
-        if found is None:
-            raise WeightsError(f'{self.where}: refused to load: the pickle asks for '
-                               f'{module}.{name}, which is not a tensor, storage or plain '
-                               f'container (only PyTorch state dicts are read)')
-        return found
+    def __init__(self, file, where, load_storage):
+        super().__init__(file, where)
+        self.load_storage = load_storage
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == 'storage'
@@ -180,17 +177,6 @@ def _materialise(obj, where):
     if isinstance(obj, tuple):
         return tuple(_materialise(v, where) for v in obj)
     return obj
-
-
-def _unpickle(unpickler):
-    """Run an unpickler, turning low-level failures into one WeightsError."""
-    try:
-        return unpickler.load()
-    except WeightsError:
-        raise
-    except Exception as exc:  # truncated or garbled pickles raise many types
-        raise WeightsError(f'{unpickler.where}: damaged pickle data '
-                           f'({type(exc).__name__}: {exc})') from None
 
 
 def _load_zip(path, f):
@@ -234,7 +220,7 @@ def _load_zip(path, f):
         data = archive.read(pkl[0])
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise WeightsError(f'{path}: damaged or truncated zip archive ({exc})') from None
-    obj = _unpickle(SafeUnpickler(io.BytesIO(data), path, load_storage))
+    obj = unpickle(SafeUnpickler(io.BytesIO(data), path, load_storage))
     return _materialise(obj, path)
 
 
@@ -247,7 +233,7 @@ def _load_legacy(path, f):
         return storages[key]
 
     def load():
-        return _unpickle(SafeUnpickler(f, path, load_storage))
+        return unpickle(SafeUnpickler(f, path, load_storage))
 
     head = f.read(max(len(h) for h in LEGACY_HEADS))
     magic = next((h for h in LEGACY_HEADS if head.startswith(h)), None)

@@ -133,7 +133,7 @@ def export_model(cfg, weights=None, inputs_size='1,5,3,180,320', output_dir='inf
             becomes ``<model_name>_<net>``.
 
     Returns:
-        list of the model prefixes written (``output_dir/name``).
+        dict {model prefix (``output_dir/name``): [the files written]}, in export order.
     """
     from edvr import components  # noqa: F401  (registers every component)
     from edvr.engine.checkpoint import read_state, set_generator_state
@@ -148,7 +148,7 @@ def export_model(cfg, weights=None, inputs_size='1,5,3,180,320', output_dir='inf
     model = build_from_config(cfg.get('model'), MODELS, where='model')
     state = read_state(weights) if weights else None
     min_max = tuple(cfg.get('min_max', (0., 1.)))
-    prefixes, first = [], 0
+    written, first = {}, 0
     for entry in entries:
         name = entry.get('name')
         if name not in model.nets:
@@ -165,9 +165,8 @@ def export_model(cfg, weights=None, inputs_size='1,5,3,180,320', output_dir='inf
         else:
             file_name = f'{type(model).__name__.lower()}_{name}'
         prefix = os.path.join(output_dir, file_name)
-        save_inference_model(net, prefix, own, network_info(net, min_max))
-        prefixes.append(prefix)
-    return prefixes
+        written[prefix] = save_inference_model(net, prefix, own, network_info(net, min_max))
+    return written
 
 
 def _check_shape(net, shape, text):

@@ -22,17 +22,24 @@ import tempfile
 import numpy as np
 
 from edvr.deploy.export import INFO_EXTENSION, PARAMS_EXTENSION, find_model_files
+from edvr.deploy.onnx_runner import onnx_session, require, run_onnx
+from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError, EDVRError, WeightsError
 
+__all__ = ['export_onnx', 'max_difference', 'onnx_session', 'require_onnx_tools',
+           'restore_offset_groups', 'run_onnx']
+
 OPSET = 19  # the first opset with DeformConv
-INSTALL_HINT = 'pip install paddle2onnx onnxruntime'
 
 
-def _require(module):
-    try:
-        return __import__(module)
-    except ImportError as exc:
-        raise ConfigError(f'ONNX export needs the {module!r} package ({INSTALL_HINT})') from exc
+def require_onnx_tools():
+    """Check that the packages ONNX export and its check need are installed.
+
+    Raises:
+        ConfigError: naming the first one missing.
+    """
+    for module in ('paddle2onnx', 'onnx', 'onnxruntime'):
+        require(module, 'ONNX export')
 
 
 def _program_with_float32_attributes(program, folder):
@@ -95,7 +102,7 @@ def export_onnx(model_path, onnx_path=None):
     Returns:
         the path written.
     """
-    paddle2onnx, onnx = _require('paddle2onnx'), _require('onnx')
+    paddle2onnx, onnx = require('paddle2onnx', 'ONNX export'), require('onnx', 'ONNX export')
     program, params, info = find_model_files(model_path)
     onnx_path = onnx_path or params[:-len(PARAMS_EXTENSION)] + '.onnx'
     folder = os.path.dirname(os.path.abspath(onnx_path))
@@ -126,24 +133,6 @@ def export_onnx(model_path, onnx_path=None):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def onnx_session(onnx_path, num_threads=None):
-    """An onnxruntime CPU session for ``onnx_path`` (warnings silenced)."""
-    ort = _require('onnxruntime')
-    if not os.path.isfile(onnx_path):
-        raise WeightsError(f'{onnx_path}: ONNX model not found')
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if num_threads:
-        options.intra_op_num_threads = int(num_threads)
-    return ort.InferenceSession(onnx_path, options, providers=['CPUExecutionProvider'])
-
-
-def run_onnx(session, frames):
-    """Run ``session`` on float32 frames (b, t, c, h, w); returns (b, c, H, W)."""
-    name = session.get_inputs()[0].name
-    return session.run(None, {name: np.ascontiguousarray(frames, dtype=np.float32)})[0]
-
-
 def max_difference(model_path, onnx_path, shape, seed=0):
     """Largest |ONNX - Paddle| output difference on one random input of ``shape``.
 
@@ -152,7 +141,6 @@ def max_difference(model_path, onnx_path, shape, seed=0):
         onnx_path: its ONNX conversion.
         shape: input shape (b, t, c, h, w); h and w divisible by the size multiple.
     """
-    from edvr.deploy.predictor import Predictor
     frames = np.random.default_rng(seed).random(shape, dtype=np.float32)
     paddle_out = Predictor(model_path, device='cpu').runner(frames)
     onnx_out = run_onnx(onnx_session(onnx_path), frames)
@@ -160,35 +148,3 @@ def max_difference(model_path, onnx_path, shape, seed=0):
         raise EDVRError(f'{onnx_path}: output shape {onnx_out.shape} differs from Paddle\'s '
                         f'{paddle_out.shape}')
     return float(np.abs(paddle_out - onnx_out).max())
-
-
-class OnnxRunner:
-    """Runs an ONNX model with onnxruntime on CPU: float32 (b, t, c, h, w) -> (b, c, H, W).
-
-    Args:
-        onnx_path: the ``.onnx`` file.
-        device: None or 'cpu' (onnxruntime's CPU provider only).
-        num_threads: intra-op threads; None: onnxruntime's default (all cores).
-    """
-
-    def __init__(self, onnx_path, device=None, num_threads=None):
-        if device not in (None, 'cpu'):
-            raise ConfigError(f'--device {device}: ONNX models run on the CPU here; use the '
-                              f'exported Paddle model for the GPU')
-        self.session = onnx_session(onnx_path, num_threads)
-
-    def input_frames(self):
-        """The model's fixed frame count, or None if the model leaves it open."""
-        shape = self.session.get_inputs()[0].shape
-        return shape[1] if len(shape) == 5 and isinstance(shape[1], int) else None
-
-    def __call__(self, x):
-        return run_onnx(self.session, x)
-
-
-def onnx_model_files(onnx_path):
-    """(the .onnx file, its ``.edvr.yml`` info file or None)."""
-    if not os.path.isfile(onnx_path):
-        raise WeightsError(f'{onnx_path}: ONNX model not found')
-    info = onnx_path[:-len('.onnx')] + INFO_EXTENSION
-    return onnx_path, info if os.path.isfile(info) else None

@@ -182,7 +182,7 @@ class Predictor:
                  padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
         _check_padding(padding)
         if str(model_path).endswith('.onnx'):
-            from edvr.deploy.onnx_export import OnnxRunner, onnx_model_files
+            from edvr.deploy.onnx_runner import OnnxRunner, onnx_model_files
             if tensorrt:
                 raise ConfigError('TensorRT runs exported Paddle models, not ONNX files')
             _, info_file = onnx_model_files(str(model_path))
@@ -337,16 +337,22 @@ class Predictor:
                 raise DataError('the clip has no frames')
             if center >= read:
                 return
-            indices = padded_frame_indices(center, self.num_frames, read, self.padding)
+            try:
+                indices = padded_frame_indices(center, self.num_frames, read, self.padding)
+            except DataError as exc:
+                raise DataError(f'{exc}; --padding replicate works for any length') from None
             yield self.run(np.stack([buffer[i] for i in indices]))
             for stale in [i for i in buffer if i < center + 1 - 2 * half]:
                 del buffer[stale]
             center += 1
 
-    def run_video(self, source, destination, keep_audio=True, progress=True):
-        """Super-resolve a video file; see `edvr.deploy.video.upscale_video`."""
+    def run_video(self, source, destination, keep_audio=True, progress=True, **encoding):
+        """Super-resolve a video file; see `edvr.deploy.video.upscale_video`.
+
+        ``encoding``: ``crf``, ``preset``, ``lossless``, ``frames_out``.
+        """
         from edvr.deploy.video import upscale_video
-        return upscale_video(self, source, destination, keep_audio, progress)
+        return upscale_video(self, source, destination, keep_audio, progress, **encoding)
 
     def restore_folder(self, input_dir, output_dir):
         """Restore every frame in ``input_dir`` (one clip) into ``output_dir``.

@@ -1,21 +1,32 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Super-resolving a video file: frames stream through the sliding window, out at the same rate.
+"""Super-resolving a video file: every frame, at the same rate, encoded as it is restored.
 
-Frames are decoded, restored and encoded one by one (memory does not grow with the
-video's length); the output keeps the exact frame rate and frame count. The
-audio track is copied with ``ffmpeg``: the one on the PATH, else the one the
-``imageio-ffmpeg`` package ships (``pip install imageio-ffmpeg``).
+Frames are decoded (OpenCV), restored through the sliding window and piped to
+an ffmpeg encoder one by one (`edvr.deploy.encoder`): memory does not grow with
+the video's length and nothing is written twice. The output has every input
+frame, whatever the audio: the audio track is copied in the same pass and cut
+at the video's duration (shorter audio simply ends early). The frame count
+reported is read back from the written file.
+
+Variable-frame-rate input: frames are taken in decode order, each once, and
+written at the constant average rate OpenCV reports, with a warning (the
+timing of individual frames is not kept).
 """
 import os
+import re
 import shutil
 import subprocess
+import tempfile
+import warnings
 
 import cv2
 from tqdm import tqdm
 
+from edvr.deploy.encoder import (CONTAINERS, DEFAULT_CRF, DEFAULT_PRESET, FFmpegWriter,
+                                 OpenCVWriter, as_rate, audio_args, count_frames, find_ffmpeg)
 from edvr.errors import DataError
 
-_FOURCC = {'.mp4': 'mp4v', '.m4v': 'mp4v', '.mov': 'mp4v', '.avi': 'MJPG', '.mkv': 'mp4v'}
+__all__ = ['upscale_video', 'find_ffmpeg', 'has_audio']
 
 
 def _frames(capture, first):
@@ -26,98 +37,53 @@ def _frames(capture, first):
         ok, frame = capture.read()
 
 
-def find_ffmpeg():
-    """Path of an ffmpeg executable (PATH first, then imageio-ffmpeg's), or None."""
-    found = shutil.which('ffmpeg')
-    if found:
-        return found
+def _streams(ffmpeg, path):
+    """The ``Stream #...`` lines ffmpeg prints for ``path``."""
     try:
-        import imageio_ffmpeg
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError):
-        return None
+        probe = subprocess.run([ffmpeg, '-hide_banner', '-nostdin', '-i', path],
+                               capture_output=True, text=True)
+    except OSError:
+        return []
+    return [line.strip() for line in probe.stderr.splitlines()
+            if line.strip().startswith('Stream #')]
 
 
 def has_audio(ffmpeg, path):
     """Whether ffmpeg sees an audio stream in ``path``."""
-    try:
-        probe = subprocess.run([ffmpeg, '-hide_banner', '-i', path], capture_output=True, text=True)
-    except OSError:
-        return False
-    return any('Audio:' in line for line in probe.stderr.splitlines()
-               if line.strip().startswith('Stream #'))
+    return any('Audio:' in line for line in _streams(ffmpeg, path))
 
 
-def _copy_audio(ffmpeg, video_only, source, destination):
-    """Mux ``source``'s audio into ``video_only``; returns True if ffmpeg did it."""
-    cmd = [ffmpeg, '-loglevel', 'error', '-y', '-i', video_only, '-i', source, '-map', '0:v',
-           '-map', '1:a', '-c', 'copy', '-shortest', destination]
-    try:
-        return subprocess.run(cmd, capture_output=True).returncode == 0
-    except OSError:  # an ffmpeg that cannot run: keep the restored video, without audio
-        return False
+def _is_variable_rate(streams):
+    """Whether the first video stream's average rate (fps) differs from its base rate (tbr)."""
+    for line in streams:
+        found = re.search(r'Video:.*?([\d.]+k?) fps, ([\d.]+k?) tbr', line)
+        if found:
+            return found.group(1) != found.group(2)
+    return False
 
 
-def _add_audio(temporary, source, ext):
-    """Copy ``source``'s audio into the finished ``temporary`` video; returns the audio status."""
-    ffmpeg = find_ffmpeg()
-    if ffmpeg is None:
-        return 'no ffmpeg (pip install imageio-ffmpeg to keep the audio)'
-    if not has_audio(ffmpeg, source):
-        return 'none in the source'
-    muxed = temporary + ext
-    try:
-        if not _copy_audio(ffmpeg, temporary, source, muxed):
-            return 'ffmpeg failed; video without audio'
-        os.replace(muxed, temporary)
-        return 'copied'
-    finally:
-        if os.path.exists(muxed):
-            os.remove(muxed)
-
-
-def _write_frames(predictor, capture, first, path, destination, fps, progress):
-    """Restore ``first`` and the frames after it into the video ``path``; returns (count, (w, h))."""
-    writer, count, size = None, 0, None
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    ext = os.path.splitext(path)[1].lower()
-    try:
-        with tqdm(total=total, unit='frame', disable=not progress, desc='video') as bar:
-            for frame in predictor.run_sequence(_frames(capture, first)):
-                if writer is None:
-                    size = (frame.shape[1], frame.shape[0])
-                    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*_FOURCC[ext]), fps, size)
-                    if not writer.isOpened():
-                        raise DataError(f'{destination}: OpenCV cannot write {ext} video here')
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-                count += 1
-                bar.update(1)
-    finally:
-        if writer is not None:
-            writer.release()
-    return count, size
-
-
-def upscale_video(predictor, source, destination, keep_audio=True, progress=True):
-    """Restore every frame of ``source`` into ``destination``.
-
-    Args:
-        predictor: an `edvr.deploy.predictor.Predictor`.
-        source: any video OpenCV can read.
-        destination: output file (.mp4, .avi, .mkv, .mov); its folder must exist.
-        keep_audio: copy the audio track when an ffmpeg is available.
-        progress: show a progress bar (frames/s and ETA).
-
-    Returns:
-        dict with frames, fps, size (w, h) and audio: 'copied', 'off', 'none in
-        the source', or why it was not copied.
-    """
+def _check_destinations(destination, frames_out):
     folder = os.path.dirname(os.path.abspath(destination))
     if not os.path.isdir(folder):
         raise DataError(f'{destination}: output folder {folder} does not exist')
+    if not os.access(folder, os.W_OK):
+        raise DataError(f'{destination}: output folder {folder} is not writable')
     ext = os.path.splitext(destination)[1].lower()
-    if ext not in _FOURCC:
-        raise DataError(f'{destination}: expected one of {", ".join(sorted(_FOURCC))}')
+    if ext not in CONTAINERS:
+        raise DataError(f'{destination}: expected one of {", ".join(sorted(CONTAINERS))}')
+    if frames_out is not None:
+        parent = os.path.dirname(os.path.abspath(frames_out))
+        if not os.path.isdir(parent):
+            raise DataError(f'{frames_out}: its parent folder {parent} does not exist')
+        if os.path.exists(frames_out) and not os.path.isdir(frames_out):
+            raise DataError(f'{frames_out}: exists and is not a folder')
+        if not os.access(parent, os.W_OK):
+            raise DataError(f'{frames_out}: its parent folder {parent} is not writable')
+    return ext
+
+
+def _open(source):
+    """(capture, fps, first BGR frame) of ``source``."""
     capture = cv2.VideoCapture(source)
     if not os.path.isfile(source) or not capture.isOpened():
         raise DataError(f'{source}: cannot open this video')
@@ -129,16 +95,142 @@ def upscale_video(predictor, source, destination, keep_audio=True, progress=True
     if not ok:
         capture.release()
         raise DataError(f'{source}: no frames could be read')
-    temporary = os.path.join(folder, f'.{os.path.basename(destination)}.{os.getpid()}{ext}')
+    return capture, fps, first
+
+
+def _source_frames(ffmpeg, source, capture):
+    """The source's frame count: ffmpeg's exact count, else OpenCV's estimate, else None."""
+    if ffmpeg:
+        try:
+            return count_frames(ffmpeg, source)
+        except DataError:
+            return None
+    return int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+
+
+class _PNGFolder:
+    """Restored frames as ``00000000.png``, ... into a hidden folder beside ``folder``,
+    moved into ``folder`` only when the whole video succeeded."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        parent, name = os.path.split(os.path.abspath(folder))
+        self.staging = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
+        self.names = []
+
+    def write(self, frame):
+        name = f'{len(self.names):08d}.png'
+        ok, data = cv2.imencode('.png', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise DataError(f'{self.folder}: cannot encode frame {len(self.names)} as PNG')
+        data.tofile(os.path.join(self.staging, name))
+        self.names.append(name)
+
+    def commit(self):
+        os.makedirs(self.folder, exist_ok=True)
+        for name in self.names:
+            os.replace(os.path.join(self.staging, name), os.path.join(self.folder, name))
+        self.discard()
+
+    def discard(self):
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def upscale_video(predictor, source, destination, keep_audio=True, progress=True,
+                  crf=DEFAULT_CRF, preset=DEFAULT_PRESET, lossless=False, frames_out=None):
+    """Restore every frame of ``source`` into ``destination``.
+
+    Args:
+        predictor: an `edvr.deploy.predictor.Predictor`.
+        source: any video OpenCV can read.
+        destination: output file (.mp4, .m4v, .mov, .mkv, .avi); its folder must exist.
+        keep_audio: copy the audio track (cut at the video's end) when an ffmpeg runs.
+        progress: show a progress bar (frames/s and ETA).
+        crf: x264 quality, 0 (best) to 51; 18 is visually lossless.
+        preset: x264 speed/size trade-off (ultrafast ... veryslow).
+        lossless: x264 lossless RGB instead: decoded frames equal the restored ones.
+        frames_out: also write every restored frame as PNG into this folder
+            (created; its parent must exist).
+
+    Returns:
+        dict with frames (counted in the written file), fps (a Fraction), size
+        (w, h), codec, and audio: 'copied', 're-encoded to AAC', 'off', 'none
+        in the source', or why it was not copied.
+
+    Raises:
+        DataError: an unreadable source, a missing output folder, an encoder failure.
+    """
+    ext = _check_destinations(destination, frames_out)
+    capture, fps, first = _open(source)
     try:
-        count, size = _write_frames(predictor, capture, first, temporary, destination, fps,
-                                    progress)
-        audio = _add_audio(temporary, source, ext) if keep_audio else 'off'
+        ffmpeg, rate = find_ffmpeg(), as_rate(fps)
+        streams = _streams(ffmpeg, source) if ffmpeg else []
+        if _is_variable_rate(streams):
+            warnings.warn(f'{source}: variable frame rate; every frame is kept, written at the '
+                          f'average {float(rate):g} fps')
+        total = _source_frames(ffmpeg, source, capture)
+        audio, status = (_audio_plan(ffmpeg, source, ext, streams, total / rate if total else None)
+                         if keep_audio else (None, 'off'))
+        frames, size = _encode(predictor, _frames(capture, first), destination, ffmpeg,
+                               dict(fps=rate, crf=crf, preset=preset, lossless=lossless,
+                                    audio=audio), frames_out, total, progress)
+    finally:
+        capture.release()
+    codec = ('H.264 lossless RGB' if lossless else f'H.264 crf {crf}') if ffmpeg else 'OpenCV'
+    return {'frames': frames, 'fps': rate, 'size': size, 'codec': codec, 'audio': status}
+
+
+def _audio_plan(ffmpeg, source, ext, streams, duration):
+    """(audio for `FFmpegWriter` or None, what happens to the audio)."""
+    if ffmpeg is None:
+        return None, 'no ffmpeg (pip install imageio-ffmpeg to keep the audio)'
+    if not any('Audio:' in line for line in streams):
+        return None, 'none in the source'
+    if duration is None:
+        return None, 'the video\'s duration is unknown; video without audio'
+    codec, status = audio_args(ffmpeg, source, ext)
+    return (None if codec is None else (source, float(duration), codec)), status
+
+
+def _encode(predictor, frames, destination, ffmpeg, encoding, frames_out, total, progress):
+    """Restore ``frames`` into the video ``destination`` (and PNGs into ``frames_out``).
+
+    Everything goes to temporary names first and is renamed into place once the
+    video is complete; on failure the temporaries are removed and existing files
+    stay as they were.
+
+    Returns:
+        (frames counted in the finished file, (w, h)).
+    """
+    folder, name = os.path.split(os.path.abspath(destination))
+    temporary = os.path.join(folder, f'.{name}.{os.getpid()}{os.path.splitext(name)[1]}')
+    pngs = _PNGFolder(frames_out) if frames_out is not None else None
+    writer = None
+    try:
+        with tqdm(total=total, unit='frame', disable=not progress, desc='video') as bar:
+            for frame in predictor.run_sequence(frames):
+                if writer is None:
+                    size = (frame.shape[1], frame.shape[0])
+                    writer = (FFmpegWriter(ffmpeg, temporary, size, **encoding) if ffmpeg else
+                              OpenCVWriter(temporary, size, encoding['fps']))
+                writer.write(frame)
+                if pngs is not None:
+                    pngs.write(frame)
+                bar.update(1)
+        writer.close()
+        count = count_frames(ffmpeg, temporary) if ffmpeg else writer.count
+        if count != writer.count:
+            raise DataError(f'{temporary}: {writer.count} frames were encoded but the file '
+                            f'holds {count}')
         os.replace(temporary, destination)
+        if pngs is not None:
+            pngs.commit()
+        return count, size
     except BaseException:
+        if writer is not None:
+            writer.abort()
+        if pngs is not None:
+            pngs.discard()
         if os.path.exists(temporary):
             os.remove(temporary)  # an existing destination stays as it was
         raise
-    finally:
-        capture.release()
-    return {'frames': count, 'fps': fps, 'size': size, 'audio': audio}

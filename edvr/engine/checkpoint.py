@@ -22,6 +22,7 @@ import numpy as np
 import paddle
 
 from edvr.errors import WeightsError
+from edvr.utils.safe_pickle import read_paddle_pickle
 
 _ITER = re.compile(r'iter_(\d+)_checkpoint\.pdparams$')
 CHECKPOINT_KEYS = ('generator', 'optimizer', 'lr_scheduler', 'iter', 'seed')
@@ -70,14 +71,14 @@ def save_atomic(obj, path):
 
 
 def read_state(path, what='weights'):
-    """Load a ``.pdparams`` file as a dict, with one-line errors for bad files."""
+    """Load a ``.pdparams`` file as a dict of numpy arrays and scalars, with one-line errors.
+
+    The file is read by `read_paddle_pickle`, which refuses any pickle that asks
+    for more than arrays and plain containers, so a crafted file runs no code.
+    """
     if not os.path.isfile(path):
         raise WeightsError(f'{path}: {what} file not found')
-    try:
-        state = paddle.load(path)
-    except Exception as exc:  # paddle raises many types for a non-Paddle file
-        raise WeightsError(f'{path}: not a Paddle state dict ({type(exc).__name__}: '
-                           f'{str(exc).splitlines()[0] if str(exc) else "unreadable"})') from None
+    state = read_paddle_pickle(path)
     if not isinstance(state, dict):
         raise WeightsError(f'{path}: expected a dict of tensors, got {type(state).__name__}')
     return state
@@ -105,7 +106,12 @@ def load_generator_weights(net, path):
 
 
 def read_checkpoint(path):
-    """Load a full training checkpoint, refusing a weights-only file."""
+    """Load a full training checkpoint, refusing a weights-only file.
+
+    Checkpoints are ``paddle.save`` pickles read back by the restricted reader
+    (arrays, tuples, dicts and scalars only), so every checkpoint this project
+    ever wrote resumes through one code path and ``paddle.load`` still opens them.
+    """
     state = read_state(path, 'checkpoint')
     missing = [k for k in CHECKPOINT_KEYS if k not in state]
     if missing:

@@ -72,10 +72,10 @@ class Tensor:
 
 
 class _Pickler(pickle._Pickler):
-    """Protocol-2 pickler that writes `Global` names and storage persistent ids."""
+    """Pickler (protocol 2 unless told) that writes `Global` names and storage persistent ids."""
 
-    def __init__(self, file, legacy):
-        super().__init__(file, protocol=2)
+    def __init__(self, file, legacy, protocol=2):
+        super().__init__(file, protocol=protocol)
         self.legacy, self.storages = legacy, OrderedDict()
 
     def save(self, obj, save_persistent_id=True):

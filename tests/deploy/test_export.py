@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Export: the static model equals the dygraph net at several sizes; atomic, restoring files."""
+import ast
 import os
 import re
+import sys
 
 import numpy as np
 import paddle
@@ -11,7 +13,7 @@ import yaml
 from edvr.config import load_config
 from edvr.deploy.export import export_model, find_model_files, network_info, save_inference_model
 from edvr.deploy.predictor import _InferenceRunner
-from edvr.errors import DataError, WeightsError
+from edvr.errors import ConfigError, DataError, WeightsError
 from tests.deploy.conftest import DEMO_CONFIG, dygraph, tiny_net, tiny_overrides
 from tools.export_model import main as export_main
 
@@ -61,7 +63,9 @@ def test_tool_writes_model_and_info(tmp_path, demo_data, tiny_weights, capsys):
             '--model_name', 'edvr_tiny', '--output_dir', str(tmp_path / 'out'),
             '-o', *tiny_overrides(demo_data)]
     assert export_main(argv) == 0
-    assert 'exported' in capsys.readouterr().out
+    out = tmp_path / 'out'
+    assert re.fullmatch(rf'exported {out}/edvr_tiny in \d+\.\d s: edvr_tiny\.edvr\.yml, '
+                        r'edvr_tiny\.json, edvr_tiny\.pdiparams\n', capsys.readouterr().out)
     program, params, info = find_model_files(str(tmp_path / 'out'))  # a folder with one model
     assert program == str(tmp_path / 'out' / 'edvr_tiny.json')
     with open(info) as f:
@@ -72,8 +76,10 @@ def test_tool_writes_model_and_info(tmp_path, demo_data, tiny_weights, capsys):
     assert np.abs(got - dygraph(net, x)).max() < 1e-5
     # Without --model_name the file is named as PaddleGAN names it.
     cfg = load_config(DEMO_CONFIG, tiny_overrides(demo_data))
-    assert export_model(cfg, weights, '1,5,3,8,8', str(tmp_path / 'd')) == \
-        [str(tmp_path / 'd' / 'edvrmodel_generator')]
+    prefix = str(tmp_path / 'd' / 'edvrmodel_generator')
+    written = export_model(cfg, weights, '1,5,3,8,8', str(tmp_path / 'd'))
+    assert list(written) == [prefix]
+    assert sorted(written[prefix]) == [prefix + '.edvr.yml', prefix + '.json', prefix + '.pdiparams']
     assert sorted(os.listdir(tmp_path / 'd')) == [
         'edvrmodel_generator.edvr.yml', 'edvrmodel_generator.json', 'edvrmodel_generator.pdiparams']
 
@@ -100,3 +106,40 @@ def test_tool_bad_input(tmp_path, demo_data, tiny_weights, capsys):
     assert not os.path.exists(tmp_path / 'out') or os.listdir(tmp_path / 'out') == []
     with pytest.raises(WeightsError, match='exported model not found'):
         find_model_files(str(tmp_path / 'nothing'))
+
+
+def test_onnx_packages_are_checked_before_exporting(tmp_path, demo_data, tiny_weights, capsys,
+                                                    monkeypatch):
+    monkeypatch.setitem(sys.modules, 'paddle2onnx', None)  # as if not installed
+    argv = ['-c', DEMO_CONFIG, '--load', tiny_weights[1], '--inputs_size', '1,5,3,16,24',
+            '--output_dir', str(tmp_path / 'out'), '--onnx', '-o', *tiny_overrides(demo_data)]
+    assert export_main(argv) == 2
+    assert _error_line(capsys) == ("error: ONNX export needs the 'paddle2onnx' package "
+                                   "(pip install paddle2onnx onnxruntime)")
+    assert not os.path.exists(tmp_path / 'out')  # nothing exported
+
+
+def test_running_onnx_without_onnxruntime_says_so(tmp_path, monkeypatch):
+    from edvr.deploy.predictor import Predictor
+    model = tmp_path / 'm.onnx'
+    model.write_bytes(b'')
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)
+    with pytest.raises(ConfigError, match=r"^running an ONNX model needs the 'onnxruntime' "
+                                          r"package \(pip install"):
+        Predictor(str(model))
+
+
+def _imports(path):
+    """Every module name ``path`` imports, at any depth of its code."""
+    tree = ast.parse(open(path, encoding='utf-8').read())
+    return {node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names}
+
+
+def test_predictor_and_onnx_export_import_one_way():
+    deploy = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'edvr', 'deploy')
+    assert 'edvr.deploy.predictor' in _imports(os.path.join(deploy, 'onnx_export.py'))
+    assert 'edvr.deploy.onnx_export' not in _imports(os.path.join(deploy, 'predictor.py'))
+    assert 'edvr.deploy.onnx_export' not in _imports(os.path.join(deploy, 'onnx_runner.py'))

@@ -14,7 +14,8 @@ onnx = pytest.importorskip('onnx', reason='ONNX tests need onnx (pip install pad
 pytest.importorskip('paddle2onnx', reason='ONNX tests need paddle2onnx')
 pytest.importorskip('onnxruntime', reason='ONNX tests need onnxruntime')
 
-from edvr.deploy.onnx_export import export_onnx, max_difference, onnx_session, run_onnx  # noqa: E402
+from edvr.deploy.onnx_export import export_onnx, max_difference  # noqa: E402
+from edvr.deploy.onnx_runner import onnx_session, run_onnx  # noqa: E402
 
 SIZES = [(1, 5, 3, 16, 24), (2, 5, 3, 12, 20)]
 
