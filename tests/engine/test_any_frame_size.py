@@ -2,7 +2,6 @@
 """Evaluation through the trainer works on LR frames that are not a multiple of 4."""
 import glob
 import json
-import os
 
 import paddle
 import pytest
