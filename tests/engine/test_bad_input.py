@@ -112,8 +112,7 @@ def test_weight_file_errors_leave_files_untouched(data, tmp_path, capsys):
     junk = tmp_path / 'junk.pdparams'
     junk.write_bytes(b'junk')
     fails_with(capsys, run_args(data, out, '--load', str(junk)),
-               f'{junk}: not a Paddle state dict (ValueError: `paddle.load` can not parse the '
-               f'file:{junk}.)')
+               f'{junk}: not a Paddle state dict (UnpicklingError: pickle data was truncated)')
     wrong = tmp_path / 'wrong.pdparams'
     paddle.save({'generator': {'conv_first.weight': paddle.zeros([4, 3, 3, 3])}}, str(wrong))
     before = wrong.read_bytes()
