@@ -8,21 +8,19 @@ import pytest
 import yaml
 
 from edvr import components  # noqa: F401
-from edvr.config import load_config, to_plain
+from edvr.config import load_config
 from edvr.datasets.loader import build_dataset
 from edvr.engine.evaluator import build_metrics
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
 from tests.engine.tiny_run import make_tiny_data
+from tests.paddlegan_configs import TUTORIAL_CONFIG, VARIANTS, flatten, paddlegan_settings, unflatten
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALL_CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', '*.yaml')))
 # Configs on REDS-layout data; the Vimeo-90K / Vid4 ones build in tests/convert/test_official_configs.py.
 CONFIGS = [p for p in ALL_CONFIGS if not re.search(r'vimeo90k|vid4', os.path.basename(p))]
-REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'paddlegan-configs')
-TUTORIAL = os.path.join(ROOT, '..', 'shared', 'seed', '000_3003537b57387634.txt')
-PADDLEGAN_NAMES = ['edvr_m_wo_tsa', 'edvr_m_w_tsa', 'edvr_l_wo_tsa', 'edvr_l_w_tsa',
-                   'edvr_l_blur_wo_tsa', 'edvr_l_blur_w_tsa']
+PADDLEGAN_NAMES = list(VARIANTS)
 
 
 @pytest.fixture(scope='module')
@@ -71,37 +69,27 @@ def test_config_builds(path, data):
     assert model.tsa_iter == int(cfg.model.tsa_iter or 0)
 
 
-@pytest.mark.skipif(not os.path.isdir(REFERENCE), reason='PaddleGAN reference configs not present '
-                    '(../shared/reference is only beside the development checkout)')
-@pytest.mark.parametrize('name', PADDLEGAN_NAMES)
-def test_reference_configs_build_unchanged_and_match_ours(name, data):
-    theirs = os.path.join(REFERENCE, f'{name}.yaml')
-    build_everything(theirs, data)
-    assert to_plain(load_config(theirs)) == to_plain(load_config(
-        os.path.join(ROOT, 'configs', f'{name}.yaml')))
-
-
-def tutorial_config(folder):
-    """The EDVR config our users' tutorial spreads over its YAML blocks, written as one file."""
-    text = open(TUTORIAL, encoding='utf-8').read()
-    merged = {}
-    for block in re.findall(r'```\s*yaml\n(.*?)```', text, flags=re.S):
-        try:
-            part = yaml.safe_load(block)
-        except yaml.YAMLError:
-            continue
-        if isinstance(part, dict) and not {'batch_size', 'total_iters', 'learning_rate'} >= set(part):
-            merged.update(part)
-    path = os.path.join(folder, 'tutorial.yaml')
+def write_paddlegan_config(name, folder):
+    """PaddleGAN's config ``name`` written out from its recorded settings."""
+    path = os.path.join(folder, f'{name}.yaml')
     with open(path, 'w') as f:
-        yaml.safe_dump(merged, f)
+        yaml.safe_dump(unflatten(paddlegan_settings(name)), f)
     return path
 
 
-@pytest.mark.skipif(not os.path.isfile(TUTORIAL), reason='tutorial text not present '
-                    '(../shared/seed is only beside the development checkout)')
+@pytest.mark.parametrize('name', PADDLEGAN_NAMES)
+def test_paddlegan_configs_build_unchanged_and_match_ours(name, data, tmp_path):
+    with open(os.path.join(ROOT, 'configs', f'{name}.yaml')) as f:
+        ours = flatten(yaml.safe_load(f))
+    theirs = paddlegan_settings(name)
+    assert ours == theirs, {k: (ours.get(k), theirs.get(k)) for k in set(ours) | set(theirs)
+                            if ours.get(k, '<absent>') != theirs.get(k, '<absent>')}
+    build_everything(write_paddlegan_config(name, str(tmp_path)), data)
+
+
 def test_tutorial_config_block_builds(data, tmp_path):
-    path = tutorial_config(str(tmp_path))
+    """The tutorial's YAML blocks, merged, are PaddleGAN's blur config without TSA."""
+    path = write_paddlegan_config(TUTORIAL_CONFIG, str(tmp_path))
     cfg, model, *_ = build_everything(path, data)
     assert cfg.model.generator.predeblur and cfg.model.generator.HR_in
     assert cfg.lr_scheduler.periods == [150000] * 4

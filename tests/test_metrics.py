@@ -7,6 +7,7 @@ import paddle
 import pytest
 from skimage.metrics import structural_similarity
 
+from edvr.engine.evaluator import evaluate
 from edvr.errors import ConfigError
 from edvr.metrics import PSNR, SSIM, psnr, ssim, tensor2img, to_y_channel
 from edvr.registry import METRICS, build_from_config
@@ -161,3 +162,20 @@ def test_built_from_paddlegan_config_and_bad_args():
         build_from_config({'name': 'PSNR', 'crop_bordr': 0}, METRICS, 'validate.metrics.psnr')
     with pytest.raises(ValueError, match='shapes differ'):
         psnr(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
+
+
+def test_vimeo_clips_sharing_a_first_folder_stay_apart():
+    """Vimeo keys 'seq/sub/imN': '00001/0001' and '00001/0002' are two clips in evaluate()."""
+    keys = ['00001/0001/im4', '00001/0002/im4', '00002/0001/im4']
+    offsets = [2, 5, 9]   # a constant error per clip: PSNR = 20 log10(255 / offset)
+    lq = np.full((3, 3, 3, 4, 6), 100 / 255., np.float32)
+    gt = np.stack([np.full((3, 4, 6), (100 + o) / 255., np.float32) for o in offsets])
+    loader = [{'lq': paddle.to_tensor(lq[:2]), 'gt': paddle.to_tensor(gt[:2]), 'key': keys[:2]},
+              {'lq': paddle.to_tensor(lq[2:]), 'gt': paddle.to_tensor(gt[2:]), 'key': keys[2:]}]
+    result = evaluate(lambda frames: frames[:, 1], loader, {'psnr': PSNR(crop_border=0)})
+    expected = [20 * math.log10(255. / o) for o in offsets]
+    assert result['per_clip']['psnr'] == {
+        '00001/0001': pytest.approx(expected[0], abs=1e-9),
+        '00001/0002': pytest.approx(expected[1], abs=1e-9),
+        '00002/0001': pytest.approx(expected[2], abs=1e-9)}
+    assert result['psnr'] == pytest.approx(np.mean(expected), abs=1e-9)

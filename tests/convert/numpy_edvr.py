@@ -115,7 +115,8 @@ class BasicSREDVR:
 
     def __init__(self, p, arch):
         self.p, self.arch = p, arch
-        self.center = arch['nframes'] // 2
+        center = arch.get('center')
+        self.center = arch['nframes'] // 2 if center is None else center
 
     def c(self, name, x, stride=1):
         return conv(x, self.p[f'{name}.weight'], self.p[f'{name}.bias'], stride)

@@ -6,7 +6,9 @@
 hooks)`` whose storage is a persistent id ``('storage', torch.<X>Storage, key,
 'cpu', numel)``. `save_zip` writes the PyTorch >= 1.6 zip layout
 (``<prefix>/data.pkl``, ``<prefix>/data/<key>``, ``<prefix>/byteorder``,
-``<prefix>/version``); `save_legacy` writes the older stream (magic number,
+``<prefix>/version``, and torch 2.x's ``.format_version``, ``.storage_alignment``
+and ``.data/serialization_id``; torch also pads records to 64-byte offsets,
+which readers need not know); `save_legacy` writes the older stream (magic number,
 protocol 1001, system info, object, storage keys, then every storage as an
 int64 element count and its bytes). `Global` writes any module.name reference,
 so tests can also build pickles that ask for forbidden callables.
@@ -120,12 +122,15 @@ def save_zip(obj, path, prefix='archive', byteorder='little'):
     buf = io.BytesIO()
     pickler = _Pickler(buf, legacy=False)
     pickler.dump(_to_tensors(obj))
-    with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as archive:  # members in torch 2.x order
         archive.writestr(f'{prefix}/data.pkl', buf.getvalue())
+        archive.writestr(f'{prefix}/.format_version', '1')
+        archive.writestr(f'{prefix}/.storage_alignment', '64')
         archive.writestr(f'{prefix}/byteorder', byteorder)
         for key, storage in pickler.storages.items():
             archive.writestr(f'{prefix}/data/{key}', _raw(storage, byteorder == 'big'))
         archive.writestr(f'{prefix}/version', '3\n')
+        archive.writestr(f'{prefix}/.data/serialization_id', '0' * 40)
 
 
 def save_legacy(obj, path):

@@ -126,7 +126,8 @@ def test_get_frame_idx_is_reproducible_from_the_seed():
 
 
 def test_get_frame_idx_rejects_bad_intervals():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError,
+                       match=r'^GetFrameIdx\.interval_list: expected positive ints, got \[0\]$'):
         GetFrameIdx([0])
 
 

@@ -55,5 +55,6 @@ def test_read_image_sequence(tmp_path):
         ReadImageSequence(key='lq')({'lq_path': paths})
     with pytest.raises(DataError, match=r'missing\.png'):
         ReadImageSequence(key='gt')({'gt_path': [str(tmp_path / 'missing.png')]})
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"^ReadImageSequence\.backend: only OpenCV is supported, "
+                                          r"got 'pillow'$"):
         ReadImageSequence(key='gt', backend='pillow')

@@ -4,19 +4,14 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 from vsr_fixtures import flat_frame, write_meta, write_rgb
 
 from edvr.config import load_config
 from edvr.datasets.loader import build_dataset
 from edvr.datasets.repeat import RepeatDataset
+from tests.paddlegan_configs import VARIANTS, paddlegan_settings, unflatten
 
-NAMES = [f'edvr_{v}.yaml' for v in ('m_wo_tsa', 'm_w_tsa', 'l_wo_tsa', 'l_w_tsa',
-                                      'l_blur_wo_tsa', 'l_blur_w_tsa')]
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIG_DIRS = [os.path.join(REPO, 'configs'), '/work/shared/reference/paddlegan-configs']
-CONFIG_DIR = next((d for d in CONFIG_DIRS
-                   if all(os.path.isfile(os.path.join(d, n)) for n in NAMES)), None)
-CONFIGS = [os.path.join(CONFIG_DIR, n) for n in NAMES] if CONFIG_DIR else []
 FRAMES = 5
 
 
@@ -42,11 +37,13 @@ def with_paths(section, root):
         section[key] = section[key].replace('data/REDS', root, 1)
 
 
-@pytest.mark.skipif(not CONFIGS, reason='PaddleGAN reference configs not present')
-@pytest.mark.parametrize('path', CONFIGS, ids=os.path.basename)
-def test_paddlegan_config_datasets_build_and_load(path, reds_root):
+@pytest.mark.parametrize('name', list(VARIANTS))
+def test_paddlegan_config_datasets_build_and_load(name, reds_root, tmp_path):
+    path = str(tmp_path / f'{name}.yaml')
+    with open(path, 'w') as f:
+        yaml.safe_dump(unflatten(paddlegan_settings(name)), f)
     cfg = load_config(path)
-    blur = 'blur' in os.path.basename(path)
+    blur = 'blur' in name
     lq_size = 256 if blur else 64
     train_cfg, test_cfg = cfg.dataset.train, cfg.dataset.test
     with_paths(train_cfg.dataset, reds_root)

@@ -127,6 +127,24 @@ def test_transpose_and_normalize_sequence_values():
     assert single.shape == (1, 4, 5)
 
 
+def test_normalize_to_rgb_reverses_the_channel_axis_only():
+    """to_rgb=True: channel k of the output is normalised input channel 2-k; t, h, w untouched."""
+    t, c, h, w = np.indices((2, 3, 4, 5))
+    chw = (50 * c + 7 * t + 3 * h + w).astype(np.float32)            # every value distinct
+    mean, std = np.array([1., 2., 3.]), np.array([1., 2., 4.])
+    normalised = (chw - mean[:, None, None]) / std[:, None, None]
+    (out,) = NormalizeSequence(mean=mean, std=std, to_rgb=True)((chw,), None)
+    assert out.shape == (2, 3, 4, 5)
+    for k in range(3):
+        np.testing.assert_array_equal(out[:, k], normalised[:, 2 - k])
+    (one,) = NormalizeSequence(mean=mean, std=std, to_rgb=True)((chw[1],), None)
+    np.testing.assert_array_equal(one, normalised[1, ::-1])
+    hwc = list(chw.transpose(0, 2, 3, 1))                           # two (h, w, c) frames
+    (out,) = NormalizeSequence(mean=mean, std=std, data_format='HWC', to_rgb=True)((hwc,), None)
+    assert out.shape == (2, 4, 5, 3)
+    np.testing.assert_array_equal(out, normalised.transpose(0, 2, 3, 1)[..., ::-1])
+
+
 def test_transforms_output_keys_and_builder_errors():
     res = Transforms([{'name': 'TransposeSequence'}], input_keys=['lq'], output_keys=['lq_chw'])(
         {'lq': [np.zeros((2, 3, 3))], 'rng': np.random.default_rng(0)})

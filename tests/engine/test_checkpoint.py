@@ -60,7 +60,7 @@ def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
             f.write(b'half')
         raise OSError('disk full')
     monkeypatch.setattr(paddle, 'save', crash)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match='^disk full$'):
         ckpt.save_atomic({'iter': 2}, path)
     assert open(path, 'rb').read() == before
     assert os.listdir(tmp_path) == ['iter_1_checkpoint.pdparams']

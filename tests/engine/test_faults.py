@@ -110,23 +110,37 @@ def test_resume_auto_without_checkpoint_starts_fresh(data, tmp_path, capsys):
     assert len(glob.glob(os.path.join(out, 'edvr_demo-*', 'iter_2_checkpoint.pdparams'))) == 1
 
 
+def _wait_for(predicate, proc, what):
+    """Poll until ``predicate()`` holds; fail if the process ends first."""
+    while not predicate():
+        assert proc.poll() is None, f'training ended before {what}'
+        time.sleep(0.001)
+
+
 def test_sigkill_during_training_leaves_a_loadable_checkpoint(data, tmp_path):
+    """SIGKILL while a checkpoint is being written, once iteration 8's checkpoint is in place."""
     out = str(tmp_path / 'killed')
     cmd = [sys.executable, os.path.join(ROOT, 'tools', 'main.py'), '-c', DEMO_CONFIG, '--seed', '4',
            '-o', *tiny_overrides(data, out, 100000), 'snapshot_config.interval=1',
-           'snapshot_config.max_keep=2']
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+           'snapshot_config.max_keep=2', 'log_config.visiual_interval=0']
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, PYTHONPATH=ROOT))
-    for line in proc.stdout:  # checkpoints are written every iteration: kill in the middle of that
-        if 'iter: 8/' in line:
-            time.sleep(0.05)
-            proc.kill()
-            break
-    proc.wait(timeout=60)
-    (run,) = glob.glob(os.path.join(out, 'edvr_demo-*'))
+    marker = os.path.join(out, 'edvr_demo-*', 'iter_8_checkpoint.pdparams')
+    try:
+        _wait_for(lambda: glob.glob(marker), proc, 'iteration 8')
+        run = os.path.dirname(glob.glob(marker)[0])
+        # a temporary file beside the real names marks a write in progress
+        _wait_for(lambda: any('.tmp-' in n or n.startswith('iter_30_') for n in os.listdir(run)),
+                  proc, 'a later write')
+        proc.kill()
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    for path in glob.glob(os.path.join(run, 'iter_*.pdparams')):   # every real name loads whole
+        assert paddle.load(path)['generator'], path
     assert main(['-c', DEMO_CONFIG, '--resume', 'auto', '-o', *tiny_overrides(data, out, 12),
                  'snapshot_config.interval=1']) == 0
     log = open(os.path.join(run, 'log.txt')).read()
     resumed_at = int(re.search(r'resumed from .*iter_(\d+)_checkpoint\.pdparams', log).group(1))
-    assert resumed_at >= 7
+    assert resumed_at >= 8
     assert os.path.exists(os.path.join(run, 'iter_12_checkpoint.pdparams'))

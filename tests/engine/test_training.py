@@ -2,7 +2,9 @@
 """End-to-end runs of the trainer on a tiny demo: learning, resume, evaluation."""
 import glob
 import json
+import math
 import os
+import re
 
 import numpy as np
 import paddle
@@ -110,3 +112,41 @@ def test_visualdl_records_scalars_at_the_real_iteration(data, tmp_path):
     scores = json.load(open(os.path.join(folder, 'final_scores.json')))
     assert values[-1] == pytest.approx(scores['model']['psnr'], abs=1e-4)
     assert 'train/lq_output_gt' in reader.get_tags().get('image', [])
+
+
+def _logged_lrs(log):
+    return {int(k): float(v) for k, v in re.findall(r'iter: (\d+)/\d+ lr: ([0-9.e+-]+)', log)}
+
+
+def test_logged_learning_rates_follow_the_restarts_and_resume_at_a_restart(data, tmp_path):
+    """Periods [3, 3] with restart weights [1, 0.5]: iteration k trains at the rate of step k-1.
+
+    A run resumed from iteration 3 (the restart) logs the same rates and ends
+    with the same weights as the unbroken run.
+    """
+    schedule = ['lr_scheduler.periods=[3, 3]', 'lr_scheduler.restart_weights=[1, 0.5]',
+                'lr_scheduler.learning_rate=1e-3', 'lr_scheduler.eta_min=1e-5']
+    base, eta = 1e-3, 1e-5
+
+    def rate(step):   # step 0..2 in the first cycle, 3..5 in the second (half height)
+        start, weight = (0, 1.0) if step <= 3 else (3, 0.5)
+        return eta + 0.5 * weight * (base - eta) * (1 + math.cos(math.pi * (step - start) / 3))
+    full_out, part_out = str(tmp_path / 'full'), str(tmp_path / 'part')
+    assert main(['-c', DEMO_CONFIG, '--seed', '5', '-o', *tiny_overrides(data, full_out, 6),
+                 *schedule]) == 0
+    logged = _logged_lrs(open(os.path.join(run_folder(full_out), 'log.txt')).read())
+    assert sorted(logged) == [1, 2, 3, 4, 5, 6]
+    for k, lr in logged.items():
+        assert lr == pytest.approx(rate(k - 1), rel=1e-3), k   # the log prints 4 digits
+    assert logged[5] == pytest.approx(eta + 0.25 * (base - eta) * (1 + math.cos(math.pi / 3)),
+                                      rel=1e-3)
+    assert main(['-c', DEMO_CONFIG, '--seed', '5', '-o', *tiny_overrides(data, part_out, 6),
+                 *schedule, 'total_iters=3']) == 0
+    part = run_folder(part_out)
+    assert main(['-c', DEMO_CONFIG, '--resume', os.path.join(part, 'iter_3_checkpoint.pdparams'),
+                 '-o', *tiny_overrides(data, part_out, 6), *schedule]) == 0
+    assert _logged_lrs(open(os.path.join(part, 'log.txt')).read()) == logged
+    a, b = weights(os.path.join(run_folder(full_out), 'iter_6_weight.pdparams')), \
+        weights(os.path.join(part, 'iter_6_weight.pdparams'))
+    for key in a:
+        np.testing.assert_allclose(b[key], a[key], rtol=0, atol=1e-6, err_msg=key)

@@ -79,7 +79,7 @@ def test_vimeo90k_bad_input(tmp_path):
     src = make_vimeo(str(tmp_path / 'v'))
     os.remove(os.path.join(src, 'sequences', '00001', '0002', 'im5.png'))
     truncate(os.path.join(src, 'sequences', '00002', '0001', 'im1.png'))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DataError, match='clip 00001/0002: frame im5.png missing') as info:
         prepare_vimeo90k(src, str(tmp_path / 'out'))
     assert 'clip 00001/0002: frame im5.png missing' in str(info.value)
     assert '00002/0001/im1.png: truncated or corrupt PNG' in str(info.value)

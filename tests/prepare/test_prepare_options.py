@@ -14,7 +14,7 @@ from tools.prepare_data import main
     (['video', 'clip.mp4', '--max-frames', '-1'], "expected a positive whole number, got '-1'"),
 ])
 def test_non_positive_counts_are_refused(argv, message, capsys):
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(SystemExit, match='^2$') as stop:
         main(argv)
     assert stop.value.code == 2
     assert message in capsys.readouterr().err

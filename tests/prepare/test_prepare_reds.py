@@ -87,7 +87,7 @@ def test_missing_frame_and_clip_are_all_reported_and_nothing_written(tmp_path):
     os.remove(os.path.join(src, 'val', 'val_sharp', '001', '00000002.png'))
     import shutil
     shutil.rmtree(os.path.join(src, 'train', 'train_sharp_bicubic', 'X4', '002'))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DataError, match='nothing written') as info:
         small(src, tmp_path / 'R')
     message = str(info.value)
     assert 'clip 004: frame 00000002.png missing' in message

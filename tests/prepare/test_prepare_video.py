@@ -74,6 +74,21 @@ def test_video_step_max_frames_and_bd(tmp_path):
     assert not any(n.endswith('.partial') for n in os.listdir(tmp_path / 'o' / 'GT'))
 
 
+def test_video_step_keeps_every_other_decoded_frame(tmp_path, capsys):
+    """`--step 2`: GT frame i is decoded frame 2i (cropped to a multiple of 4, RGB)."""
+    video = str(tmp_path / 'v.avi')
+    decoded = write_video(video, frames=7)
+    root = tmp_path / 'stepped'
+    assert main(['video', video, '--root', str(root), '--clip', 'c', '--step', '2']) == 0
+    assert 'clip c: 4 frames written' in capsys.readouterr().out
+    names = sorted(os.listdir(root / 'GT' / 'c'))
+    assert names == [f'{i:08d}.png' for i in range(4)]
+    for i, name in enumerate(names):
+        expected = cv2.cvtColor(decoded[2 * i][:96, :132], cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(read_rgb(str(root / 'GT' / 'c' / name)), expected,
+                                      err_msg=name)
+
+
 def test_video_opencv_cannot_open(tmp_path, capsys):
     bad = tmp_path / 'broken.mp4'
     bad.write_bytes(b'\x00\x01 definitely not a video' * 10)
