@@ -89,7 +89,8 @@ class EDVRModel:
             _check_finite_gradients(self.generator, optimizer, current_iter)
             optimizer.step()
         optimizer.clear_grad()
-        center = lq.shape[1] // 2
+        net = getattr(self.generator, '_layers', self.generator)  # unwrap DataParallel
+        center = getattr(net, 'center', lq.shape[1] // 2)
         self.visuals = {'lq': lq[:, center].detach(), 'output': output.detach(), 'gt': gt}
         return {'loss_pixel': float(loss)}
 
