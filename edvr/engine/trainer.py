@@ -28,7 +28,7 @@ from edvr.errors import ConfigError, TrainingError
 from edvr.metrics import tensor2img
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
-from edvr.utils.device import select_device
+from edvr.utils.device import select_device, tune_cpu_runtime
 from edvr.utils.logger import setup_logger
 
 
@@ -47,6 +47,7 @@ class Trainer:
 
     def __init__(self, cfg, config_path=None, seed=None, resume=None, load=None,
                  amp=False, amp_level='O1', evaluate_only=False):
+        tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         self.cfg = cfg
         self.world_size = dist.get_world_size()
         self.rank = dist.get_rank()
