@@ -23,17 +23,8 @@ from edvr.ops.kernel_choice import KernelChoice
 
 CONV_KERNELS = ('auto', 'paddle', 'cpp', 'direct', 'columns')
 _conv_choice = KernelChoice('conv kernel', 'EDVR_CONV_KERNEL', CONV_KERNELS)
-
-
-def set_conv_kernel(name):
-    """Choose the kernel of all `Conv2D` layers: one of `CONV_KERNELS`."""
-    _conv_choice.set(name)
-
-
-@paddle.jit.not_to_static
-def get_conv_kernel():
-    """The selected conv kernel; initially ``EDVR_CONV_KERNEL`` or 'auto'."""
-    return _conv_choice.get()
+set_conv_kernel = _conv_choice.set   # the kernel of every Conv2D layer: one of CONV_KERNELS
+get_conv_kernel = _conv_choice.get   # initially EDVR_CONV_KERNEL or 'auto'
 
 
 def _negative_slope(act):

@@ -45,17 +45,8 @@ from edvr.ops.kernel_choice import KernelChoice
 
 DCN_KERNELS = ('auto', 'paddle', 'sampling', 'cpp')
 _dcn_choice = KernelChoice('DCN kernel', 'EDVR_DCN_KERNEL', DCN_KERNELS)
-
-
-def set_dcn_kernel(name):
-    """Choose the DCN kernel for all layers: 'auto', 'paddle', 'sampling' or 'cpp'."""
-    _dcn_choice.set(name)
-
-
-@paddle.jit.not_to_static
-def get_dcn_kernel():
-    """The selected kernel name; initially ``EDVR_DCN_KERNEL`` or 'auto'."""
-    return _dcn_choice.get()
+set_dcn_kernel = _dcn_choice.set   # the kernel of every DCN layer: one of DCN_KERNELS
+get_dcn_kernel = _dcn_choice.get   # initially EDVR_DCN_KERNEL or 'auto'
 
 
 @paddle.jit.not_to_static
