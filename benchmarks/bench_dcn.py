@@ -18,11 +18,11 @@ import numpy as np
 import paddle
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from edvr.models.dcn import modulated_deform_conv2d, set_dcn_kernel  # noqa: E402
+from edvr.ops.dcn import modulated_deform_conv2d, set_dcn_kernel  # noqa: E402
 from edvr.models.edvr_net import EDVRNet  # noqa: E402
 from edvr.models.losses import CharbonnierLoss  # noqa: E402
 from edvr.ops.cpu_ops import load_cpu_ops  # noqa: E402
-from edvr.utils.device import set_cpu_threads  # noqa: E402
+from edvr.utils.device import set_cpu_threads, tune_cpu_runtime  # noqa: E402
 
 KERNELS = ('paddle', 'sampling', 'cpp')
 SHAPES = ((4, 32, 32, 32), (4, 64, 64, 64), (8, 32, 16, 16), (40, 32, 16, 16), (40, 32, 32, 32))
@@ -121,7 +121,8 @@ def main():
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--steps', type=int, default=5)
     args = parser.parse_args()
-    set_cpu_threads(args.threads)   # also the CPU runtime tuning (EDVR_CPU_TUNING=0: off)
+    tune_cpu_runtime()   # EDVR_CPU_TUNING=0: off
+    set_cpu_threads(args.threads)
     global KERNELS
     if load_cpu_ops() is None:
         KERNELS = KERNELS[:2]

@@ -109,7 +109,7 @@ def count_flops(net, x):
     """Forward convolution FLOPs of ``net`` on ``x`` (one no-grad pass)."""
     import paddle
     from paddle.vision.ops import DeformConv2D
-    from edvr.models.dcn import ModulatedDeformConv2D
+    from edvr.ops import ModulatedDeformConv2D
     total = [0]
 
     def conv_hook(layer, inputs, output):
@@ -308,8 +308,8 @@ def run_levers(repeats, threads):
     (LR 92x160) per kernel choice, interleaved; median seconds."""
     import numpy as np
     import paddle
-    from edvr.models.blocks import set_conv_kernel
-    from edvr.models.dcn import set_dcn_kernel
+    from edvr.ops import set_conv_kernel
+    from edvr.ops import set_dcn_kernel
     from edvr.models.losses import CharbonnierLoss
     tuning = _setup(threads)
     _, ours = _networks(EDVR_M)

@@ -11,3 +11,6 @@ warnings.filterwarnings('ignore', message='No ccache found')
 import paddle  # noqa: E402
 
 paddle.set_device('cpu')
+from edvr.utils.device import tune_cpu_runtime  # noqa: E402
+
+tune_cpu_runtime()   # as the entry points do, before any computation in the test process

@@ -38,6 +38,8 @@ def build_parser():
 def run(args):
     from edvr.config import load_config
     from edvr.deploy.export import export_model, parse_inputs_size
+    from edvr.utils.device import tune_cpu_runtime
+    tune_cpu_runtime()
     if args.export_serving_model:
         raise EDVRError('--export_serving_model: Paddle Serving export is not supported')
     from edvr.utils.output_paths import check_output_folder, full_disk_raises

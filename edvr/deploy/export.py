@@ -22,7 +22,7 @@ import paddle
 import yaml
 
 from edvr.errors import ConfigError, WeightsError
-from edvr.models.dcn import get_dcn_kernel, set_dcn_kernel
+from edvr.ops import get_dcn_kernel, set_dcn_kernel
 
 DEFAULT_EXPORT = ({'name': 'generator', 'inputs_num': 1},)
 PROGRAM_EXTENSIONS = ('.json', '.pdmodel')

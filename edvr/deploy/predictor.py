@@ -27,7 +27,7 @@ from edvr.deploy.padding import CropBox, pad_to_multiple
 from edvr.deploy.tiling import restore_tiled
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.metrics import tensor2img
-from edvr.utils.device import available_cores, env_threads, set_cpu_threads
+from edvr.utils.device import available_cores, env_threads, set_cpu_threads, tune_cpu_runtime
 
 # Size multiple assumed for an exported model without its .edvr.yml (EDVR's
 # largest: 16 with HR_in, which also satisfies the 4 of the others).
@@ -172,6 +172,7 @@ class Predictor:
 
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
                  padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
+        tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         _check_padding(padding)
         check_tensorrt(tensorrt)
         if str(model_path).endswith('.onnx'):
@@ -213,6 +214,7 @@ class Predictor:
         from edvr.engine.checkpoint import load_generator_weights
         from edvr.registry import NETWORKS, build_from_config
 
+        tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         _check_padding(padding)
         check_tensorrt(tensorrt)
         card = parse_device(device)

@@ -29,7 +29,7 @@ from edvr.engine.visualdl_writer import VisualDLWriter
 from edvr.errors import ConfigError, TrainingError
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
-from edvr.utils.device import select_device
+from edvr.utils.device import select_device, tune_cpu_runtime
 from edvr.utils.logger import setup_logger
 from edvr.utils.output_paths import full_disk_raises
 
@@ -51,6 +51,7 @@ class Trainer:
 
     def __init__(self, cfg, config_path=None, seed=None, resume=None, load=None,
                  amp=False, amp_level='O1', evaluate_only=False, notes=None):
+        tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         self.cfg = cfg
         if notes is None:
             notes = settings.check_settings(cfg, training=not evaluate_only)

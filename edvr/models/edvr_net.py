@@ -5,13 +5,11 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from edvr.errors import ConfigError, DataError
-from edvr.models.blocks import (CONV_KERNELS, LRELU_SLOPE, Conv2D, conv2d,
-                                make_residual_blocks, unflatten_frames)
-from edvr.models.dcn import KERNELS as DCN_KERNELS
-from edvr.models.dcn import ModulatedDeformConv2D
+from edvr.models.blocks import LRELU_SLOPE, conv2d, make_residual_blocks, unflatten_frames
 from edvr.models.pcd_align import PCDAlign
 from edvr.models.predeblur import PredeblurResNetPyramid
 from edvr.models.tsa_fusion import TSAFusion
+from edvr.ops import pin_kernels
 from edvr.registry import NETWORKS
 
 
@@ -43,10 +41,10 @@ class EDVRNet(nn.Layer):
         HR_in: the input is at output resolution (needs ``predeblur``).
         w_TSA: fuse with `TSAFusion`; otherwise with a 1x1 conv.
         dcn_kernel: kernel of the deformable convolutions ('auto', 'paddle',
-            'sampling', 'cpp'; see `edvr.models.dcn`); None follows
+            'sampling', 'cpp'; see `edvr.ops.dcn`); None follows
             `set_dcn_kernel` / ``EDVR_DCN_KERNEL`` (default 'auto').
         conv_kernel: kernel of the plain convolutions ('auto', 'paddle', 'cpp', 'direct',
-            'columns'; see `edvr.models.blocks.Conv2D`); None follows `set_conv_kernel` /
+            'columns'; see `edvr.ops.conv`); None follows `set_conv_kernel` /
             ``EDVR_CONV_KERNEL`` (default 'auto').
     """
 
@@ -68,11 +66,11 @@ class EDVRNet(nn.Layer):
             self.pre_deblur = PredeblurResNetPyramid(in_nf, nf, HR_in=self.HR_in)
             self.cov_1 = conv2d(nf, nf, 1)
         else:
-            self.conv_first = conv2d(in_nf, nf, 3)
+            self.conv_first = conv2d(in_nf, nf, 3, act=LRELU_SLOPE)
         self.feature_extractor = make_residual_blocks(front_RBs, nf)
         for level in (2, 3):
-            setattr(self, f'fea_L{level}_conv1', conv2d(nf, nf, 3, stride=2))
-            setattr(self, f'fea_L{level}_conv2', conv2d(nf, nf, 3))
+            setattr(self, f'fea_L{level}_conv1', conv2d(nf, nf, 3, stride=2, act=LRELU_SLOPE))
+            setattr(self, f'fea_L{level}_conv2', conv2d(nf, nf, 3, act=LRELU_SLOPE))
 
         self.PCDModule = PCDAlign(nf, groups)
         if self.w_TSA:
@@ -81,25 +79,14 @@ class EDVRNet(nn.Layer):
             self.TSAModule = conv2d(nframes * nf, nf, 1)
 
         self.reconstructor = make_residual_blocks(back_RBs, nf)
-        # The widths after the first pixel shuffle are fixed at 64 for any nf.
-        self.upconv1 = conv2d(nf, 4 * nf, 3)
-        self.upconv2 = conv2d(nf, 4 * 64, 3)
-        self.HRconv = conv2d(64, 64, 3)
+        # The widths after the first pixel shuffle are fixed at 64 for any nf. The leaky
+        # ReLU after each pixel shuffle is applied by the conv before it (it commutes with
+        # the shuffle, a permutation).
+        self.upconv1 = conv2d(nf, 4 * nf, 3, act=LRELU_SLOPE)
+        self.upconv2 = conv2d(nf, 4 * 64, 3, act=LRELU_SLOPE)
+        self.HRconv = conv2d(64, 64, 3, act=LRELU_SLOPE)
         self.conv_last = conv2d(64, out_nf, 3)
-        self.set_kernels(dcn_kernel, conv_kernel)
-
-    def set_kernels(self, dcn_kernel=None, conv_kernel=None):
-        """Pin the kernels of this network's DCN and conv layers (None: the global choice)."""
-        for value, allowed, key in ((dcn_kernel, DCN_KERNELS, 'dcn_kernel'),
-                                    (conv_kernel, CONV_KERNELS, 'conv_kernel')):
-            if value is not None and value not in allowed:
-                raise ConfigError(f'EDVRNet: {key}={value!r}; expected one of '
-                                  f'{", ".join(allowed)}')
-        for layer in self.sublayers(include_self=True):
-            if isinstance(layer, ModulatedDeformConv2D):
-                layer.kernel = dcn_kernel
-            elif isinstance(layer, Conv2D):
-                layer.kernel = conv_kernel
+        pin_kernels(self, dcn_kernel, conv_kernel)
 
     def forward(self, x):
         """Restore the centre frame.
@@ -118,12 +105,12 @@ class EDVRNet(nn.Layer):
         if self.predeblur:
             feat = self.cov_1(self.pre_deblur(feat))
         else:
-            feat = self.conv_first(feat, negative_slope=LRELU_SLOPE)
+            feat = self.conv_first(feat)
 
         pyramid = [self.feature_extractor(feat)]
         for level in (2, 3):
-            feat = getattr(self, f'fea_L{level}_conv1')(pyramid[-1], negative_slope=LRELU_SLOPE)
-            pyramid.append(getattr(self, f'fea_L{level}_conv2')(feat, negative_slope=LRELU_SLOPE))
+            feat = getattr(self, f'fea_L{level}_conv1')(pyramid[-1])
+            pyramid.append(getattr(self, f'fea_L{level}_conv2')(feat))
 
         refs = [unflatten_frames(level_feat, t)[:, self.center] for level_feat in pyramid]
         aligned = unflatten_frames(self.PCDModule(pyramid, refs, t), t)  # (b, t, nf, h, w)
@@ -133,15 +120,15 @@ class EDVRNet(nn.Layer):
             feat = self.TSAModule(aligned.flatten(1, 2))
 
         out = self.reconstructor(feat)
-        # the activation commutes with pixel_shuffle (a permutation), so the convs apply it
-        out = F.pixel_shuffle(self.upconv1(out, negative_slope=LRELU_SLOPE), 2)
-        out = F.pixel_shuffle(self.upconv2(out, negative_slope=LRELU_SLOPE), 2)
+        out = F.pixel_shuffle(self.upconv1(out), 2)
+        out = F.pixel_shuffle(self.upconv2(out), 2)
+        out = self.conv_last(self.HRconv(out))
         if self.HR_in:
             base = x_center
         else:
             base = F.interpolate(x_center, scale_factor=4, mode='bilinear',
                                  align_corners=False, align_mode=0)
-        return self.conv_last(self.HRconv(out, negative_slope=LRELU_SLOPE), residual=base)
+        return out + base
 
     def _check_size(self, h, w):
         if h % self.size_multiple or w % self.size_multiple:

@@ -3,8 +3,7 @@
 import paddle
 import paddle.nn as nn
 
-from edvr.models.blocks import LRELU_SLOPE, conv2d, lrelu, upsample2x
-from edvr.models.dcn import DCNPack
+from edvr.models.blocks import LRELU_SLOPE, DCNPack, conv2d, lrelu, upsample2x
 
 
 class PCDAlign(nn.Layer):
@@ -17,7 +16,7 @@ class PCDAlign(nn.Layer):
 
     Any number of frames is aligned in one call: stack them in the batch axis, with
     the reference features either repeated to match or given once per ``repeats``
-    consecutive frames (then the reference's share of each offset conv is computed once).
+    consecutive frames.
 
     Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
     (Wang et al., CVPRW 2019).
@@ -31,17 +30,17 @@ class PCDAlign(nn.Layer):
         super().__init__()
         for level in (3, 2, 1):
             name = f'PCD_Align_L{level}_'
-            setattr(self, name + 'offset_conv1', conv2d(2 * nf, nf))
+            setattr(self, name + 'offset_conv1', conv2d(2 * nf, nf, act=LRELU_SLOPE))
             if level == 3:
-                setattr(self, name + 'offset_conv2', conv2d(nf, nf))
+                setattr(self, name + 'offset_conv2', conv2d(nf, nf, act=LRELU_SLOPE))
             else:
-                setattr(self, name + 'offset_conv2', conv2d(2 * nf, nf))
-                setattr(self, name + 'offset_conv3', conv2d(nf, nf))
+                setattr(self, name + 'offset_conv2', conv2d(2 * nf, nf, act=LRELU_SLOPE))
+                setattr(self, name + 'offset_conv3', conv2d(nf, nf, act=LRELU_SLOPE))
             setattr(self, name + 'dcn', DCNPack(nf, 3, deformable_groups=groups))
             if level < 3:
                 setattr(self, name + 'fea_conv', conv2d(2 * nf, nf))
-        self.PCD_Align_cas_offset_conv1 = conv2d(2 * nf, nf)
-        self.PCD_Align_cas_offset_conv2 = conv2d(nf, nf)
+        self.PCD_Align_cas_offset_conv1 = conv2d(2 * nf, nf, act=LRELU_SLOPE)
+        self.PCD_Align_cas_offset_conv2 = conv2d(nf, nf, act=LRELU_SLOPE)
         self.PCD_Align_cascade_dcn = DCNPack(nf, 3, deformable_groups=groups)
 
     def _layer(self, level, name):
@@ -61,15 +60,11 @@ class PCDAlign(nn.Layer):
         """
         up_offset = up_feat = None
         for level in (3, 2, 1):
-            nbr, ref = nbr_feats[level - 1], ref_feats[level - 1]
-            offset = self._layer(level, 'offset_conv1').forward_shared(
-                nbr, ref, repeats, negative_slope=LRELU_SLOPE)
-            if up_offset is None:
-                offset = self._layer(level, 'offset_conv2')(offset, negative_slope=LRELU_SLOPE)
-            else:
-                offset = paddle.concat([offset, up_offset * 2], 1)
-                offset = self._layer(level, 'offset_conv2')(offset, negative_slope=LRELU_SLOPE)
-                offset = self._layer(level, 'offset_conv3')(offset, negative_slope=LRELU_SLOPE)
+            nbr = nbr_feats[level - 1]
+            convs = [self._layer(level, 'offset_conv1'), self._layer(level, 'offset_conv2')]
+            if level < 3:
+                convs.append(self._layer(level, 'offset_conv3'))
+            offset = self._offset(convs, nbr, ref_feats[level - 1], repeats, up_offset)
             feat = self._layer(level, 'dcn')(nbr, offset)
             if up_feat is not None:
                 feat = self._layer(level, 'fea_conv')(paddle.concat([feat, up_feat], 1))
@@ -77,10 +72,21 @@ class PCDAlign(nn.Layer):
                 feat = lrelu(feat)
                 up_offset, up_feat = upsample2x(offset), upsample2x(feat)
 
-        offset = self.PCD_Align_cas_offset_conv1.forward_shared(
-            feat, ref_feats[0], repeats, negative_slope=LRELU_SLOPE)
-        offset = self.PCD_Align_cas_offset_conv2(offset, negative_slope=LRELU_SLOPE)
+        convs = [self.PCD_Align_cas_offset_conv1, self.PCD_Align_cas_offset_conv2]
+        offset = self._offset(convs, feat, ref_feats[0], repeats)
         return lrelu(self.PCD_Align_cascade_dcn(feat, offset))
+
+    @staticmethod
+    def _offset(convs, nbr, ref, repeats, up_offset=None):
+        """DCN offset features: ``convs[0]`` on ``concat([nbr, ref])``, then the other
+        convs, with the doubled upsampled offsets of the level below (if any) concatenated
+        after the first."""
+        offset = convs[0].forward_concat(nbr, ref, repeats)   # ref shared by `repeats` nbrs
+        if up_offset is not None:
+            offset = paddle.concat([offset, up_offset * 2], 1)
+        for conv in convs[1:]:
+            offset = conv(offset)
+        return offset
 
     def dcn_layers(self):
         """The four `DCNPack` layers, coarse to fine, then the cascading one."""

@@ -24,26 +24,24 @@ class PredeblurResNetPyramid(nn.Layer):
         super().__init__()
         self.HR_in = bool(HR_in)
         if self.HR_in:
-            self.conv_first_1 = conv2d(in_nf, nf, 3)
-            self.conv_first_2 = conv2d(nf, nf, 3, stride=2)
-            self.conv_first_3 = conv2d(nf, nf, 3, stride=2)
+            self.conv_first_1 = conv2d(in_nf, nf, 3, act=LRELU_SLOPE)
+            self.conv_first_2 = conv2d(nf, nf, 3, stride=2, act=LRELU_SLOPE)
+            self.conv_first_3 = conv2d(nf, nf, 3, stride=2, act=LRELU_SLOPE)
         else:
-            self.conv_first = conv2d(in_nf, nf, 3)
+            self.conv_first = conv2d(in_nf, nf, 3, act=LRELU_SLOPE)
         for name in ('L1_1', 'L1_2', 'L1_3', 'L1_4', 'L1_5', 'L2_1', 'L2_2', 'L3_1'):
             setattr(self, 'RB_' + name, ResidualBlockNoBN(nf))
-        self.deblur_L2_conv = conv2d(nf, nf, 3, stride=2)
-        self.deblur_L3_conv = conv2d(nf, nf, 3, stride=2)
+        self.deblur_L2_conv = conv2d(nf, nf, 3, stride=2, act=LRELU_SLOPE)
+        self.deblur_L3_conv = conv2d(nf, nf, 3, stride=2, act=LRELU_SLOPE)
 
     def forward(self, x):
         """(n, in_nf, h, w) -> (n, nf, h, w), or (n, nf, h/4, w/4) with ``HR_in``."""
         if self.HR_in:
-            l1 = self.conv_first_1(x, negative_slope=LRELU_SLOPE)
-            l1 = self.conv_first_2(l1, negative_slope=LRELU_SLOPE)
-            l1 = self.conv_first_3(l1, negative_slope=LRELU_SLOPE)
+            l1 = self.conv_first_3(self.conv_first_2(self.conv_first_1(x)))
         else:
-            l1 = self.conv_first(x, negative_slope=LRELU_SLOPE)
-        l2 = self.deblur_L2_conv(l1, negative_slope=LRELU_SLOPE)
-        l3 = self.deblur_L3_conv(l2, negative_slope=LRELU_SLOPE)
+            l1 = self.conv_first(x)
+        l2 = self.deblur_L2_conv(l1)
+        l3 = self.deblur_L3_conv(l2)
         l3 = upsample2x(self.RB_L3_1(l3))
         l2 = self.RB_L2_2(self.RB_L2_1(l2) + l3)
         l1 = self.RB_L1_2(self.RB_L1_1(l1)) + upsample2x(l2)

@@ -34,19 +34,20 @@ class TSAFusion(nn.Layer):
     def __init__(self, nf=64, nframes=5, center=2):
         super().__init__()
         self.center = center
+        act = LRELU_SLOPE
         self.tAtt_2 = conv2d(nf, nf, 3)
         self.tAtt_1 = conv2d(nf, nf, 3)
-        self.fea_fusion = conv2d(nframes * nf, nf, 1)
-        self.sAtt_1 = conv2d(nframes * nf, nf, 1)
-        self.sAtt_2 = conv2d(2 * nf, nf, 1)
-        self.sAtt_3 = conv2d(nf, nf, 3)
-        self.sAtt_4 = conv2d(nf, nf, 1)
+        self.fea_fusion = conv2d(nframes * nf, nf, 1, act=act)
+        self.sAtt_1 = conv2d(nframes * nf, nf, 1, act=act)
+        self.sAtt_2 = conv2d(2 * nf, nf, 1, act=act)
+        self.sAtt_3 = conv2d(nf, nf, 3, act=act)
+        self.sAtt_4 = conv2d(nf, nf, 1, act=act)
         self.sAtt_5 = conv2d(nf, nf, 3)
-        self.sAtt_add_1 = conv2d(nf, nf, 1)
+        self.sAtt_add_1 = conv2d(nf, nf, 1, act=act)
         self.sAtt_add_2 = conv2d(nf, nf, 1)
-        self.sAtt_L1 = conv2d(nf, nf, 1)
-        self.sAtt_L2 = conv2d(2 * nf, nf, 3)
-        self.sAtt_L3 = conv2d(nf, nf, 3)
+        self.sAtt_L1 = conv2d(nf, nf, 1, act=act)
+        self.sAtt_L2 = conv2d(2 * nf, nf, 3, act=act)
+        self.sAtt_L3 = conv2d(nf, nf, 3, act=act)
 
     def forward(self, aligned):
         """Fuse.
@@ -58,17 +59,17 @@ class TSAFusion(nn.Layer):
             Fused features (b, nf, h, w).
         """
         weighted = self.temporal_attention(aligned)                    # (b, t*nf, h, w)
-        fea = self.fea_fusion(weighted, negative_slope=LRELU_SLOPE)
+        fea = self.fea_fusion(weighted)
 
-        att = self.sAtt_1(weighted, negative_slope=LRELU_SLOPE)
-        att = self.sAtt_2(_pool_pair(att), negative_slope=LRELU_SLOPE)       # 1/2 size
-        att_l = self.sAtt_L1(att, negative_slope=LRELU_SLOPE)
-        att_l = self.sAtt_L2(_pool_pair(att_l), negative_slope=LRELU_SLOPE)  # 1/4 size
-        att_l = upsample2x(self.sAtt_L3(att_l, negative_slope=LRELU_SLOPE))
-        att = self.sAtt_3(att, negative_slope=LRELU_SLOPE, residual=att_l)
-        att = upsample2x(self.sAtt_4(att, negative_slope=LRELU_SLOPE))
+        att = self.sAtt_1(weighted)
+        att = self.sAtt_2(_pool_pair(att))                    # 1/2 size
+        att_l = self.sAtt_L1(att)
+        att_l = self.sAtt_L2(_pool_pair(att_l))               # 1/4 size
+        att_l = upsample2x(self.sAtt_L3(att_l))
+        att = self.sAtt_3(att) + att_l
+        att = upsample2x(self.sAtt_4(att))
         att = self.sAtt_5(att)
-        att_add = self.sAtt_add_2(self.sAtt_add_1(att, negative_slope=LRELU_SLOPE))
+        att_add = self.sAtt_add_2(self.sAtt_add_1(att))
         return fea * F.sigmoid(att) * 2 + att_add
 
     def temporal_attention(self, aligned):

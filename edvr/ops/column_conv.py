@@ -23,13 +23,14 @@ from edvr.utils.device import cpu_threads
 CHUNK_BYTES = 32 << 20
 
 
-def _pair(v):
+def pair(v):
+    """An int or a pair -> (vertical, horizontal) ints."""
     return (int(v), int(v)) if isinstance(v, int) else tuple(int(i) for i in v)
 
 
 def _geometry(weight, stride, padding, dilation):
     kh, kw = int(weight.shape[2]), int(weight.shape[3])
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
     return (kh, kw, sh, sw, ph, pw, dh, dw)
 
 
@@ -233,7 +234,7 @@ def deform_conv2d_columns(x, offset, mask, weight, bias=None, stride=1, padding=
                           deformable_groups=1):
     """Modulated deformable convolution through the C++ column kernels.
 
-    Args: as `edvr.models.dcn.deform_conv2d_sampling` (offset (b, 2*G*K, ho, wo) in
+    Args: as `edvr.ops.dcn.deform_conv2d_sampling` (offset (b, 2*G*K, ho, wo) in
     (dy, dx) pairs per group and tap, mask (b, G*K, ho, wo)).
 
     Returns:

@@ -22,9 +22,9 @@ _threads = {'count': None}
 
 def set_cpu_threads(num_threads):
     """Set Paddle's CPU math threads (its default here is one), which the C++ column
-    kernels (`edvr.ops`) use too. Returns the count set."""
+    kernels (`edvr.ops`) use too. Returns the count set. (The CPU runtime tuning is
+    `tune_cpu_runtime`.)"""
     num_threads = max(int(num_threads), 1)
-    tune_cpu_runtime()
     setter = getattr(paddle.base.core, 'set_num_threads', None)
     if setter is not None:
         setter(num_threads)
@@ -98,17 +98,16 @@ def _tuning_off():
     return os.environ.get('EDVR_CPU_TUNING', '1').strip().lower() in ('0', 'false', 'off')
 
 
-# MKL reads the variable at its first call: set it on import, so that every process using
-# edvr does its matrix products with the same code path (results agree to the last bit).
-if not _tuning_off():
-    use_fast_mkl_path()
-
 _tuned = {'done': False, 'applied': {}}
 
 
 def tune_cpu_runtime():
     """Apply `use_fast_mkl_path` and `keep_freed_memory` once per process (CPU runs),
-    unless EDVR_CPU_TUNING=0. Returns {'mkl_avx2': bool, 'keep_memory': bool}."""
+    unless EDVR_CPU_TUNING=0. Returns {'mkl_avx2': bool, 'keep_memory': bool}.
+
+    Process-wide, so never done on import: entry points call it first thing (the Trainer,
+    the Predictor, the tools), before any matrix product, since MKL reads its variable at
+    its first call and every process should compute with the same code path."""
     if not _tuned['done']:
         _tuned['done'] = True
         off = _tuning_off()

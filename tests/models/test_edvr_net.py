@@ -16,9 +16,9 @@ import paddle.nn.functional as F
 import pytest
 
 from edvr.errors import ConfigError, DataError
-from edvr.models.blocks import repeat_frames
-from edvr.models.dcn import set_dcn_kernel
 from edvr.models.edvr_net import EDVRNet
+from edvr.ops import set_dcn_kernel
+from edvr.ops.conv import repeat_frames
 from edvr.registry import NETWORKS, build_from_config
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden_edvr_keys.json')

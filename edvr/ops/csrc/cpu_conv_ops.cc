@@ -21,9 +21,12 @@
 #include <cstring>
 #include <vector>
 
+#include "op_checks.h"
 #include "paddle/extension.h"
 
 namespace {
+
+using edvr_ops::CheckFloat;
 
 struct ConvShape {
   int64_t b, c, h, w, ho, wo;
@@ -44,11 +47,6 @@ void ValidRange(int64_t base, int s, int64_t limit, int64_t n, int64_t* lo, int6
   *lo = std::max<int64_t>(first, 0);
   *hi = std::min<int64_t>(last + 1, n);
   if (*hi < *lo) *hi = *lo;
-}
-
-void CheckFloat(const paddle::Tensor& t, const char* name) {
-  PD_CHECK(t.place() == paddle::CPUPlace(), name, " must be on the CPU");
-  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, name, " must be float32");
 }
 
 // ---------------------------------------------------------------- plain convolution

@@ -19,9 +19,12 @@
 #include <vector>
 
 #include "fused_conv.h"
+#include "op_checks.h"
 #include "paddle/extension.h"
 
 namespace {
+
+using edvr_ops::CheckFloat;
 
 using edvr_ops::kBlock;
 using edvr_ops::kOutVecs;
@@ -122,11 +125,6 @@ void DcnForward(const float* x, const float* offset, const float* mask, const fl
       }
     }
   }
-}
-
-void CheckFloat(const paddle::Tensor& t, const char* name) {
-  PD_CHECK(t.place() == paddle::CPUPlace(), name, " must be on the CPU");
-  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, name, " must be float32");
 }
 
 DcnGeometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>& offset,

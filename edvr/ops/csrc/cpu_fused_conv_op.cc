@@ -12,16 +12,14 @@
 #include <vector>
 
 #include "fused_conv.h"
+#include "op_checks.h"
 #include "paddle/extension.h"
 
 namespace {
 
-using edvr_ops::Geometry;
+using edvr_ops::CheckFloat;
 
-void CheckFloat(const paddle::Tensor& t, const char* name) {
-  PD_CHECK(t.place() == paddle::CPUPlace(), name, " must be on the CPU");
-  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, name, " must be float32");
-}
+using edvr_ops::Geometry;
 
 Geometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>& w, int ph,
                       int pw) {

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Modulated deformable convolution (DCNv2) with two interchangeable kernels.
+"""Modulated deformable convolution (DCNv2): the layer and its interchangeable kernels.
 
-Layouts shared by both kernels, for ``G`` deformable groups and a ``kh x kw``
+Layouts shared by all kernels, for ``G`` deformable groups and a ``kh x kw``
 kernel (``K = kh * kw`` taps, tap ``k = ky * kw + kx``):
 
 * ``offset``: (b, 2 * G * K, ho, wo), channel ``(g * K + k) * 2`` holds the
@@ -27,6 +27,9 @@ graphs (export) use ``'paddle'``; ``'cpp'`` where it cannot run acts as ``'auto'
 Choose with `set_dcn_kernel`, the ``EDVR_DCN_KERNEL`` environment variable or
 the generator's ``dcn_kernel`` config key.
 
+Workaround: Paddle's CPU backward of ``deform_conv2d`` crashes when the mask takes no
+gradient while another input does; such calls of ``'paddle'`` run on ``'sampling'``.
+
 Paper: Deformable ConvNets v2: More Deformable, Better Results (Zhu et al., CVPR 2019).
 """
 import math
@@ -37,23 +40,13 @@ import paddle.nn.functional as F
 from paddle.vision.ops import deform_conv2d
 
 from edvr.errors import ConfigError
-from edvr.models.blocks import Conv2D
-from edvr.models.kernel_choice import KernelChoice
-from edvr.ops.column_conv import columns_available, deform_conv2d_columns
+from edvr.ops.column_conv import columns_available, deform_conv2d_columns, pair, wants_grad
+from edvr.ops.kernel_choice import KernelChoice
 
-KERNELS = ('auto', 'paddle', 'sampling', 'cpp')
-_dcn_choice = KernelChoice('DCN kernel', 'EDVR_DCN_KERNEL', KERNELS)
-
-
-def set_dcn_kernel(name):
-    """Choose the DCN kernel for all layers: 'auto', 'paddle', 'sampling' or 'cpp'."""
-    _dcn_choice.set(name)
-
-
-@paddle.jit.not_to_static
-def get_dcn_kernel():
-    """The selected kernel name; initially ``EDVR_DCN_KERNEL`` or 'auto'."""
-    return _dcn_choice.get()
+DCN_KERNELS = ('auto', 'paddle', 'sampling', 'cpp')
+_dcn_choice = KernelChoice('DCN kernel', 'EDVR_DCN_KERNEL', DCN_KERNELS)
+set_dcn_kernel = _dcn_choice.set   # the kernel of every DCN layer: one of DCN_KERNELS
+get_dcn_kernel = _dcn_choice.get   # initially EDVR_DCN_KERNEL or 'auto'
 
 
 @paddle.jit.not_to_static
@@ -75,10 +68,6 @@ def resolve_kernel(backward, kernel=None, tensors=()):
             return 'cpp'
         return 'sampling' if backward and not on_gpu else 'paddle'
     return name
-
-
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 def deform_conv2d_sampling(x, offset, mask, weight, bias=None, stride=1, padding=0,
@@ -103,9 +92,9 @@ def deform_conv2d_sampling(x, offset, mask, weight, bias=None, stride=1, padding
     c_out, _, kh, kw = weight.shape
     ho, wo = offset.shape[2], offset.shape[3]
     g, taps = deformable_groups, kh * kw
-    sh, sw = _pair(stride)
-    ph, pw = _pair(padding)
-    dh, dw = _pair(dilation)
+    sh, sw = pair(stride)
+    ph, pw = pair(padding)
+    dh, dw = pair(dilation)
 
     # Sample positions in grid_sample's [-1, 1] coordinates of the input with a
     # one-pixel zero border added (which also keeps 1-pixel inputs finite).
@@ -136,10 +125,6 @@ def deform_conv2d_sampling(x, offset, mask, weight, bias=None, stride=1, padding
     return out.reshape([b, c_out, ho, wo])
 
 
-def _needs_grad(*tensors):
-    return any(t is not None and not t.stop_gradient for t in tensors)
-
-
 def modulated_deform_conv2d(x, offset, mask, weight, bias=None, stride=1, padding=0,
                             dilation=1, deformable_groups=1, kernel='paddle'):
     """Modulated deformable convolution with the named kernel.
@@ -155,8 +140,7 @@ def modulated_deform_conv2d(x, offset, mask, weight, bias=None, stride=1, paddin
     if kernel == 'cpp':
         return deform_conv2d_columns(x, offset, mask, weight, bias, stride, padding, dilation,
                                      deformable_groups)
-    if kernel == 'paddle' and paddle.is_grad_enabled() and mask.stop_gradient \
-            and _needs_grad(x, offset, weight, bias):
+    if kernel == 'paddle' and mask.stop_gradient and wants_grad(x, offset, weight, bias):
         # Paddle's CPU backward crashes for a constant mask; this kernel does not.
         kernel = 'sampling'
     if kernel == 'sampling':
@@ -187,7 +171,7 @@ class ModulatedDeformConv2D(nn.Layer):
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=1,
                  dilation=1, deformable_groups=1):
         super().__init__()
-        kh, kw = _pair(kernel_size)
+        kh, kw = pair(kernel_size)
         if in_channels % deformable_groups:
             raise ConfigError(f'DCN: in_channels {in_channels} is not divisible by '
                               f'deformable_groups {deformable_groups}')
@@ -214,61 +198,8 @@ class ModulatedDeformConv2D(nn.Layer):
         Returns:
             Tensor (b, c_out, ho, wo).
         """
-        backward = paddle.is_grad_enabled() and _needs_grad(x, offset, mask, self.weight,
-                                                            self.bias)
+        backward = wants_grad(x, offset, mask, self.weight, self.bias)
         kernel = resolve_kernel(backward, kernel or self.kernel, (x, offset, mask, self.weight))
         return modulated_deform_conv2d(
             x, offset, mask, self.weight, self.bias, self.stride, self.padding,
             self.dilation, self.deformable_groups, kernel)
-
-
-class DCNPack(nn.Layer):
-    """DCNv2 whose offsets and mask are predicted from a separate feature.
-
-    A 3x3 conv ``conv_offset_mask`` maps the feature to ``3 * G * K`` channels:
-    the first ``2 * G * K`` are the offsets, the last ``G * K`` pass through a
-    sigmoid to give the mask. That conv starts at zero (zero offsets, mask 0.5).
-    In training mode the layer keeps ``last_offset_abs_mean``, the detached mean
-    absolute offset of its latest call, for logging.
-
-    Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
-    (Wang et al., CVPRW 2019).
-
-    Args:
-        num_filters: input and output channels.
-        kernel_size: int or pair.
-        stride, padding, dilation: int or pair.
-        deformable_groups: G.
-    """
-
-    def __init__(self, num_filters=64, kernel_size=3, stride=1, padding=1, dilation=1,
-                 deformable_groups=8):
-        super().__init__()
-        kh, kw = _pair(kernel_size)
-        self.num_offsets = 2 * deformable_groups * kh * kw
-        zero = nn.initializer.Constant(0.0)
-        self.conv_offset_mask = Conv2D(
-            num_filters, 3 * deformable_groups * kh * kw, (kh, kw), stride=stride,
-            padding=padding, weight_attr=paddle.ParamAttr(initializer=zero),
-            bias_attr=paddle.ParamAttr(initializer=zero))
-        self.dcn = ModulatedDeformConv2D(num_filters, num_filters, (kh, kw), stride=stride,
-                                         padding=padding, dilation=dilation,
-                                         deformable_groups=deformable_groups)
-        self.last_offset_abs_mean = None
-
-    def forward(self, x, feat):
-        """Deform-convolve ``x`` with offsets and mask predicted from ``feat``.
-
-        Args:
-            x: features to sample (b, c, h, w).
-            feat: features the offsets are predicted from (b, c, h, w).
-
-        Returns:
-            Tensor (b, c, h, w).
-        """
-        offset, mask = paddle.split(self.conv_offset_mask(feat),
-                                    [self.num_offsets, self.num_offsets // 2], axis=1)
-        mask = F.sigmoid(mask)
-        if self.training:
-            self.last_offset_abs_mean = offset.detach().abs().mean()
-        return self.dcn(x, offset, mask)

@@ -2,6 +2,8 @@
 """A process-wide choice among interchangeable kernels (set, else an environment variable, else 'auto')."""
 import os
 
+import paddle
+
 from edvr.errors import ConfigError
 
 
@@ -24,6 +26,7 @@ class KernelChoice:
             raise ConfigError(f'{self.what} {name!r}: expected one of {", ".join(self.names)}')
         self.name = name
 
+    @paddle.jit.not_to_static
     def get(self):
         """The chosen name; initially the environment variable's value or 'auto'."""
         if self.name is None:

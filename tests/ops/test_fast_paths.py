@@ -2,8 +2,9 @@
 """The fast paths equal the straightforward EDVR (`reference_edvr.py`), forward and gradients.
 
 The C++ column kernels are tested directly and inside the network; when they
-cannot be built here, those tests are skipped with the build error as reason
-and the fallback kernels are still tested against the reference.
+cannot be built here, those tests are skipped with the build error as reason (failed
+with EDVR_EXPECT_CPU_OPS=1, see conftest.py) and the fallback kernels are still tested
+against the reference.
 """
 import logging
 
@@ -14,21 +15,14 @@ import pytest
 from paddle.vision.ops import deform_conv2d
 
 from edvr.errors import ConfigError
-from edvr.models import blocks, dcn
 from edvr.models.edvr_net import EDVRNet
-from edvr.ops import column_conv, cpu_ops, fused_conv
+from edvr.ops import column_conv, conv, cpu_ops, dcn, fused_conv
+from edvr.ops.conv import Conv2D, repeat_frames
 from edvr.registry import NETWORKS, build_from_config
 from edvr.utils.device import cpu_threads, set_cpu_threads
 from tests.models.reference_edvr import ReferenceEDVR
 
 TINY = dict(nf=16, groups=2, front_RBs=1, back_RBs=2)
-
-
-def _ops_or_skip():
-    ops = cpu_ops.load_cpu_ops()
-    if ops is None:
-        pytest.skip(f'C++ CPU ops unavailable here: {cpu_ops.cpu_ops_status()["error"]}')
-    return ops
 
 
 @pytest.fixture
@@ -69,20 +63,20 @@ def _assert_close(got, ref, rtol=1e-4):
         assert np.abs(got[name] - ref[name]).max() <= rtol * scale + 1e-7, name
 
 
-def test_cpp_ops_build_on_this_machine():
-    _ops_or_skip()
+def test_cpp_ops_build_on_this_machine(cpp_ops):
     status = cpu_ops.cpu_ops_status()
     assert status['loaded']
     assert status['flags'] in ('openmp-iomp5', 'openmp-gomp', 'serial', 'portable')
 
 
-def test_a_failed_build_falls_back_with_one_warning(tmp_path, monkeypatch):
-    broken = tmp_path / 'broken.cc'
-    broken.write_text('#error this source does not compile\n')
-    monkeypatch.setattr(cpu_ops, 'SOURCES', [str(broken)])
+def test_a_failed_build_falls_back_with_one_warning(tmp_path, monkeypatch, capfd):
+    (tmp_path / 'broken.cc').write_text('#error this source does not compile\n')
+    monkeypatch.setattr(cpu_ops, 'CSRC', str(tmp_path))
+    monkeypatch.setattr(cpu_ops, 'SOURCES', {'broken.cc': ()})
+    monkeypatch.delenv('EDVR_CPU_OPS', raising=False)
     monkeypatch.setattr(cpu_ops, '_flag_sets', lambda: [('serial', ['-O0'], [])])
     monkeypatch.setenv('EDVR_CACHE_DIR', str(tmp_path / 'cache'))
-    for key, value in (('tried', False), ('ops', None), ('error', None)):
+    for key, value in (('tried', False), ('ops', None), ('error', None), ('compiled', False)):
         monkeypatch.setitem(cpu_ops._state, key, value)
     records = []
     handler = logging.Handler(logging.WARNING)
@@ -99,12 +93,15 @@ def test_a_failed_build_falls_back_with_one_warning(tmp_path, monkeypatch):
         assert cpu_ops.load_cpu_ops() is None and len(records) == 1   # no second attempt
     finally:
         logger.removeHandler(handler)
+    err = capfd.readouterr().err   # one line; the compiler's errors go to build.log
+    assert err.count('building the CPU kernels once') == 1 and 'does not compile' not in err
+    logs = list((tmp_path / 'cache').rglob('build.log'))
+    assert len(logs) == 1 and '#error this source does not compile' in logs[0].read_text()
 
 
 @pytest.mark.parametrize('k,stride,padding,dilation', [(3, 1, 1, 1), (3, 2, 1, 1), (1, 1, 0, 1),
                                                        (3, 1, 2, 2)])
-def test_column_conv_equals_paddle_conv(k, stride, padding, dilation, two_threads):
-    _ops_or_skip()
+def test_column_conv_equals_paddle_conv(cpp_ops, k, stride, padding, dilation, two_threads):
     t = _leaves(np.random.RandomState(0), x=((3, 5, 9, 11), 1.0), weight=((4, 5, k, k), 0.3),
                 bias=((4,), 0.1))
     ref = _value_and_grads(lambda x, weight, bias: F.conv2d(x, weight, bias, stride, padding,
@@ -119,11 +116,10 @@ def test_column_conv_equals_paddle_conv(k, stride, padding, dilation, two_thread
                                                (5, 3, 2, 1, 33), (3, 3, 0, 0, 31), (3, 3, 2, 2, 3)])
 @pytest.mark.parametrize('c_out', [4, 37])
 @pytest.mark.parametrize('winograd', [False, True])
-def test_fused_conv_equals_paddle_conv(kh, kw, ph, pw, width, c_out, winograd, two_threads):
+def test_fused_conv_equals_paddle_conv(cpp_ops, kh, kw, ph, pw, width, c_out, winograd, two_threads):
     """Forward and the three gradients, direct and Winograd (3x3 only; the rest run direct);
     widths below, at and over one register tile (12 or 6 pixels or Winograd tiles) with
     borders on both sides, output channels below and over one block (32 or 16)."""
-    _ops_or_skip()
     t = _leaves(np.random.RandomState(0), x=((2, 5, 7, width), 1.0),
                 weight=((c_out, 5, kh, kw), 0.3), bias=((c_out,), 0.1))
     ref = _value_and_grads(lambda x, weight, bias: F.conv2d(x, weight, bias, 1, (ph, pw)), t)
@@ -136,9 +132,8 @@ def test_fused_conv_equals_paddle_conv(kh, kw, ph, pw, width, c_out, winograd, t
 @pytest.mark.parametrize('with_grad', [False, True])
 @pytest.mark.parametrize('winograd', [False, True])
 @pytest.mark.parametrize('residual_first', [False, True])
-def test_fused_conv_applies_activation_and_residual(slope, with_grad, winograd, residual_first,
+def test_fused_conv_applies_activation_and_residual(cpp_ops, slope, with_grad, winograd, residual_first,
                                                     two_threads):
-    _ops_or_skip()
     t = _leaves(np.random.RandomState(2), x=((2, 6, 9, 30), 1.0), weight=((8, 6, 3, 3), 0.3),
                 bias=((8,), 0.1), residual=((2, 8, 9, 30), 1.0))
 
@@ -165,33 +160,31 @@ def test_fused_conv_applies_activation_and_residual(slope, with_grad, winograd, 
 
 @pytest.mark.parametrize('kernel', ['cpp', 'direct', 'columns', 'paddle'])
 @pytest.mark.parametrize('repeats', [1, 3])
-def test_conv_over_a_shared_input_equals_the_concatenation(kernel, repeats, two_threads):
-    """`Conv2D.forward_shared` (the shared input's share computed once per sample) equals
+def test_conv_over_a_shared_input_equals_the_concatenation(cpp_ops, kernel, repeats, two_threads):
+    """`Conv2D.forward_concat` (the shared input's share computed once per sample) equals
     the conv of the concatenation, with and without gradients."""
-    _ops_or_skip()
     rng = np.random.RandomState(4)
-    layer = blocks.conv2d(10, 7)
+    layer = Conv2D(10, 7, 3, padding=1, act=0.1)
     layer.kernel = kernel
     x = paddle.to_tensor(rng.randn(2 * repeats, 6, 9, 14).astype('float32'))
     shared = paddle.to_tensor(rng.randn(2, 4, 9, 14).astype('float32'))
     with paddle.no_grad():
-        got = layer.forward_shared(x, shared, repeats, negative_slope=0.1).numpy()
-        whole = paddle.concat([x, blocks.repeat_frames(shared, repeats)], 1)
+        got = layer.forward_concat(x, shared, repeats).numpy()
+        whole = paddle.concat([x, repeat_frames(shared, repeats)], 1)
         ref = F.leaky_relu(F.conv2d(whole, layer.weight, layer.bias, padding=1), 0.1).numpy()
     _assert_close({'out': got}, {'out': ref})
     t = {'x': paddle.to_tensor(x.numpy(), stop_gradient=False),
          'shared': paddle.to_tensor(shared.numpy(), stop_gradient=False)}
-    got = _value_and_grads(lambda x, shared: layer.forward_shared(x, shared, repeats, 0.1), t)
+    got = _value_and_grads(lambda x, shared: layer.forward_concat(x, shared, repeats), t)
     ref = _value_and_grads(lambda x, shared: F.leaky_relu(F.conv2d(
-        paddle.concat([x, blocks.repeat_frames(shared, repeats)], 1), layer.weight, layer.bias,
+        paddle.concat([x, repeat_frames(shared, repeats)], 1), layer.weight, layer.bias,
         padding=1), 0.1), t)
     _assert_close(got, ref)
 
 
 @pytest.mark.parametrize('k,stride,padding,dilation', [(3, 1, 1, 1), (3, 2, 1, 1), (3, 1, 2, 2)])
-def test_column_conv_in_row_bands_equals_paddle_conv(k, stride, padding, dilation, monkeypatch):
+def test_column_conv_in_row_bands_equals_paddle_conv(cpp_ops, k, stride, padding, dilation, monkeypatch):
     """Without gradients, large frames are convolved in bands of output rows."""
-    _ops_or_skip()
     monkeypatch.setattr(column_conv, 'CHUNK_BYTES', 4 * 5 * k * k * 6 * 2)   # ~2 rows a band
     rng = np.random.RandomState(0)
     x = paddle.to_tensor(rng.rand(2, 5, 13, 11).astype('float32'))
@@ -206,11 +199,10 @@ def test_column_conv_in_row_bands_equals_paddle_conv(k, stride, padding, dilatio
 @pytest.mark.parametrize('stride,padding,dilation,out_size', [(1, 1, 1, (7, 9)), (2, 1, 1, (4, 5)),
                                                               (1, 2, 2, (7, 9))])
 @pytest.mark.parametrize('chunk_bytes', [None, 1])
-def test_column_dcn_equals_paddle_dcn(stride, padding, dilation, out_size, chunk_bytes,
+def test_column_dcn_equals_paddle_dcn(cpp_ops, stride, padding, dilation, out_size, chunk_bytes,
                                       two_threads, monkeypatch):
     """All five gradients; offsets of several pixels reach over the border; chunk_bytes=1
     processes the batch sample by sample."""
-    _ops_or_skip()
     if chunk_bytes:
         monkeypatch.setattr(column_conv, 'CHUNK_BYTES', chunk_bytes)
     groups, (ho, wo) = 2, out_size
@@ -229,12 +221,11 @@ def test_column_dcn_equals_paddle_dcn(stride, padding, dilation, out_size, chunk
 @pytest.mark.parametrize('stride,padding,dilation,size', [(1, 1, 1, (13, 17)), (2, 1, 1, (9, 11)),
                                                           (1, 2, 2, (7, 9))])
 @pytest.mark.parametrize('c_out', [6, 40])
-def test_dcn_forward_without_gradients_equals_paddle_dcn(stride, padding, dilation, size, c_out,
+def test_dcn_forward_without_gradients_equals_paddle_dcn(cpp_ops, stride, padding, dilation, size, c_out,
                                                         two_threads):
     """The no-gradient DCN kernel (column blocks of 96 or 48 positions, more or fewer than
     one frame here; output channels below and over one block) with offsets reaching over
     the border."""
-    _ops_or_skip()
     rng, groups, (h, w) = np.random.RandomState(5), 2, size
     ho, wo = (h + 2 * padding - 2 * dilation - 1) // stride + 1, \
         (w + 2 * padding - 2 * dilation - 1) // stride + 1
@@ -251,9 +242,8 @@ def test_dcn_forward_without_gradients_equals_paddle_dcn(stride, padding, dilati
     _assert_close({'out': got}, {'out': ref})
 
 
-def test_column_dcn_constant_input_and_frozen_weight(two_threads):
+def test_column_dcn_constant_input_and_frozen_weight(cpp_ops, two_threads):
     """Only some inputs need gradients: the others get none, the rest stay exact."""
-    _ops_or_skip()
     rng = np.random.RandomState(3)
     x = paddle.to_tensor(rng.rand(2, 4, 6, 6).astype('float32'))
     weight = paddle.to_tensor(rng.randn(4, 4, 3, 3).astype('float32'))
@@ -310,8 +300,7 @@ def _equal_to_reference(args, no_grad=False):
 
 
 @pytest.mark.parametrize('w_tsa', [False, True])
-def test_fast_edvr_equals_the_straightforward_one(w_tsa, two_threads, monkeypatch):
-    _ops_or_skip()
+def test_fast_edvr_equals_the_straightforward_one(cpp_ops, w_tsa, two_threads, monkeypatch):
     calls = []
     original = column_conv.deform_conv2d_columns
     monkeypatch.setattr(dcn, 'deform_conv2d_columns',
@@ -330,8 +319,7 @@ def test_fallback_kernels_equal_the_straightforward_one(no_cpp_ops, two_threads)
 
 
 @pytest.mark.parametrize('conv_kernel', ['direct', 'columns'])
-def test_other_cpp_conv_kernels_equal_the_straightforward_one(conv_kernel, two_threads):
-    _ops_or_skip()
+def test_other_cpp_conv_kernels_equal_the_straightforward_one(cpp_ops, conv_kernel, two_threads):
     _equal_to_reference(dict(TINY, w_TSA=True, conv_kernel=conv_kernel))
 
 
@@ -345,7 +333,7 @@ def test_kernel_config_keys():
     assert {layer.kernel for layer in net.PCDModule.sublayers()
             if isinstance(layer, dcn.ModulatedDeformConv2D)} == {'sampling'}
     assert {layer.kernel for layer in net.sublayers()
-            if isinstance(layer, blocks.Conv2D)} == {'paddle'}
+            if isinstance(layer, Conv2D)} == {'paddle'}
     assert EDVRNet(**TINY).conv_first.kernel is None     # default: the global choice
     with pytest.raises(ConfigError, match="dcn_kernel='fast'"):
         EDVRNet(**TINY, dcn_kernel='fast')
@@ -354,26 +342,25 @@ def test_kernel_config_keys():
 
 
 def test_conv_kernel_selection(monkeypatch):
-    monkeypatch.setattr(blocks._conv_choice, 'name', None)
+    monkeypatch.setattr(conv._conv_choice, 'name', None)
     monkeypatch.setenv('EDVR_CONV_KERNEL', 'paddle')
-    assert blocks.get_conv_kernel() == 'paddle'
-    monkeypatch.setattr(blocks._conv_choice, 'name', None)
+    assert conv.get_conv_kernel() == 'paddle'
+    monkeypatch.setattr(conv._conv_choice, 'name', None)
     monkeypatch.setenv('EDVR_CONV_KERNEL', 'fast')
     with pytest.raises(ConfigError, match='EDVR_CONV_KERNEL'):
-        blocks.get_conv_kernel()
+        conv.get_conv_kernel()
     with pytest.raises(ConfigError, match='conv kernel'):
-        blocks.set_conv_kernel('fast')
+        conv.set_conv_kernel('fast')
 
 
-def test_cpp_layer_path_is_taken_and_skipped_where_it_cannot_run(monkeypatch):
-    _ops_or_skip()
+def test_cpp_layer_path_is_taken_and_skipped_where_it_cannot_run(cpp_ops, monkeypatch):
     calls = []
     for module, name in ((column_conv, 'conv2d_columns'), (fused_conv, 'conv2d_fused')):
         original = getattr(module, name)
-        monkeypatch.setattr(blocks, name, lambda *a, _name=name, _fn=original, **k:
+        monkeypatch.setattr(conv, name, lambda *a, _name=name, _fn=original, **k:
                             calls.append(_name) or _fn(*a, **k))
     x = paddle.rand([1, 4, 6, 6])
-    layer, strided = blocks.conv2d(4, 4), blocks.conv2d(4, 4, stride=2)
+    layer, strided = Conv2D(4, 4, 3, padding=1), Conv2D(4, 4, 3, stride=2, padding=1)
     layer(x)
     strided(x)
     assert calls == ['conv2d_fused', 'conv2d_columns']
@@ -393,3 +380,26 @@ def test_set_cpu_threads_is_what_the_kernels_use():
         assert set_cpu_threads(0) == 1 and cpu_threads() == 1
     finally:
         set_cpu_threads(before)
+
+
+@pytest.mark.parametrize('act,apply', [(None, lambda y: y), ('relu', F.relu),
+                                       (0.1, lambda y: F.leaky_relu(y, 0.1))])
+@pytest.mark.parametrize('kernel,stride', [('paddle', 1), ('cpp', 1), ('cpp', 2),
+                                           ('columns', 1)])
+def test_conv_applies_the_activation_declared_when_built(act, apply, kernel, stride):
+    """``Conv2D(..., act=...)`` equals Paddle's conv followed by that activation, on every
+    route (fused, columns, Paddle), with and without gradients."""
+    layer = Conv2D(5, 6, 3, stride=stride, padding=1, act=act)
+    layer.kernel = kernel
+    x = paddle.to_tensor(np.random.RandomState(7).randn(2, 5, 9, 14).astype('float32'))
+    ref = apply(F.conv2d(x, layer.weight, layer.bias, stride, 1)).numpy()
+    assert (ref < 0).any() == (act is None or act == 0.1)
+    with paddle.no_grad():
+        _assert_close({'out': layer(x).numpy()}, {'out': ref})
+    _assert_close({'out': layer(x).numpy()}, {'out': ref})
+
+
+def test_conv_act_must_be_none_relu_or_a_slope():
+    with pytest.raises(ValueError, match=r"Conv2D act='gelu': expected None, 'relu' or a "
+                                         r"leaky-ReLU slope >= 0"):
+        Conv2D(2, 2, 3, act='gelu')
