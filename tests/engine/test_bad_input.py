@@ -55,7 +55,8 @@ def test_config_file_errors(tmp_path, capsys):
     ('+model.generator.nff=3', 'model.generator.nff: unknown argument of EDVRNet; did you mean nf, in_nf?'),
     ('total_iter=3', '-o total_iter: key total_iter does not exist; did you mean total_iters, validate, '
                      'optimizer? (write +total_iter=... to add a new key)'),
-    ('dataset.test.num_frames=4', 'VSRREDSDataset.num_frames: expected an odd number, got 4'),
+    ('dataset.test.num_frames=4', 'dataset.test.num_frames: 4 frames per sample, but '
+                                  'model.generator.nframes is 5; make them equal'),
     ('dataset.test.lq_folder=/nonexistent/lq', '/nonexistent/lq: dataset folder not found'),
     ('dataset.test.ann_file=/nonexistent/meta.txt', '/nonexistent/meta.txt: meta-info (ann_file) not found'),
 ])
