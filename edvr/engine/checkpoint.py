@@ -22,6 +22,7 @@ import numpy as np
 import paddle
 
 from edvr.errors import WeightsError
+from edvr.utils.output_paths import replace_atomically
 from edvr.utils.safe_pickle import read_paddle_pickle
 
 _ITER = re.compile(r'iter_(\d+)_checkpoint\.pdparams$')
@@ -58,20 +59,10 @@ def save_atomic(obj, path):
     disk) nothing is left under ``path`` or the temporary name, and the error
     names ``path``.
     """
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        if isinstance(obj, dict) and set(obj) == {'generator'} and isinstance(obj['generator'], dict):
-            save_weights_file(obj['generator'], tmp)
-        else:
-            paddle.save(obj, tmp)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:  # e.g. a full disk: name the file meant, not the temporary one
-        raise OSError(exc.errno, exc.strerror, path) from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    if isinstance(obj, dict) and set(obj) == {'generator'} and isinstance(obj['generator'], dict):
+        replace_atomically(path, lambda tmp: save_weights_file(obj['generator'], tmp))
+    else:
+        replace_atomically(path, lambda tmp: paddle.save(obj, tmp))
 
 
 def read_state(path, what='weights'):

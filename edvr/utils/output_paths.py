@@ -37,15 +37,26 @@ def write_atomic(path, data):
     On any error, including a full disk, the temporary file is removed and
     ``path`` keeps its previous content; the OSError raised names ``path``.
     """
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
+    def write(tmp):
         with open(tmp, 'wb') as f:
             f.write(data.encode('utf-8') if isinstance(data, str) else data)
-            f.flush()
+    replace_atomically(path, write)
+
+
+def replace_atomically(path, write):
+    """Call ``write(tmp)`` for a temporary name beside ``path``, sync it, rename it to ``path``.
+
+    On an OSError (a full disk) nothing is left under the temporary name,
+    ``path`` keeps its previous content, and the error raised names ``path``.
+    """
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        write(tmp)
+        with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, path) from None
+    except OSError as exc:  # name the file meant, not the temporary one
+        raise OSError(exc.errno, exc.strerror or str(exc), path) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

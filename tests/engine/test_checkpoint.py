@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 import json
 import os
+import re
 import pickle
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
             f.write(b'half')
         raise OSError('disk full')
     monkeypatch.setattr(paddle, 'save', crash)
-    with pytest.raises(OSError, match='^disk full$'):
+    with pytest.raises(OSError, match=rf"^\[Errno None\] disk full: '{re.escape(path)}'$"):
         ckpt.save_atomic({'iter': 2}, path)
     assert open(path, 'rb').read() == before
     assert os.listdir(tmp_path) == ['iter_1_checkpoint.pdparams']

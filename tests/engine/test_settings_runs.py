@@ -10,7 +10,7 @@ import pytest
 
 from edvr.engine import checkpoint as ckpt
 from edvr.engine.cli import main
-from tests.engine.test_bad_input import fails_with
+from tests.engine.test_bad_input import fails_with as fails_with_message
 from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
@@ -21,6 +21,16 @@ def data(tmp_path_factory):
 
 def args(data, out, *overrides, flags=(), total_iters=2):
     return ['-c', DEMO_CONFIG, *flags, '-o', *tiny_overrides(data, out, total_iters), *overrides]
+
+
+def fails_with(capsys, argv, pattern):
+    """Exit 2 with one error line matching ``pattern`` (``^error: ...$`` whole, else a part);
+    returns that line."""
+    if pattern.startswith('^error: ') and pattern.endswith('$'):
+        regex = pattern[len('^error: '):-1]
+    else:
+        regex = f'.*{pattern}.*'
+    return 'error: ' + fails_with_message(capsys, argv, re.compile(regex))
 
 
 def snapshot(folder):
