@@ -1,18 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Comparison image of one test frame: bicubic | EDVR | GT with PSNR labels.
 
-python tools/compare.py -c CONFIG --load WEIGHTS --key 000/00000012 -o compare.png
+edvr-compare -c CONFIG --load WEIGHTS --key 000/00000012 -o compare.png
     [--crop TOP,LEFT,HEIGHT,WIDTH] [--zoom 2] [--model_path DIR/NAME]
 """
 import argparse
-import os
 import sys
-import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-warnings.filterwarnings('ignore', message='No ccache found')
-
-from edvr.errors import EDVRError, exit_code  # noqa: E402
+from edvr.errors import EDVRError, exit_code
 
 
 def build_parser():

@@ -1,20 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Convert a BasicSR or mmagic EDVR checkpoint (.pth) to a .pdparams, without PyTorch.
 
-python tools/convert_weights.py SRC.pth DST.pdparams [--from basicsr|mmagic|auto] [--config CONFIG]
+edvr-convert SRC.pth DST.pdparams [--from basicsr|mmagic|auto] [--config CONFIG]
 
 Prints the architecture read off the weights as a config block; with --config,
 checks that config's model.generator against it and writes nothing on a mismatch.
 """
 import argparse
-import os
 import sys
-import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-warnings.filterwarnings('ignore', message='No ccache found')
-
-from edvr.errors import ConfigError, exit_code  # noqa: E402
+from edvr.errors import ConfigError, exit_code
 
 
 def build_parser():

@@ -1,19 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Export a static inference model with dynamic batch, height and width.
 
-python tools/export_model.py -c CONFIG --load WEIGHTS --inputs_size "1,5,3,180,320"
+edvr-export -c CONFIG --load WEIGHTS --inputs_size "1,5,3,180,320"
     [--model_name NAME] [--output_dir DIR] [--onnx] [-o key=value ...]
 """
 import argparse
 import os
 import sys
 import time
-import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-warnings.filterwarnings('ignore', message='No ccache found')
-
-from edvr.errors import EDVRError, exit_code  # noqa: E402
+from edvr.errors import EDVRError, exit_code
 
 
 def build_parser():

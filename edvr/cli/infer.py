@@ -1,26 +1,22 @@
 # SPDX-License-Identifier: Apache-2.0
 """Super-resolve a folder of frames, or score a config's test dataset.
 
-python tools/inference.py --model_path inference_model/NAME --input FRAMES --output_path OUT
-python tools/inference.py -c CONFIG --load WEIGHTS --input FRAMES --output_path OUT
-python tools/inference.py --model_path inference_model/NAME -c CONFIG --dataset test
+edvr-infer --model_path inference_model/NAME --input FRAMES --output_path OUT
+edvr-infer -c CONFIG --load WEIGHTS --input FRAMES --output_path OUT
+edvr-infer --model_path inference_model/NAME -c CONFIG --dataset test
 """
 import argparse
 import os
 import sys
-import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-warnings.filterwarnings('ignore', message='No ccache found')
-
-from edvr.errors import EDVRError, exit_code  # noqa: E402
+from edvr.errors import EDVRError, exit_code
 
 RUN_MODES = {'fluid': None, 'trt_fp32': 'fp32', 'trt_fp16': 'fp16'}
 
 
 def build_parser():
     parser = argparse.ArgumentParser(description='EDVR inference on frames or a test dataset.')
-    parser.add_argument('--model_path', help='exported model DIR/NAME (tools/export_model.py), or its .onnx file')
+    parser.add_argument('--model_path', help='exported model DIR/NAME (edvr-export), or its .onnx file')
     parser.add_argument('-c', '--config-file', help='YAML config (dygraph model and/or dataset)')
     parser.add_argument('--load', help='weights (.pdparams) to run the config\'s network with')
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE')

@@ -1,34 +1,30 @@
 # SPDX-License-Identifier: Apache-2.0
 """Prepare datasets for training and evaluation.
 
-    python tools/prepare_data.py reds --src downloads/REDS --root data/REDS
-    python tools/prepare_data.py vimeo90k --src data/Vimeo90K/vimeo_septuplet --root data/Vimeo90K
-    python tools/prepare_data.py vid4 --root data/Vid4
-    python tools/prepare_data.py udm10 --root data/udm10
-    python tools/prepare_data.py video my_clip.mp4 --root data/mine --lq
-    python tools/prepare_data.py pack data/REDS/train_sharp/X4 data/REDS/train_sharp_X4.lmdb
-    python tools/prepare_data.py demo
+    edvr-prepare reds --src downloads/REDS --root data/REDS
+    edvr-prepare vimeo90k --src data/Vimeo90K/vimeo_septuplet --root data/Vimeo90K
+    edvr-prepare vid4 --root data/Vid4
+    edvr-prepare udm10 --root data/udm10
+    edvr-prepare video my_clip.mp4 --root data/mine --lq
+    edvr-prepare pack data/REDS/train_sharp/X4 data/REDS/train_sharp_X4.lmdb
+    edvr-prepare demo
 
 Every command checks its input before writing, reports all problems at once,
 shows progress, runs in parallel (--workers) and is safe to re-run: finished
-outputs are kept, unfinished ones are completed.
+outputs are kept, unfinished ones are completed. In a checkout,
+`python tools/prepare_data.py` is the same command.
 """
 import argparse
 import os
 import sys
 import time
-import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-warnings.filterwarnings('ignore', message='No ccache found')
+import yaml
 
-import yaml  # noqa: E402
-
-from edvr.datasets.demo import demo_is_complete, make_demo_dataset  # noqa: E402
-from edvr.errors import ConfigError, exit_code  # noqa: E402
-from edvr.prepare.common import default_workers, format_bytes  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from edvr.datasets.demo import demo_is_complete, make_demo_dataset
+from edvr.config import find_config
+from edvr.errors import ConfigError, exit_code
+from edvr.prepare.common import default_workers, format_bytes
 
 
 def run_demo(args):
@@ -117,9 +113,7 @@ def run_video(args):
 
 def write_video_config(args, report):
     """A training config for the extracted clip(s), made from ``args.config_template``."""
-    template = args.config_template
-    if not os.path.isfile(template):
-        raise ConfigError(f'{template}: config template not found')
+    template = find_config(args.config_template)
     with open(template, encoding='utf-8') as f:
         cfg = yaml.safe_load(f)
     try:
@@ -221,9 +215,8 @@ def build_parser():
     video.add_argument('--degradation', choices=('BI', 'BD'), default='BI')
     video.add_argument('--step', type=positive_int, default=1, help='keep every STEP-th frame')
     video.add_argument('--max-frames', type=positive_int, default=None)
-    video.add_argument('--config-template', default=os.path.join(ROOT, 'configs',
-                                                                 'edvr_m_wo_tsa.yaml'),
-                       help='config the written training config is based on')
+    video.add_argument('--config-template', default='edvr_m_wo_tsa',
+                       help='config (file or shipped name) the written training config is based on')
     video.set_defaults(func=run_video)
 
     pack = sub.add_parser('pack', help='pack a folder of clips into a fast LMDB frame store')

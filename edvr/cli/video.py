@@ -1,14 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Super-resolve a video: python tools/video_sr.py INPUT.mp4 -o OUTPUT.mp4 (--model_path | -c --load)."""
+"""Super-resolve a video: edvr-video INPUT.mp4 -o OUTPUT.mp4 (--model_path | -c --load)."""
 import argparse
-import os
 import sys
 import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-warnings.filterwarnings('ignore', message='No ccache found')
-
-from edvr.errors import EDVRError, exit_code  # noqa: E402
+from edvr.errors import EDVRError, exit_code
 
 
 def build_parser():
@@ -16,7 +12,7 @@ def build_parser():
     parser.add_argument('input', help='video file (anything OpenCV reads)')
     parser.add_argument('-o', '--output', required=True,
                         help='output video (.mp4, .m4v, .mov, .mkv, .avi): H.264 through ffmpeg')
-    parser.add_argument('--model_path', help='exported model DIR/NAME (tools/export_model.py), or its .onnx file')
+    parser.add_argument('--model_path', help='exported model DIR/NAME (edvr-export), or its .onnx file')
     parser.add_argument('-c', '--config-file', help='config of the network (with --load)')
     parser.add_argument('--load', help='weights (.pdparams) for the config\'s network')
     parser.add_argument('--padding', default='reflection_circle', help='temporal padding at the ends')
