@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from edvr.cli.restore_options import add_restore_options, restore_options
 from edvr.errors import EDVRError, exit_code
 
 RUN_MODES = {'fluid': None, 'trt_fp32': 'fp32', 'trt_fp16': 'fp16'}
@@ -24,18 +25,10 @@ def build_parser():
     parser.add_argument('--dataset', choices=['test'],
                         help='score dataset.test of the config (the default without --input)')
     parser.add_argument('--output_path', default='infer_output', help='folder for restored frames')
-    parser.add_argument('--padding', default='reflection_circle',
-                        help='temporal padding at clip ends: replicate, reflection, '
-                             'reflection_circle or circle')
-    parser.add_argument('--ensemble', action='store_true',
-                        help='average over the 8 flips/transposes of each window (8x slower)')
-    parser.add_argument('--tile', type=int,
-                        help='restore frames in overlapping tiles of this many LR pixels')
-    parser.add_argument('--tile_overlap', type=int, default=16, help='tile overlap in LR pixels')
+    add_restore_options(parser)
     parser.add_argument('--device', help='cpu, gpu or gpu:N (default: the GPU if any)')
     parser.add_argument('--run_mode', default='fluid', choices=sorted(RUN_MODES),
                         help='fluid (trt_fp32/trt_fp16 are refused: TensorRT is not supported)')
-    parser.add_argument('--num_threads', type=int, help='CPU math threads (default: all cores)')
     parser.add_argument('--model_type', default='edvr', help='accepted for PaddleGAN compatibility')
     return parser
 
@@ -51,14 +44,11 @@ def run(args):
     if args.input and os.path.isfile(args.output_path):
         raise EDVRError(f'--output_path {args.output_path}: is a file, expected a folder')
     if args.model_path:
-        predictor = Predictor(args.model_path, args.device, args.num_threads,
-                              RUN_MODES[args.run_mode], args.padding, args.ensemble,
-                              args.tile, args.tile_overlap)
+        predictor = Predictor(args.model_path, device=args.device,
+                              tensorrt=RUN_MODES[args.run_mode], **restore_options(args))
     elif cfg and args.load:
-        predictor = Predictor.from_config(cfg, args.load, num_threads=args.num_threads,
-                                          padding=args.padding, ensemble=args.ensemble,
-                                          tile=args.tile, tile_overlap=args.tile_overlap,
-                                          device=args.device, tensorrt=RUN_MODES[args.run_mode])
+        predictor = Predictor.from_config(cfg, args.load, device=args.device,
+                                          tensorrt=RUN_MODES[args.run_mode], **restore_options(args))
     else:
         raise EDVRError('no model: give --model_path DIR/NAME, or -c CONFIG --load WEIGHTS')
     if args.input:

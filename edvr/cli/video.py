@@ -4,6 +4,7 @@ import argparse
 import sys
 import warnings
 
+from edvr.cli.restore_options import add_restore_options, restore_options
 from edvr.errors import EDVRError, exit_code
 
 
@@ -15,10 +16,7 @@ def build_parser():
     parser.add_argument('--model_path', help='exported model DIR/NAME (edvr-export), or its .onnx file')
     parser.add_argument('-c', '--config-file', help='config of the network (with --load)')
     parser.add_argument('--load', help='weights (.pdparams) for the config\'s network')
-    parser.add_argument('--padding', default='reflection_circle', help='temporal padding at the ends')
-    parser.add_argument('--tile', type=int, help='restore in overlapping tiles of this many LR pixels')
-    parser.add_argument('--tile_overlap', type=int, default=16, help='tile overlap in LR pixels')
-    parser.add_argument('--ensemble', action='store_true', help='x8 flip/transpose ensemble')
+    add_restore_options(parser)
     parser.add_argument('--crf', type=int, default=18,
                         help='H.264 quality, 0 (best) to 51; 18 is visually lossless')
     parser.add_argument('--preset', default='medium', help='x264 preset (ultrafast ... veryslow)')
@@ -28,7 +26,6 @@ def build_parser():
     parser.add_argument('--frames_out', metavar='DIR',
                         help='also write every restored frame as PNG into DIR')
     parser.add_argument('--no_audio', action='store_true', help='do not copy the audio track')
-    parser.add_argument('--num_threads', type=int, help='CPU math threads (default: all cores)')
     return parser
 
 
@@ -39,8 +36,7 @@ def run(args):
         raise EDVRError(f'--crf {args.crf}: expected 0 (best) to 51')
     if args.preset not in PRESETS:
         raise EDVRError(f'--preset {args.preset!r}: expected one of {", ".join(PRESETS)}')
-    options = dict(num_threads=args.num_threads, padding=args.padding, ensemble=args.ensemble,
-                   tile=args.tile, tile_overlap=args.tile_overlap)
+    options = restore_options(args)
     if args.model_path:
         predictor = Predictor(args.model_path, **options)
     elif args.config_file and args.load:
