@@ -12,7 +12,8 @@ from edvr.errors import EDVRError, exit_code
 
 def build_parser():
     parser = argparse.ArgumentParser(description='Comparison image of one test frame.')
-    parser.add_argument('-c', '--config-file', required=True, help='config with dataset.test')
+    parser.add_argument('-c', '--config-file', required=True,
+                        help='config (file or shipped name) with dataset.test')
     parser.add_argument('--load', help='weights (.pdparams) for the config\'s network')
     parser.add_argument('--model_path', help='exported model DIR/NAME instead of --load')
     parser.add_argument('--key', required=True, help='test frame, e.g. 000/00000012')

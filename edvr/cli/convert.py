@@ -18,7 +18,8 @@ def build_parser():
     parser.add_argument('dst', help='output weights (.pdparams, PaddleGAN layout)')
     parser.add_argument('--from', dest='source', default='auto',
                         choices=['auto', 'basicsr', 'mmagic'], help='source framework')
-    parser.add_argument('--config', help='config whose model.generator must match the weights')
+    parser.add_argument('--config', help='config (file or shipped name) whose model.generator '
+                                             'must match the weights')
     return parser
 
 

@@ -14,7 +14,8 @@ from edvr.errors import EDVRError, exit_code
 
 def build_parser():
     parser = argparse.ArgumentParser(description='Export a static Paddle inference model.')
-    parser.add_argument('-c', '--config-file', required=True, help='YAML config file')
+    parser.add_argument('-c', '--config-file', required=True,
+                        help='YAML config file, or the name of a shipped config')
     parser.add_argument('--load', required=True, help='weights (.pdparams) to export')
     parser.add_argument('-s', '--inputs_size', required=True,
                         help='example input shape b,t,c,h,w (";" between inputs); '

@@ -18,7 +18,8 @@ RUN_MODES = {'fluid': None, 'trt_fp32': 'fp32', 'trt_fp16': 'fp16'}
 def build_parser():
     parser = argparse.ArgumentParser(description='EDVR inference on frames or a test dataset.')
     parser.add_argument('--model_path', help='exported model DIR/NAME (edvr-export), or its .onnx file')
-    parser.add_argument('-c', '--config-file', help='YAML config (dygraph model and/or dataset)')
+    parser.add_argument('-c', '--config-file',
+                        help='YAML config or shipped config name (dygraph model and/or dataset)')
     parser.add_argument('--load', help='weights (.pdparams) to run the config\'s network with')
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE')
     parser.add_argument('--input', help='folder of frames of one clip to restore')

@@ -14,7 +14,8 @@ def build_parser():
     parser.add_argument('-o', '--output', required=True,
                         help='output video (.mp4, .m4v, .mov, .mkv, .avi): H.264 through ffmpeg')
     parser.add_argument('--model_path', help='exported model DIR/NAME (edvr-export), or its .onnx file')
-    parser.add_argument('-c', '--config-file', help='config of the network (with --load)')
+    parser.add_argument('-c', '--config-file',
+                        help='config (file or shipped name) of the network (with --load)')
     parser.add_argument('--load', help='weights (.pdparams) for the config\'s network')
     add_restore_options(parser)
     parser.add_argument('--crf', type=int, default=18,
