@@ -3,7 +3,8 @@
 
 The version is `edvr.__version__` and the requirements are `requirements.txt` (a line marked
 ``# [NAME]`` belongs to the extra NAME) and `requirements-test.txt` (the extra ``test``),
-all read as text so that nothing is imported here.
+all read as text so that nothing is imported here. The commands are the console scripts
+``edvr-train``, ``edvr-export``, ... (edvr/cli/), and the configs ship as ``edvr/configs``.
 """
 import os
 import re
@@ -35,6 +36,8 @@ def requirements(name):
     return found
 
 
+# The console scripts edvr-NAME, each the main() of the module edvr/cli/NAME.py.
+COMMANDS = ('train', 'export', 'infer', 'video', 'prepare', 'convert', 'compare')
 INSTALL_REQUIRES = [spec for spec, extra in requirements('requirements.txt') if extra is None]
 EXTRAS_REQUIRE = {'gpu': ['paddlepaddle-gpu'],
                   'test': [spec for spec, _ in requirements('requirements-test.txt')]}
@@ -50,10 +53,14 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.8',
-    packages=find_packages(include=['edvr', 'edvr.*']),
+    # configs/ stays at the top of the repository (PaddleGAN's layout) and is installed as
+    # edvr/configs, where `-c NAME` finds a shipped config (edvr.config.find_config).
+    packages=find_packages(include=['edvr', 'edvr.*']) + ['edvr.configs'],
+    package_dir={'edvr.configs': 'configs'},
     # Everything the C++ kernel build reads (sources and headers, compiled on first use),
-    # and the contract of edvr.ops.
-    package_data={'edvr.ops': ['csrc/*', 'README.md']},
+    # the contract of edvr.ops, and the configs.
+    package_data={'edvr.ops': ['csrc/*', 'README.md'], 'edvr.configs': ['*.yaml', 'README.md']},
+    entry_points={'console_scripts': [f'edvr-{name}=edvr.cli.{name}:main' for name in COMMANDS]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
 )

@@ -77,7 +77,7 @@ def _randomize(net, seed=0):
     Offsets are set mostly by the bias of ``conv_offset_mask`` so that sample
     positions are spread over the pixel grid: at offsets within ~1e-9 of a whole
     pixel the bilinear gradient jumps, and rounding-level differences would pick
-    the other side (see the README)."""
+    the other side (see "Gradients at full size" in docs/speed.md)."""
     import numpy as np
     rng = np.random.RandomState(seed)
     for name, p in net.named_parameters():

@@ -4,6 +4,7 @@
 Loading is `yaml.safe_load`; strings that spell a Python literal tuple, list or
 number PyYAML leaves as text (``(0., 1.)``, ``4e-4``) become that value, as
 PaddleGAN configs expect. Overrides are parsed as YAML scalars, never `eval`.
+A config is a path, or the name of a config shipped with the package (`find_config`).
 """
 import ast
 import difflib
@@ -15,6 +16,10 @@ import yaml
 from edvr.errors import ConfigError
 from edvr.utils.output_paths import write_atomic
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+# Installed, the configs are the package's edvr/configs; in a checkout, configs/ beside edvr/.
+SHIPPED_CONFIG_DIRS = (os.path.join(_PACKAGE, 'configs'),
+                       os.path.join(os.path.dirname(_PACKAGE), 'configs'))
 _NUMBER = re.compile(r'^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)$')
 
 
@@ -56,19 +61,47 @@ def to_plain(value):
     return value
 
 
+def shipped_configs():
+    """{name without .yaml: path} of the configs shipped with the package."""
+    for folder in SHIPPED_CONFIG_DIRS:
+        if os.path.isdir(folder):
+            return {os.path.splitext(f)[0]: os.path.join(folder, f)
+                    for f in sorted(os.listdir(folder)) if f.endswith('.yaml')}
+    return {}
+
+
+def find_config(path):
+    """The config file ``path`` names: the file itself if it exists, else for a bare name
+    (``edvr_demo`` or ``edvr_demo.yaml``) the shipped config of that name.
+
+    Raises:
+        ConfigError: neither exists; a bare name lists the close shipped names.
+    """
+    if os.path.isfile(path):
+        return path
+    if os.path.dirname(path):
+        raise ConfigError(f'{path}: config file not found')
+    shipped = shipped_configs()
+    name = path[:-len('.yaml')] if path.endswith('.yaml') else path
+    if name in shipped:
+        return shipped[name]
+    close = difflib.get_close_matches(name, list(shipped), n=3, cutoff=0.5)
+    hint = f'did you mean {", ".join(close)}?' if close else f'shipped: {", ".join(shipped)}'
+    raise ConfigError(f'{path}: config file not found, nor a shipped config of that name; {hint}')
+
+
 def load_config(path, overrides=()):
     """Read a YAML config file and apply ``key.path=value`` overrides.
 
     Args:
-        path: the YAML file.
+        path: the YAML file, or the name of a shipped config (`find_config`).
         overrides: strings ``a.b.0.c=value``; the key must exist unless it is
             written ``+a.b.new=value``.
 
     Returns:
         AttrDict of the config.
     """
-    if not os.path.isfile(path):
-        raise ConfigError(f'{path}: config file not found')
+    path = find_config(path)
     try:
         with open(path, encoding='utf-8') as f:
             data = yaml.safe_load(f)

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Shared test setup: import the package from this checkout, run Paddle on CPU."""
 import os
+import shutil
+import subprocess
 import sys
 import warnings
 
@@ -9,8 +11,29 @@ sys.path.insert(0, ROOT)
 warnings.filterwarnings('ignore', message='No ccache found')
 
 import paddle  # noqa: E402
+import pytest  # noqa: E402
 
 paddle.set_device('cpu')
 from edvr.utils.device import tune_cpu_runtime  # noqa: E402
 
 tune_cpu_runtime()   # as the entry points do, before any computation in the test process
+
+
+@pytest.fixture(scope='session')
+def built_wheel(tmp_path_factory):
+    """The wheel `pip wheel` makes of a clean copy of the project (no stale build/)."""
+    tmp = tmp_path_factory.mktemp('wheel')
+    project = tmp / 'project'
+    project.mkdir()
+    for name in ('setup.py', 'setup.cfg', 'README.md', 'requirements.txt',
+                 'requirements-test.txt'):
+        shutil.copy(os.path.join(ROOT, name), project / name)
+    for folder in ('edvr', 'configs'):
+        shutil.copytree(os.path.join(ROOT, folder), project / folder,
+                        ignore=shutil.ignore_patterns('__pycache__'))
+    result = subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(project), '--no-deps',
+                             '--no-build-isolation', '-q', '-w', str(tmp / 'dist')],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = (tmp / 'dist').glob('edvr-*.whl')
+    return wheel

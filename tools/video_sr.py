@@ -1,73 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Super-resolve a video: python tools/video_sr.py INPUT.mp4 -o OUTPUT.mp4 (--model_path | -c --load)."""
-import argparse
+"""Super-resolve a video: python tools/video_sr.py INPUT.mp4 -o OUTPUT.mp4 ...
+
+The command `edvr-video` of the installed package, run from a checkout (edvr/cli/video.py).
+"""
 import os
 import sys
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-warnings.filterwarnings('ignore', message='No ccache found')
-
-from edvr.errors import EDVRError, exit_code  # noqa: E402
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(description='Super-resolve every frame of a video.')
-    parser.add_argument('input', help='video file (anything OpenCV reads)')
-    parser.add_argument('-o', '--output', required=True,
-                        help='output video (.mp4, .m4v, .mov, .mkv, .avi): H.264 through ffmpeg')
-    parser.add_argument('--model_path', help='exported model DIR/NAME (tools/export_model.py), or its .onnx file')
-    parser.add_argument('-c', '--config-file', help='config of the network (with --load)')
-    parser.add_argument('--load', help='weights (.pdparams) for the config\'s network')
-    parser.add_argument('--padding', default='reflection_circle', help='temporal padding at the ends')
-    parser.add_argument('--tile', type=int, help='restore in overlapping tiles of this many LR pixels')
-    parser.add_argument('--tile_overlap', type=int, default=16, help='tile overlap in LR pixels')
-    parser.add_argument('--ensemble', action='store_true', help='x8 flip/transpose ensemble')
-    parser.add_argument('--crf', type=int, default=18,
-                        help='H.264 quality, 0 (best) to 51; 18 is visually lossless')
-    parser.add_argument('--preset', default='medium', help='x264 preset (ultrafast ... veryslow)')
-    parser.add_argument('--lossless', action='store_true',
-                        help='x264 lossless RGB: decoded frames equal the restored ones '
-                             '(large files)')
-    parser.add_argument('--frames_out', metavar='DIR',
-                        help='also write every restored frame as PNG into DIR')
-    parser.add_argument('--no_audio', action='store_true', help='do not copy the audio track')
-    parser.add_argument('--num_threads', type=int, help='CPU math threads (default: all cores)')
-    return parser
-
-
-def run(args):
-    from edvr.deploy.encoder import PRESETS
-    from edvr.deploy.predictor import Predictor
-    if not 0 <= args.crf <= 51:
-        raise EDVRError(f'--crf {args.crf}: expected 0 (best) to 51')
-    if args.preset not in PRESETS:
-        raise EDVRError(f'--preset {args.preset!r}: expected one of {", ".join(PRESETS)}')
-    options = dict(num_threads=args.num_threads, padding=args.padding, ensemble=args.ensemble,
-                   tile=args.tile, tile_overlap=args.tile_overlap)
-    if args.model_path:
-        predictor = Predictor(args.model_path, **options)
-    elif args.config_file and args.load:
-        predictor = Predictor.from_config(args.config_file, args.load, **options)
-    else:
-        raise EDVRError('no model: give --model_path DIR/NAME, or -c CONFIG --load WEIGHTS')
-    info = predictor.run_video(args.input, args.output, keep_audio=not args.no_audio,
-                               crf=args.crf, preset=args.preset, lossless=args.lossless,
-                               frames_out=args.frames_out)
-    fps = info['fps']
-    print(f'wrote {args.output}: {info["frames"]} frames at {float(fps):g} fps ({fps}), '
-          f'{info["size"][0]}x{info["size"][1]}, {info["codec"]}, audio: {info["audio"]}'
-          + (f'; PNG frames in {args.frames_out}' if args.frames_out else ''))
-
-
-def _one_line_warning(message, category, filename, lineno, line=None):
-    return f'warning: {message}\n'
-
-
-def main(argv=None):
-    warnings.formatwarning = _one_line_warning
-    return exit_code(run, build_parser().parse_args(argv))
-
+from edvr.cli.video import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

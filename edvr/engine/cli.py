@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What `tools/main.py` does: parse flags, build the Trainer, train or evaluate, report."""
+"""What `edvr-train` (`tools/main.py`) does: parse flags, build the Trainer, train or
+evaluate, report."""
 import argparse
 import json
 import os
 import sys
 
-from edvr.config import load_config
+from edvr.config import find_config, load_config
 from edvr.errors import EDVRError
 from edvr.settings import check_settings, value
 from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
@@ -13,7 +14,8 @@ from edvr.utils.output_paths import check_output_folder, full_disk_raises, write
 
 def build_parser():
     parser = argparse.ArgumentParser(description='Train or evaluate EDVR from a YAML config.')
-    parser.add_argument('-c', '--config-file', required=True, help='YAML config file')
+    parser.add_argument('-c', '--config-file', required=True,
+                        help='YAML config file, or the name of a shipped config (edvr_demo)')
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config keys, e.g. -o total_iters=100 dataset.train.batch_size=2')
     parser.add_argument('--resume', help='full checkpoint (iter_*_checkpoint.pdparams) to continue '
@@ -38,6 +40,7 @@ def prepare_demo_data(cfg):
 
 def run(args):
     """Train or evaluate as ``args`` say; returns the final scores."""
+    args.config_file = find_config(args.config_file)  # the run folder is named after it
     cfg = load_config(args.config_file, args.opt)
     notes = check_settings(cfg, training=not args.evaluate_only)
     from edvr.engine.distributed import decide_on_rank0, join_process_group

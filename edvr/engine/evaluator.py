@@ -15,6 +15,8 @@ from tqdm import tqdm
 from edvr.metrics import tensor2img
 from edvr.registry import METRICS, build_from_config
 from edvr.utils.imresize import imresize
+from edvr.utils.logger import get_logger
+from edvr.utils.output_paths import is_disk_full, write_atomic
 
 
 def build_metrics(metrics_cfg):
@@ -36,6 +38,18 @@ def _frame_name(key, suffix):
     return clip or 'images', f'{frame}{suffix}.png'
 
 
+def _save_frame(path, img):
+    """Write an (h, w, 3) uint8 RGB frame as PNG atomically; False if the disk is full."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, cv2.imencode('.png', cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes())
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        return False
+    return True
+
+
 def evaluate(restore, loader, metrics, min_max=(0., 1.), save_dir=None, suffix='',
              rank=0, world_size=1, desc='validate'):
     """Score ``restore(lq)`` against GT over ``loader``.
@@ -45,7 +59,8 @@ def evaluate(restore, loader, metrics, min_max=(0., 1.), save_dir=None, suffix='
         loader: evaluation loader yielding dicts with 'lq', 'gt', 'key'.
         metrics: {name: metric}; reset here, filled, merged across ranks.
         min_max: value range of the tensors (config ``min_max``).
-        save_dir: when set, restored frames are written to save_dir/<clip>/<frame><suffix>.png.
+        save_dir: when set, restored frames are written to save_dir/<clip>/<frame><suffix>.png;
+            they are not needed for the scores, so a full disk warns once and stops the saving.
 
     Returns:
         {name: mean over all frames} and, under 'per_clip', {name: {clip: mean}}.
@@ -60,9 +75,11 @@ def evaluate(restore, loader, metrics, min_max=(0., 1.), save_dir=None, suffix='
             for metric in metrics.values():
                 metric.update(pred, gt, key=key)
             if save_dir:
-                clip, name = _frame_name(key, suffix)
-                os.makedirs(os.path.join(save_dir, clip), exist_ok=True)
-                cv2.imwrite(os.path.join(save_dir, clip, name), cv2.cvtColor(pred, cv2.COLOR_RGB2BGR))
+                path = os.path.join(save_dir, *_frame_name(key, suffix))
+                if not _save_frame(path, pred):
+                    get_logger().warning(f'{path}: no space left on device; the restored frames '
+                                         f'of this evaluation are not saved, the scores are')
+                    save_dir = None
     _merge_across_ranks(metrics, world_size)
     result = {name: metric.accumulate() for name, metric in metrics.items()}
     result['per_clip'] = {name: metric.per_clip() for name, metric in metrics.items()}

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Configs of the converted official models: they load, match what conversion infers, and run.
 
-The last tests take the README's path end to end on tiny stand-ins: write a
+The last tests take docs/weights.md's path end to end on tiny stand-ins: write a
 BasicSR checkpoint, convert it with the tool, evaluate with the config through
 `tools/main.py`'s entry point, and compare a restored frame with BasicSR's
 forward pass in numpy.
@@ -125,7 +125,7 @@ def _run_folder(out):
 
 
 def test_vid4_download_convert_evaluate(tmp_path):
-    """The README's three commands on a tiny 7-frame BasicSR model and a tiny Vid4."""
+    """The three commands of docs/weights.md on a tiny 7-frame BasicSR model and a tiny Vid4."""
     arch = dict(REAL['EDVR_L_x4_SR_Vimeo90K'], nf=8, groups=2, front_RBs=1, back_RBs=1)
     weights = random_weights(arch, seed=7)
     src, dst = str(tmp_path / 'EDVR_tiny_Vimeo90K.pth'), str(tmp_path / 'edvr_tiny.pdparams')

@@ -5,11 +5,12 @@ import re
 
 import numpy as np
 
+from edvr.cli.infer import build_parser, run
 from edvr.datasets.image_io import read_image, write_image
 from edvr.deploy.predictor import Predictor
 from edvr.metrics import psnr, ssim
 from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
-from tools.inference import build_parser, main, run
+from tools.inference import main
 
 
 def frames_folder(demo_data, folder):

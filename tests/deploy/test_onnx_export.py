@@ -123,7 +123,7 @@ def test_predictor_runs_onnx_like_paddle(tmp_path, exported):
 
 def test_inference_tool_scores_dataset_with_onnx(tmp_path, demo_data, exported, capsys):
     from tests.deploy.conftest import tiny_overrides
-    from tools.inference import build_parser, run
+    from edvr.cli.infer import build_parser, run
     _, prefix = exported
     path = export_onnx(prefix, str(tmp_path / 'tiny.onnx'))
     common = ['-c', DEMO_CONFIG, '-o', *tiny_overrides(demo_data), '--dataset', 'test']

@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Prepare datasets for training and evaluation.
+
+    edvr-prepare reds --src downloads/REDS --root data/REDS
+    edvr-prepare vimeo90k --src data/Vimeo90K/vimeo_septuplet --root data/Vimeo90K
+    edvr-prepare vid4 --root data/Vid4
+    edvr-prepare udm10 --root data/udm10
+    edvr-prepare video my_clip.mp4 --root data/mine --lq
+    edvr-prepare pack data/REDS/train_sharp/X4 data/REDS/train_sharp_X4.lmdb
+    edvr-prepare demo
+
+Every command checks its input before writing, reports all problems at once,
+shows progress, runs in parallel (--workers) and is safe to re-run: finished
+outputs are kept, unfinished ones are completed. In a checkout,
+`python tools/prepare_data.py` is the same command.
+"""
+import argparse
+import os
+import sys
+import time
+
+import yaml
+
+from edvr.datasets.demo import demo_is_complete, make_demo_dataset
+from edvr.config import find_config
+from edvr.errors import ConfigError, exit_code
+from edvr.prepare.common import default_workers, format_bytes
+
+
+def run_demo(args):
+    if demo_is_complete(args.root) and not args.force:
+        print(f'demo dataset in {args.root} is complete; reusing it (--force rebuilds)')
+        return 0
+    start = time.perf_counter()
+    info = make_demo_dataset(args.root)
+    h, w = info['gt_size']
+    lh, lw = info['lq_size']
+    print(f'demo dataset written to {args.root} in {time.perf_counter() - start:.1f} s: '
+          f'{len(info["train_clips"])} training clips, held-out clip(s) '
+          f'{", ".join(info["test_clips"])}; GT {h}x{w}, LQ {lh}x{lw}')
+    return 0
+
+
+def _size(text):
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected HxW such as 720x1280, got {text!r}') from None
+    return h, w
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive whole number, got {text!r}')
+    return value
+
+
+def _degradations(text):
+    items = [t.strip().upper() for t in text.split(',') if t.strip()]
+    if not items or any(t not in ('BI', 'BD') for t in items):
+        raise argparse.ArgumentTypeError(f'expected BI, BD or BI,BD, got {text!r}')
+    return tuple(items)
+
+
+def run_reds(args):
+    from edvr.prepare.reds import prepare_reds
+    report = prepare_reds(args.src, args.root, args.mode, args.workers, args.verify, args.no_val,
+                          args.frames_per_clip, args.gt_size, args.train_clips, args.val_clips)
+    variants = ', '.join(f'{k} ({v} clips)' for k, v in report.items()
+                         if k not in ('meta', 'frames'))
+    print(f'REDS laid out in {args.root}: {variants}; {report["meta"]} lists '
+          f'{report["frames"]} frames')
+
+
+def run_vimeo90k(args):
+    from edvr.prepare.vimeo90k import prepare_vimeo90k
+    root = args.root or os.path.dirname(os.path.abspath(args.src))
+    splits = tuple(s.strip() for s in args.splits.split(',') if s.strip())
+    if not splits or any(s not in ('train', 'test') for s in splits):
+        raise ConfigError(f'--splits {args.splits!r}: expected train, test or train,test')
+    report = prepare_vimeo90k(args.src, root, splits, args.degradations,
+                              args.workers, args.verify)
+    counts = ', '.join(f'{k} {v}' for k, v in report['septuplets'].items())
+    written = ', '.join(f'{k} {v}' for k, v in report['written'].items())
+    print(f'Vimeo-90K: septuplets {counts}; meta files {", ".join(report["meta"].values())}; '
+          f'LQ frames written: {written or "none"} (finished ones are kept)')
+
+
+def run_testset(args):
+    from edvr.prepare.testsets import prepare_testset
+    report = prepare_testset(args.root, args.command, args.gt, args.degradations, args.workers,
+                             args.verify)
+    written = ', '.join(f'{k} {v}' for k, v in report['written'].items())
+    print(f'{args.command}: {report["clips"]} clips, {report["frames"]} GT frames; '
+          f'LQ frames written: {written} (finished ones are kept)')
+
+
+def run_video(args):
+    from edvr.prepare.video import prepare_video
+    report = prepare_video(args.video, args.root, args.clip, args.lq, args.degradation,
+                           args.step, args.max_frames)
+    state = 'already complete; kept' if report['skipped'] else f'{report["frames"]} frames written'
+    print(f'clip {report["clip"]}: {state} in {report["gt"]}'
+          + (f' and {report["lq"]}' if report['lq'] else ''))
+    if report['lq']:
+        config = write_video_config(args, report)
+        print(f'train on it: python tools/main.py -c {config}')
+
+
+def write_video_config(args, report):
+    """A training config for the extracted clip(s), made from ``args.config_template``."""
+    template = find_config(args.config_template)
+    with open(template, encoding='utf-8') as f:
+        cfg = yaml.safe_load(f)
+    try:
+        train = cfg['dataset']['train']
+        inner = train['dataset'] if 'dataset' in train else train
+    except (KeyError, TypeError):
+        raise ConfigError(f'{template}: expected dataset.train in the template') from None
+    if inner.get('name') != 'VSRREDSDataset':
+        raise ConfigError(f'{template}: dataset.train must be a VSRREDSDataset config')
+    inner['lq_folder'] = os.path.dirname(report['lq'])
+    inner['gt_folder'] = os.path.dirname(report['gt'])
+    inner['ann_file'] = report['meta']
+    with open(report['meta'], encoding='utf-8') as f:
+        longest = max(int(line.split()[0].rsplit('/', 1)[1][:8]) for line in f if line.strip())
+    for op in inner.get('preprocess') or []:
+        if op.get('name') == 'GetFrameIdx':
+            op['frames_per_clip'] = longest
+    cfg['dataset'].pop('test', None)
+    cfg.pop('validate', None)
+    name = os.path.splitext(os.path.basename(template))[0]
+    path = os.path.join(args.root, f'{name}_{report["clip"]}.yaml')
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(f'# Made by tools/prepare_data.py video from {template}: trains on '
+                f'{args.root}, no validation set.\n')
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    os.replace(tmp, path)
+    return path
+
+
+def run_pack(args):
+    from edvr.prepare.pack import pack_folder
+    start = time.perf_counter()
+    report = pack_folder(args.src, args.out, args.codec, args.workers, args.verify)
+    if report['skipped']:
+        print(f'{report["out"]} is a complete packed store already ({report["frames"]} frames); '
+              f'kept')
+        return
+    print(f'packed {report["frames"]} frames of {report["clips"]} clips into {report["out"]} '
+          f'({format_bytes(report["bytes"])}, {time.perf_counter() - start:.1f} s); '
+          f'read it with io_backend: lmdb and lq_folder/gt_folder pointing at the store')
+
+
+def _common(parser, workers=True, verify=True):
+    if workers:
+        parser.add_argument('--workers', type=int, default=default_workers(),
+                            help='parallel processes (default: the available cores)')
+    if verify:
+        parser.add_argument('--verify', action='store_true',
+                            help='decode every input frame while checking (slower); by default '
+                                 'PNG headers and end markers are checked')
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    demo = sub.add_parser('demo', help='build the REDS-layout demo dataset from bundled photos')
+    demo.add_argument('--root', default='data/demo', help='destination folder')
+    demo.add_argument('--force', action='store_true', help='rebuild even if complete')
+    demo.set_defaults(func=run_demo)
+
+    reds = sub.add_parser('reds', help='lay out the official REDS archives (val -> clips 240-269)')
+    reds.add_argument('--src', required=True, help='folder holding the extracted archives')
+    reds.add_argument('--root', default='data/REDS', help='output folder')
+    reds.add_argument('--mode', choices=('symlink', 'copy', 'move'), default='symlink',
+                      help='how clip folders get into --root (default symlink: no extra disk)')
+    reds.add_argument('--no-val', action='store_true', help='leave out clips 240-269')
+    reds.add_argument('--frames-per-clip', type=int, default=100)
+    reds.add_argument('--gt-size', type=_size, default=(720, 1280), help='HxW of GT frames')
+    reds.add_argument('--train-clips', type=int, default=240)
+    reds.add_argument('--val-clips', type=int, default=30)
+    _common(reds)
+    reds.set_defaults(func=run_reds)
+
+    vimeo = sub.add_parser('vimeo90k', help='meta files and BI/BD x4 LQ of Vimeo-90K septuplets')
+    vimeo.add_argument('--src', required=True, help='the extracted vimeo_septuplet folder')
+    vimeo.add_argument('--root', default=None, help='output folder (default: parent of --src)')
+    vimeo.add_argument('--splits', default='train,test', help='train, test or train,test')
+    vimeo.add_argument('--degradations', type=_degradations, default=('BI', 'BD'),
+                       help='BI, BD or BI,BD (default both)')
+    _common(vimeo)
+    vimeo.set_defaults(func=run_vimeo90k)
+
+    for name, root in (('vid4', 'data/Vid4'), ('udm10', 'data/udm10')):
+        testset = sub.add_parser(name, help=f'BIx4/BDx4 LQ of {name} from its GT clips')
+        testset.add_argument('--root', default=root, help='folder with GT/<clip>/<frame>.png')
+        testset.add_argument('--gt', default=None, help='GT folder if not <root>/GT')
+        testset.add_argument('--degradations', type=_degradations, default=('BI', 'BD'))
+        _common(testset)
+        testset.set_defaults(func=run_testset)
+
+    video = sub.add_parser('video', help='a video file to a clip of frames (and x4 LQ)')
+    video.add_argument('video', help='video file (anything OpenCV reads)')
+    video.add_argument('--root', default='data/mine', help='output folder')
+    video.add_argument('--clip', default=None, help='clip name (default: the file name)')
+    video.add_argument('--lq', action='store_true', help='also write x4 LQ frames and a config')
+    video.add_argument('--degradation', choices=('BI', 'BD'), default='BI')
+    video.add_argument('--step', type=positive_int, default=1, help='keep every STEP-th frame')
+    video.add_argument('--max-frames', type=positive_int, default=None)
+    video.add_argument('--config-template', default='edvr_m_wo_tsa',
+                       help='config (file or shipped name) the written training config is based on')
+    video.set_defaults(func=run_video)
+
+    pack = sub.add_parser('pack', help='pack a folder of clips into a fast LMDB frame store')
+    pack.add_argument('src', help='folder of clip folders (e.g. data/REDS/train_sharp/X4)')
+    pack.add_argument('out', help='store to write (e.g. data/REDS/train_sharp_X4.lmdb)')
+    pack.add_argument('--codec', choices=('raw', 'png'), default='raw',
+                      help='raw: uint8 pixels, crops read only what they need (default); '
+                           'png: smaller, each read decodes the whole frame')
+    _common(pack)
+    pack.set_defaults(func=run_pack)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return exit_code(args.func, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
