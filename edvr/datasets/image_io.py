@@ -11,6 +11,7 @@ import cv2
 from edvr.datasets.packed import read_frame
 from edvr.errors import ConfigError, DataError
 from edvr.registry import PREPROCESS
+from edvr.utils.output_paths import replace_atomically
 
 
 def read_image(path, flag=-1, to_rgb=True):
@@ -42,6 +43,9 @@ def read_image(path, flag=-1, to_rgb=True):
 def write_image(path, img, from_rgb=True):
     """Write an (h, w[, c]) uint8 image, creating folders; atomic (temp file + rename).
 
+    On an OSError (e.g. a full disk) ``path`` keeps its previous content and
+    no temporary file is left.
+
     Args:
         path: destination file; its extension picks the format.
         img: the image.
@@ -55,9 +59,7 @@ def write_image(path, img, from_rgb=True):
     ok, data = cv2.imencode(ext, img)
     if not ok:
         raise DataError(f'{path}: cannot encode image of shape {img.shape}')
-    tmp = f'{path}.tmp{ext}'
-    data.tofile(tmp)
-    os.replace(tmp, path)
+    replace_atomically(path, data.tofile)
 
 
 @PREPROCESS.register

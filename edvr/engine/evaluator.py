@@ -6,17 +6,17 @@ gathered and merged by key, so N processes report exactly what one would.
 """
 import os
 
-import cv2
 import numpy as np
 import paddle
 import paddle.distributed as dist
 from tqdm import tqdm
 
+from edvr.datasets.image_io import write_image
 from edvr.metrics import tensor2img
 from edvr.registry import METRICS, build_from_config
 from edvr.utils.imresize import imresize
 from edvr.utils.logger import get_logger
-from edvr.utils.output_paths import is_disk_full, write_atomic
+from edvr.utils.output_paths import written_unless_disk_full
 
 
 def build_metrics(metrics_cfg):
@@ -36,18 +36,6 @@ def _merge_across_ranks(metrics, world_size):
 def _frame_name(key, suffix):
     clip, _, frame = key.rpartition('/')
     return clip or 'images', f'{frame}{suffix}.png'
-
-
-def _save_frame(path, img):
-    """Write an (h, w, 3) uint8 RGB frame as PNG atomically; False if the disk is full."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomic(path, cv2.imencode('.png', cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes())
-    except OSError as exc:
-        if not is_disk_full(exc):
-            raise
-        return False
-    return True
 
 
 def evaluate(restore, loader, metrics, min_max=(0., 1.), save_dir=None, suffix='',
@@ -76,7 +64,7 @@ def evaluate(restore, loader, metrics, min_max=(0., 1.), save_dir=None, suffix='
                 metric.update(pred, gt, key=key)
             if save_dir:
                 path = os.path.join(save_dir, *_frame_name(key, suffix))
-                if not _save_frame(path, pred):
+                if not written_unless_disk_full(write_image, path, pred):
                     get_logger().warning(f'{path}: no space left on device; the restored frames '
                                          f'of this evaluation are not saved, the scores are')
                     save_dir = None

@@ -1,12 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """The training preview image: LQ (nearest-upscaled), output and GT side by side."""
-import os
-
 import cv2
 import numpy as np
 
+from edvr.datasets.image_io import write_image
 from edvr.metrics import tensor2img
-from edvr.utils.output_paths import is_disk_full, write_atomic
+from edvr.utils.output_paths import written_unless_disk_full
 
 
 def save_train_visual(visuals, min_max, path, logger):
@@ -26,11 +25,6 @@ def save_train_visual(visuals, min_max, path, logger):
     row = [tensor2img(visuals[k][0], min_max) for k in ('lq', 'output', 'gt')]
     row[0] = cv2.resize(row[0], row[1].shape[1::-1], interpolation=cv2.INTER_NEAREST)
     image = np.concatenate(row, axis=1)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomic(path, cv2.imencode('.png', cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes())
-    except OSError as exc:
-        if not is_disk_full(exc):
-            raise
+    if not written_unless_disk_full(write_image, path, image):
         logger.warning(f'{path}: no space left on device; training image skipped, training goes on')
     return image

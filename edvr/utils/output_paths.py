@@ -12,6 +12,17 @@ def is_disk_full(exc):
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
+def written_unless_disk_full(write, *args):
+    """Call ``write(*args)``; False instead of an error if the disk is full (other errors raise)."""
+    try:
+        write(*args)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        return False
+    return True
+
+
 def check_output_folder(path, label):
     """Raise a one-line EDVRError unless ``path`` is, or can be created as, a writable folder.
 

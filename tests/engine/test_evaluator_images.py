@@ -75,6 +75,6 @@ def test_a_full_disk_warns_once_and_the_scores_still_come(tmp_path, monkeypatch)
 def test_other_write_errors_still_raise(tmp_path, monkeypatch):
     def denied(path, data):
         raise OSError(errno.EACCES, 'Permission denied', path)
-    monkeypatch.setattr(evaluator, 'write_atomic', denied)
+    monkeypatch.setattr(evaluator, 'write_image', denied)
     with pytest.raises(PermissionError, match=r"Permission denied: '.*000/00000000\.png'"):
         evaluate(restore_center, two_frames(), build_metrics(PSNR), save_dir=str(tmp_path))

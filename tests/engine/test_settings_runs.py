@@ -89,7 +89,7 @@ def test_log_off_unused_keys_listed_full_disk_skips_visuals(data, tmp_path, caps
 
     def full_disk(path, payload):
         raise OSError(errno.ENOSPC, 'No space left on device', path)
-    monkeypatch.setattr(train_visual, 'write_atomic', full_disk)
+    monkeypatch.setattr(train_visual, 'write_image', full_disk)
     out = tmp_path / 'out'
     assert main(args(data, str(out), 'log_config.interval=0', 'log_config.visiual_interval=1',
                      '+checkpoints_dir=checkpoints')) == 0
