@@ -57,15 +57,20 @@ class FeatureCache:
             list of tensors, one per level, each (n, ...) in the order of ``frames``.
         """
         keys = [_content_key(frame) for frame in frames]
-        levels, missing = [None] * len(frames), []
+        levels, missing, twins = [None] * len(frames), [], {}
         for i, (key, frame) in enumerate(zip(keys, frames)):
             entry = self.entries.get(key)
             if entry is not None and np.array_equal(entry[0], frame):
                 self.entries[key] = (entry[0], entry[1], self.window)
                 levels[i] = entry[1]
                 self.reused += 1
-            elif key not in (keys[j] for j in missing):
+                continue
+            twin = next((j for j in missing
+                         if keys[j] == key and np.array_equal(frames[j], frame)), None)
+            if twin is None:
                 missing.append(i)
+            else:                        # a repeat within this call (temporal padding)
+                twins[i] = twin
         if missing:
             computed = self.extract(paddle.to_tensor(np.ascontiguousarray(frames[missing])))
             self.computed += len(missing)
@@ -73,10 +78,9 @@ class FeatureCache:
                 levels[i] = ([level[row:row + 1].clone() for level in computed]
                              if len(missing) > 1 else computed)
                 self._keep(keys[i], frames[i], levels[i])
-        for i, key in enumerate(keys):   # repeats of a frame computed in this call
-            if levels[i] is None:
-                levels[i] = levels[keys.index(key)]
-                self.reused += 1
+        for i, twin in twins.items():
+            levels[i] = levels[twin]
+            self.reused += 1
         return [paddle.concat([frame_levels[k] for frame_levels in levels])
                 for k in range(len(levels[0]))]
 
