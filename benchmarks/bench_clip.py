@@ -5,15 +5,15 @@
 config (random weights, DCN offsets of a few pixels), once with each frame's
 features computed per window (``feature_cache_mib=0``, as before the cache) and
 once with them reused across windows (the default). One process holds both
-predictors, sharing the network; they run in turns, the order alternating by
-round, so a busy machine slows both alike. Prints, per mode, frames/s over the
+predictors (the same weights); they run window by window in turns, who goes
+first alternating, so a busy machine slows both alike. Prints, per mode, frames/s over the
 whole clip (the first window computes all its frames) and in steady state (the
 median window after the first), the frames whose features were computed, and
 the largest output difference between the modes (uint8 levels, and the share of
 values that differ at all) and the memory the kept features take.
 
     python benchmarks/bench_clip.py                                   # EDVR-M and EDVR-L
-    python benchmarks/bench_clip.py --nets m --frames 10 --rounds 3
+    python benchmarks/bench_clip.py --nets m --frames 10 --rounds 2
     python benchmarks/bench_clip.py --size 92,160
 """
 import argparse
@@ -67,16 +67,23 @@ def predictors(config, threads, folder):
     return whole, reused
 
 
-def time_clip(predictor, frames):
-    """(outputs, seconds per output frame) of run_sequence over ``frames``."""
-    outputs, seconds = [], []
-    start = time.perf_counter()
-    for out in predictor.run_sequence(frames):
-        now = time.perf_counter()
-        outputs.append(out)
-        seconds.append(now - start)
-        start = now
-    return outputs, seconds
+def time_clips(modes, frames, first):
+    """Run every mode's run_sequence over ``frames``, window by window in turns.
+
+    Returns:
+        {mode: (outputs, seconds of each output frame)}.
+    """
+    streams = {mode: predictor.run_sequence(frames) for mode, predictor in modes.items()}
+    results = {mode: ([], []) for mode in modes}
+    order = [first] + [mode for mode in modes if mode != first]
+    for _ in frames:
+        for mode in order:
+            start = time.perf_counter()
+            out = next(streams[mode])
+            results[mode][1].append(time.perf_counter() - start)
+            results[mode][0].append(out)
+        order.reverse()   # alternate who goes first
+    return results
 
 
 def bench(key, size, num_frames, rounds, threads):
@@ -92,15 +99,16 @@ def bench(key, size, num_frames, rounds, threads):
         window_s = {mode: [] for mode in modes}
         outputs = {}
         for r in range(rounds):
-            for mode in (list(modes) if r % 2 == 0 else list(modes)[::-1]):
-                predictor = modes[mode]
+            for predictor in modes.values():
                 if predictor.runner.cache is not None:
                     predictor.runner.cache.clear()
                     predictor.runner.cache.computed = 0
-                outputs[mode], seconds = time_clip(predictor, frames)
+            results = time_clips(modes, frames, list(modes)[r % 2])
+            for mode, (outputs[mode], seconds) in results.items():
                 clip_s[mode].append(sum(seconds))
                 window_s[mode].extend(seconds[1:])
-                print(f'  {name} round {r + 1} {mode}: {sum(seconds):.1f} s', flush=True)
+                print(f'  {name} round {r + 1} {mode}: {sum(seconds):.1f} s '
+                      f'({", ".join(f"{v:.1f}" for v in seconds)})', flush=True)
         computed = {'per window': num_frames * modes['per window'].num_frames,
                     'reused': modes['reused'].runner.cache.computed}
         cache_mib = modes['reused'].runner.cache.bytes / 2 ** 20
@@ -119,9 +127,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--nets', nargs='+', default=['m', 'l'], choices=sorted(NETS))
     parser.add_argument('--size', default='180,320', help='LR height,width (default: 720p out)')
-    parser.add_argument('--frames', type=int, nargs='+', default=[8, 4],
+    parser.add_argument('--frames', type=int, nargs='+', default=[8, 5],
                         help='clip length per network (one value for all)')
-    parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split(','))
@@ -130,7 +138,7 @@ def main():
     for key, num_frames in zip(args.nets, lengths):
         rows, diff = bench(key, size, num_frames, args.rounds, args.threads)
         table.extend(row + (diff,) for row in rows)
-    print(f'\nLR {size[0]}x{size[1]}, {args.threads} threads, median of {args.rounds} rounds, modes in turns')
+    print(f'\nLR {size[0]}x{size[1]}, {args.threads} threads, {args.rounds} round(s), modes in turns window by window')
     print('| network | features | frames/s, clip | frames/s, steady | frames extracted | '
           'max output diff (levels) |')
     print('|---|---|---|---|---|---|')
