@@ -140,7 +140,7 @@ def main():
         table.extend(row + (diff,) for row in rows)
     print(f'\nLR {size[0]}x{size[1]}, {args.threads} threads, {args.rounds} round(s), modes in turns window by window')
     print('| network | features | frames/s, clip | frames/s, steady | frames extracted | '
-          'max output diff (levels) |')
+          'output diff to per window (levels) |')
     print('|---|---|---|---|---|---|')
     base = {}
     for name, mode, clip, steady, computed, diff in table:
@@ -149,7 +149,7 @@ def main():
         ratio_steady = '' if mode == 'per window' else f' ({steady / base[name][1]:.2f}x)'
         base.setdefault(name, (clip, steady))
         print(f'| {name} | {mode} | {clip:.3f}{ratio} | {steady:.3f}{ratio_steady} | '
-              f'{computed} | {diff} |')
+              f'{computed} | {"" if mode == "per window" else diff} |')
 
 
 if __name__ == '__main__':
