@@ -144,6 +144,9 @@ class _DygraphRunner:
         self.net.eval()
         if 'gpu' not in paddle.device.get_device():
             set_cpu_threads(default_threads(num_threads))
+        if not feature_cache_mib >= 0:
+            raise ConfigError(f'feature_cache_mib {feature_cache_mib}: expected MiB >= 0 '
+                              f'(0 turns feature reuse off)')
         staged = hasattr(net, 'extract_features') and hasattr(net, 'restore_from_features')
         self.cache = (FeatureCache(net.extract_features, feature_cache_mib)
                       if staged and feature_cache_mib else None)

@@ -9,6 +9,7 @@ from edvr.datasets.frame_index import padded_frame_indices
 from edvr.deploy import feature_cache
 from edvr.deploy.predictor import Predictor, _DygraphRunner
 from edvr.deploy.tiling import tile_starts
+from edvr.errors import ConfigError
 from edvr.models.edvr_net import EDVRNet
 from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
 
@@ -162,6 +163,8 @@ def test_evaluate_reuses_features_and_scores_the_same(demo_data, tiny_weights):
     whole = Predictor.from_config(cfg, weights, num_threads=1, feature_cache_mib=0)
     cached = Predictor.from_config(cfg, weights, num_threads=1)
     assert whole.runner.cache is None
+    with pytest.raises(ConfigError, match=r'feature_cache_mib -1: expected MiB >= 0'):
+        Predictor.from_config(cfg, weights, feature_cache_mib=-1)
     counting(cached.runner.net)
     cached.runner.cache.extract = cached.runner.net.extract_features
     a, b = whole.evaluate(cfg, bicubic=False), cached.evaluate(cfg, bicubic=False)
