@@ -138,7 +138,8 @@ def main():
     for key, num_frames in zip(args.nets, lengths):
         rows, diff = bench(key, size, num_frames, args.rounds, args.threads)
         table.extend(row + (diff,) for row in rows)
-    print(f'\nLR {size[0]}x{size[1]}, {args.threads} threads, {args.rounds} round(s), modes in turns window by window')
+    print(f'\nLR {size[0]}x{size[1]}, {args.threads} threads, {args.rounds} round(s), '
+          f'modes in turns window by window')
     print('| network | features | frames/s, clip | frames/s, steady | frames extracted | '
           'output diff to per window (levels) |')
     print('|---|---|---|---|---|---|')
