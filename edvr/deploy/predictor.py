@@ -12,7 +12,8 @@ Frames of any size are reflect-padded to the network's size multiple and the
 output is cropped back (`edvr.deploy.padding`). A whole clip is restored with a
 sliding window whose ends are padded by a temporal padding mode
 (`edvr.datasets.frame_index.padded_frame_indices`); frames are read lazily and
-only the window's neighbourhood is held in memory.
+only the window's neighbourhood is held in memory. The dygraph back end computes
+each frame's features once per clip, not once per window (`edvr.deploy.feature_cache`).
 """
 import itertools
 import os
@@ -23,6 +24,7 @@ import yaml
 
 from edvr.datasets.frame_index import PADDING_MODES, padded_frame_indices
 from edvr.deploy.export import find_model_files
+from edvr.deploy.feature_cache import FeatureCache
 from edvr.deploy.padding import CropBox, pad_to_multiple
 from edvr.deploy.tiling import restore_tiled
 from edvr.errors import ConfigError, DataError, WeightsError
@@ -32,6 +34,9 @@ from edvr.utils.device import available_cores, env_threads, set_cpu_threads, tun
 # Size multiple assumed for an exported model without its .edvr.yml (EDVR's
 # largest: 16 with HR_in, which also satisfies the 4 of the others).
 _FALLBACK_MULTIPLE = 16
+# Memory the dygraph back end may keep per-frame features in (EDVR-M at LR 180x320: ~19 MiB
+# a frame).
+DEFAULT_FEATURE_CACHE_MIB = 1024
 
 
 def default_threads(num_threads=None):
@@ -127,17 +132,39 @@ class _InferenceRunner:
 
 
 class _DygraphRunner:
-    """Runs a dygraph network under ``no_grad``: float32 (b, t, c, h, w) -> (b, c, H, W)."""
+    """Runs a dygraph network under ``no_grad``: float32 (b, t, c, h, w) -> (b, c, H, W).
 
-    def __init__(self, net, num_threads=None):
+    A network with the two stages ``extract_features`` / ``restore_from_features``
+    (`EDVRNet`) reuses each frame's features across windows through a `FeatureCache`
+    of ``feature_cache_mib`` MiB (0: no cache, whole windows).
+    """
+
+    def __init__(self, net, num_threads=None, feature_cache_mib=DEFAULT_FEATURE_CACHE_MIB):
         self.net = net
         self.net.eval()
         if 'gpu' not in paddle.device.get_device():
             set_cpu_threads(default_threads(num_threads))
+        if not feature_cache_mib >= 0:
+            raise ConfigError(f'feature_cache_mib {feature_cache_mib}: expected MiB >= 0 '
+                              f'(0 turns feature reuse off)')
+        staged = hasattr(net, 'extract_features') and hasattr(net, 'restore_from_features')
+        self.cache = (FeatureCache(net.extract_features, feature_cache_mib)
+                      if staged and feature_cache_mib else None)
+
+    def start_window(self):
+        """Tell the feature cache that the next call belongs to a new window."""
+        if self.cache is not None:
+            self.cache.start_window()
 
     @paddle.no_grad()
     def __call__(self, x):
-        return self.net(paddle.to_tensor(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.cache is None:
+            return self.net(paddle.to_tensor(x)).numpy()
+        b, t = x.shape[:2]
+        pyramid = self.cache.features(x.reshape((b * t,) + x.shape[2:]))
+        x_center = paddle.to_tensor(np.ascontiguousarray(x[:, self.net.center]))
+        return self.net.restore_from_features(pyramid, x_center, t).numpy()
 
 
 def _read_info(info_file):
@@ -164,6 +191,9 @@ class Predictor:
         tile: restore frames larger than ``tile`` x ``tile`` input pixels in
             overlapping tiles of that size (bounded memory); None: whole frames.
         tile_overlap: overlap of neighbouring tiles in input pixels.
+
+    An exported model is one graph, so it runs every window whole; only `from_config`
+    networks reuse each frame's features across windows.
 
     Raises:
         WeightsError: the model files are missing.
@@ -195,7 +225,7 @@ class Predictor:
     @classmethod
     def from_config(cls, cfg, weights, overrides=(), num_threads=None,
                     padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16,
-                    device=None, tensorrt=None):
+                    device=None, tensorrt=None, feature_cache_mib=DEFAULT_FEATURE_CACHE_MIB):
         """A predictor running the config's generator as a dynamic graph.
 
         Args:
@@ -208,6 +238,8 @@ class Predictor:
             tile, tile_overlap: restore large frames in overlapping tiles.
             device: 'cpu', 'gpu' or 'gpu:N'; None: the GPU if there is one, else the CPU.
             tensorrt: must be None (TensorRT runs exported models only; `check_tensorrt`).
+            feature_cache_mib: memory for per-frame features reused by the windows
+                that share a frame (`edvr.deploy.feature_cache`); 0 turns reuse off.
         """
         from edvr import components  # noqa: F401  (registers every component)
         from edvr.config import load_config
@@ -225,7 +257,8 @@ class Predictor:
         net = build_from_config(net_cfg, NETWORKS, where='model.generator')
         load_generator_weights(net, weights)
         predictor = cls.__new__(cls)
-        predictor._setup(_DygraphRunner(net, num_threads), int(net.nframes), int(net.scale_factor),
+        runner = _DygraphRunner(net, num_threads, feature_cache_mib)
+        predictor._setup(runner, int(net.nframes), int(net.scale_factor),
                          int(net.size_multiple), cfg.get('min_max', (0., 1.)), padding, ensemble,
                              tile, tile_overlap)
         return predictor
@@ -256,6 +289,8 @@ class Predictor:
             float32 ndarray (b, c, h * scale, w * scale).
         """
         lq = lq.numpy() if hasattr(lq, 'numpy') else np.asarray(lq)
+        if hasattr(self.runner, 'start_window'):
+            self.runner.start_window()
         if not self.ensemble:
             return self._restore_once(lq)
         outputs = []

@@ -89,7 +89,8 @@ class EDVRNet(nn.Layer):
         pin_kernels(self, dcn_kernel, conv_kernel)
 
     def forward(self, x):
-        """Restore the centre frame.
+        """Restore the centre frame: `extract_features` of every frame, then
+        `restore_from_features`.
 
         Args:
             x: frames (b, t, c, h, w) in [0, 1]; h and w divisible by `size_multiple`.
@@ -97,21 +98,46 @@ class EDVRNet(nn.Layer):
         Returns:
             Tensor (b, c, h * scale_factor, w * scale_factor).
         """
-        t = x.shape[1]
-        if paddle.in_dynamic_mode():
-            self._check_size(x.shape[-2], x.shape[-1])
-        x_center = x[:, self.center]
-        feat = x.flatten(0, 1)                                     # (b*t, c, h, w)
-        if self.predeblur:
-            feat = self.cov_1(self.pre_deblur(feat))
-        else:
-            feat = self.conv_first(feat)
+        pyramid = self.extract_features(x.flatten(0, 1))           # frames as (b*t, c, h, w)
+        return self.restore_from_features(pyramid, x[:, self.center], x.shape[1])
 
+    def extract_features(self, frames):
+        """The per-frame stage: features (pre-deblurred with ``predeblur``) and their pyramid.
+
+        Each frame's features depend on that frame alone, so they can be computed once
+        and reused by every window that holds the frame.
+
+        Args:
+            frames: (n, c, h, w) single frames in [0, 1]; h and w divisible by `size_multiple`.
+
+        Returns:
+            [L1, L2, L3]: (n, nf, h', w'), (n, nf, h'/2, w'/2), (n, nf, h'/4, w'/4), where
+            (h', w') is (h, w), or (h/4, w/4) with ``HR_in``.
+        """
+        if paddle.in_dynamic_mode():
+            self._check_size(frames.shape[-2], frames.shape[-1])
+        if self.predeblur:
+            feat = self.cov_1(self.pre_deblur(frames))
+        else:
+            feat = self.conv_first(frames)
         pyramid = [self.feature_extractor(feat)]
         for level in (2, 3):
             feat = getattr(self, f'fea_L{level}_conv1')(pyramid[-1])
             pyramid.append(getattr(self, f'fea_L{level}_conv2')(feat))
+        return pyramid
 
+    def restore_from_features(self, pyramid, x_center, t):
+        """The per-window stage: PCD alignment, fusion and reconstruction.
+
+        Args:
+            pyramid: `extract_features` of the window's frames, frame-major:
+                [L1, L2, L3], each (b*t, nf, ...), sample i's frame j at i * t + j.
+            x_center: the centre frames (b, c, h, w) in [0, 1].
+            t: frames per window.
+
+        Returns:
+            Tensor (b, c, h * scale_factor, w * scale_factor).
+        """
         refs = [unflatten_frames(level_feat, t)[:, self.center] for level_feat in pyramid]
         aligned = unflatten_frames(self.PCDModule(pyramid, refs, t), t)  # (b, t, nf, h, w)
         if self.w_TSA:
