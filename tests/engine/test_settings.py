@@ -5,196 +5,26 @@ import glob
 import os
 
 import pytest
-import yaml
 
 from edvr import settings
 from edvr.config import _convert, load_config
 from edvr.errors import ConfigError
 from edvr.settings import check_settings, reference_markdown
+from tests.paddlegan_configs import TUTORIAL_CONFIG, VARIANTS, paddlegan_settings, unflatten
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# The optimizer, validate, log and snapshot sections of PaddleGAN's EDVR configs and of the
-# tutorial block (they differ only in the log interval).
-TRAINING_KEYS = """
-optimizer:
-  name: Adam
-  net_names:
-    - generator
-  beta1: 0.9
-  beta2: 0.99
-validate:
-  interval: 5000
-  save_img: false
-  metrics:
-    psnr: {name: PSNR, crop_border: 0, test_y_channel: False}
-    ssim: {name: SSIM, crop_border: 0, test_y_channel: False}
-log_config:
-  interval: LOG_INTERVAL
-  visiual_interval: 5000
-snapshot_config:
-  interval: 5000
-"""
-
-# PaddleGAN's edvr_m_wo_tsa.yaml, every key as PaddleGAN ships it (comments dropped).
-PADDLEGAN_M_WO_TSA = """
-total_iters: 600000
-output_dir: output_dir
-checkpoints_dir: checkpoints
-min_max:
-  (0., 1.)
-model:
-  name: EDVRModel
-  tsa_iter: 0
-  generator:
-    {name: EDVRNet, in_nf: 3, out_nf: 3, scale_factor: 4, nf: 64, nframes: 5, groups: 8,
-     front_RBs: 5, back_RBs: 10, center: 2, predeblur: False, HR_in: False, w_TSA: False}
-  pixel_criterion:
-    name: CharbonnierLoss
-  to_static: False
-export_model:
-  - {name: 'generator', inputs_num: 1}
-dataset:
-  train:
-    name: RepeatDataset
-    times: 1000
-    num_workers: 3
-    batch_size: 4
-    dataset:
-      name: VSRREDSDataset
-      lq_folder: data/REDS/train_sharp_bicubic/X4
-      gt_folder: data/REDS/train_sharp/X4
-      ann_file: data/REDS/meta_info_REDS_GT.txt
-      num_frames: 5
-      val_partition: REDS4
-      test_mode: False
-      preprocess:
-        - {name: GetFrameIdx, interval_list: [1], frames_per_clip: 99}
-        - {name: ReadImageSequence, key: lq}
-        - {name: ReadImageSequence, key: gt}
-        - name: Transforms
-          input_keys: [lq, gt]
-          pipeline:
-            - {name: SRPairedRandomCrop, gt_patch_size: 256, scale: 4, keys: [image, image]}
-            - {name: PairedRandomHorizontalFlip, keys: [image, image]}
-            - {name: PairedRandomVerticalFlip, keys: [image, image]}
-            - {name: PairedRandomTransposeHW, keys: [image, image]}
-            - {name: TransposeSequence, keys: [image, image]}
-            - {name: NormalizeSequence, mean: [0., 0., 0.], std: [255., 255., 255.], keys: [image, image]}
-  test:
-    name: VSRREDSDataset
-    lq_folder: data/REDS/REDS4_test_sharp_bicubic/X4
-    gt_folder: data/REDS/REDS4_test_sharp/X4
-    ann_file: data/REDS/meta_info_REDS_GT.txt
-    num_frames: 5
-    val_partition: REDS4
-    test_mode: True
-    preprocess:
-      - {name: GetFrameIdxwithPadding, padding: reflection_circle}
-      - {name: ReadImageSequence, key: lq}
-      - {name: ReadImageSequence, key: gt}
-      - name: Transforms
-        input_keys: [lq, gt]
-        pipeline:
-          - {name: TransposeSequence, keys: [image, image]}
-          - {name: NormalizeSequence, mean: [0., 0., 0.], std: [255., 255., 255.], keys: [image, image]}
-lr_scheduler:
-  name: CosineAnnealingRestartLR
-  learning_rate: !!float 4e-4
-  periods: [150000, 150000, 150000, 150000]
-  restart_weights: [1, 1, 1, 1]
-  eta_min: !!float 1e-7
-""" + TRAINING_KEYS.replace('LOG_INTERVAL', '100')
-
-
-_L_NET = {'nf': 128, 'back_RBs': 40}
-_BLUR_NET = {'scale_factor': 1, 'predeblur': True, 'HR_in': True}
-_BLUR_DATA = {'num_workers': 6, 'batch_size': 8, 'lq': 'data/REDS/train_blur/X4', 'scale': 1,
-              'test_lq': 'data/REDS/REDS4_test_blur/X4'}
-_TSA_SCHEDULE = {'periods': [50000, 100000, 150000, 150000, 150000]}
-
-# How each of PaddleGAN's six EDVR configs differs from edvr_m_wo_tsa.yaml.
-PADDLEGAN_VARIANTS = {
-    'edvr_m_wo_tsa': {},
-    'edvr_m_w_tsa': dict(top={'find_unused_parameters': True}, tsa_iter=50000,
-                         net={'w_TSA': True}, drop_model=['to_static'],
-                         lr=dict(_TSA_SCHEDULE, restart_weights=[1, 1, 1, 1, 1]), log=10),
-    'edvr_l_wo_tsa': dict(net=_L_NET, drop_model=['to_static'], drop_top=['export_model'],
-                          lr={'restart_weights': [1, 0.5, 0.5, 0.5]}, log=10, visual=500),
-    'edvr_l_w_tsa': dict(top={'find_unused_parameters': True}, tsa_iter=50000,
-                         net=dict(_L_NET, w_TSA=True), drop_model=['to_static'],
-                         drop_top=['export_model'],
-                         lr=dict(_TSA_SCHEDULE, restart_weights=[1, 0.5, 0.5, 0.5, 0.5]), log=10),
-    'edvr_l_blur_wo_tsa': dict(tsa_iter=False, net=dict(_L_NET, **_BLUR_NET), data=_BLUR_DATA,
-                               drop_model=['to_static'], drop_top=['export_model'],
-                               lr={'learning_rate': 2e-4, 'restart_weights': [1, 0.5, 0.5, 0.5]},
-                               log=10),
-    'edvr_l_blur_w_tsa': dict(top={'find_unused_parameters': True}, tsa_iter=50000,
-                              net=dict(_L_NET, w_TSA=True, **_BLUR_NET), data=_BLUR_DATA,
-                              drop_model=['to_static'], drop_top=['export_model'],
-                              lr=dict(_TSA_SCHEDULE, restart_weights=[1, 0.5, 0.5, 0.5, 0.5]),
-                              validate=10000, log=50),
-}
-
-# The EDVR config block of the PaddleGAN EDVR tutorial (AI Studio), keys as printed there.
-TUTORIAL_BLOCK = """
-total_iters: 600000
-output_dir: output_dir
-checkpoints_dir: checkpoints
-min_max:
-  (0., 1.)
-model:
-  name: EDVRModel
-  tsa_iter: False
-  generator:
-    {name: EDVRNet, in_nf: 3, out_nf: 3, scale_factor: 1, nf: 128, nframes: 5, groups: 8,
-     front_RBs: 5, back_RBs: 40, center: 2, predeblur: True, HR_in: True, w_TSA: False}
-  pixel_criterion:
-    name: CharbonnierLoss
-lr_scheduler:
-  name: CosineAnnealingRestartLR
-  learning_rate: !!float 2e-4
-  periods: [150000, 150000, 150000, 150000]
-  restart_weights: [1, 0.5, 0.5, 0.5]
-  eta_min: !!float 1e-7
-""" + TRAINING_KEYS.replace('LOG_INTERVAL', '10')
-
-
-
 def paddlegan_config(variant):
     """One of PaddleGAN's six EDVR configs, as loaded by `load_config`."""
-    cfg = _convert(yaml.safe_load(PADDLEGAN_M_WO_TSA))
-    change = PADDLEGAN_VARIANTS[variant]
-    cfg.update(change.get('top', {}))
-    for key in change.get('drop_top', []):
-        del cfg[key]
-    for key in change.get('drop_model', []):
-        del cfg.model[key]
-    if 'tsa_iter' in change:
-        cfg.model.tsa_iter = change['tsa_iter']
-    cfg.model.generator.update(change.get('net', {}))
-    data = change.get('data')
-    if data:
-        train = cfg.dataset.train
-        train.num_workers, train.batch_size = data['num_workers'], data['batch_size']
-        train.dataset.lq_folder = data['lq']
-        train.dataset.preprocess[3].pipeline[0].scale = data['scale']
-        cfg.dataset.test.lq_folder = data['test_lq']
-    cfg.lr_scheduler.update(change.get('lr', {}))
-    cfg.validate.interval = change.get('validate', 5000)
-    cfg.log_config.interval = change.get('log', 100)
-    cfg.log_config.visiual_interval = change.get('visual', 5000)
-    return cfg
+    return _convert(unflatten(paddlegan_settings(variant)))
 
 
 def tutorial_config():
-    """The tutorial's block with its dataset section (PaddleGAN's blur datasets)."""
-    cfg = _convert(yaml.safe_load(TUTORIAL_BLOCK))
-    cfg.dataset = paddlegan_config('edvr_l_blur_wo_tsa').dataset
-    return cfg
+    """The config the tutorial's YAML blocks add up to."""
+    return paddlegan_config(TUTORIAL_CONFIG)
 
 
-@pytest.mark.parametrize('variant', sorted(PADDLEGAN_VARIANTS))
+@pytest.mark.parametrize('variant', sorted(VARIANTS))
 def test_paddlegan_configs_pass_unchanged(variant):
     cfg = paddlegan_config(variant)
     before = copy.deepcopy(cfg)
