@@ -267,7 +267,7 @@ def _schedule_warnings(cfg):
     if span == total:
         return []
     after = (f'the rate stays at eta_min after iteration {span}' if span < total else
-             f'training stops before the schedule ends (the rate never reaches eta_min)')
+             'training stops before the schedule ends (the rate never reaches eta_min)')
     return [f'lr_scheduler.periods sum to {span} but total_iters is {int(total)}: {after}']
 
 
