@@ -112,7 +112,7 @@ def test_failure_damages_nothing(ffmpeg, tmp_path, model, capsys, monkeypatch):
 
     monkeypatch.setattr(FFmpegWriter, 'close', disk_full)
     assert main([str(source), '-o', str(out), '--frames_out', str(frames_dir), *model]) == 2
-    assert re.search(r'error: .*out\.mp4\.\d+\.mp4: disk full', capsys.readouterr().err)
+    assert re.search(r'error: .*out\.mp4\.tmp-\d+-\d+\.mp4: disk full', capsys.readouterr().err)
     assert out.read_bytes() == b'an earlier result'
     assert os.listdir(frames_dir) == ['00000000.png']
     assert (frames_dir / '00000000.png').read_bytes() == b'an earlier frame'

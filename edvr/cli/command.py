@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: Apache-2.0
+"""How every command ends: 0, 2 with one ``error: ...`` line, or 143/130 after a clean stop."""
+import sys
+
+from edvr.errors import EDVRError
+from edvr.utils import stopping, writer
+
+
+def run_command(func, *args):
+    """Call ``func(*args)`` for a command-line tool and return its exit code.
+
+    An `EDVRError` prints one ``error: ...`` line and gives 2. SIGTERM or Ctrl-C
+    (`edvr.utils.stopping`) removes this process's temporaries, prints one line
+    saying what was stopped and what is kept, and gives 128 + the signal number.
+    """
+    with stopping.handled_stops():
+        try:
+            func(*args)
+        except EDVRError as exc:
+            writer.discard_all()
+            print(f'error: {exc}', file=sys.stderr)
+            return 2
+        except stopping.Stopped as stop:
+            writer.discard_all()
+            print(str(stop), file=sys.stderr)
+            return stop.code
+    return 0
