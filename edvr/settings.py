@@ -217,6 +217,19 @@ def check_settings(cfg, training=True):
     return _schedule_warnings(cfg) if training else []
 
 
+PATH_KEYS = ('lq_folder', 'gt_folder', 'ann_file')
+
+
+def input_paths(cfg):
+    """(key path, path) of every dataset folder and meta file the config reads."""
+    found = []
+    for split, outer in (cfg.get('dataset') or {}).items():
+        for path, block in _inner_datasets(outer, f'dataset.{split}'):
+            found += [(f'{path}.{key}', block[key]) for key in PATH_KEYS
+                      if isinstance(block.get(key), str) and block[key]]
+    return found
+
+
 def unused_keys(cfg):
     """Top-level keys present in ``cfg`` that are accepted only for compatibility."""
     return [key for key in UNUSED if key in cfg]

@@ -25,3 +25,12 @@ def run_command(func, *args):
             print(str(stop), file=sys.stderr)
             return stop.code
     return 0
+
+
+def parse_and_run(parser, run, argv=None):
+    """Parse ``argv`` with ``parser`` (an `arg_types.Parser`) and `run_command` ``run(args)``.
+
+    A flag with a wrong value is one ``error: argument ...`` line and exit code 2, like any
+    other mistake.
+    """
+    return run_command(lambda: run(parser.parse_args(argv)))

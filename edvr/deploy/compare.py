@@ -42,6 +42,12 @@ def comparison_image(lq_center, output, gt=None, scale=4, crop=None, zoom=1):
     if bicubic.shape != output.shape or (gt is not None and gt.shape != output.shape):
         raise ConfigError(f'comparison: sizes differ (bicubic {bicubic.shape}, output '
                           f'{output.shape}, gt {None if gt is None else gt.shape})')
+    if crop:
+        top, left, height, width = crop
+        if top + height > output.shape[0] or left + width > output.shape[1]:
+            raise ConfigError(f'--crop {",".join(map(str, crop))}: reaches row {top + height} and '
+                              f'column {left + width}, outside the {output.shape[0]}x'
+                              f'{output.shape[1]} output frame')
     panels = [('bicubic', bicubic), ('EDVR', output)]
     if gt is not None:
         panels.append(('GT', gt))

@@ -24,6 +24,7 @@ from edvr.deploy.encoder import (CONTAINERS, DEFAULT_CRF, DEFAULT_PRESET, FFmpeg
                                  OpenCVWriter, as_rate, audio_args, count_frames, find_ffmpeg)
 from edvr.errors import DataError
 from edvr.utils import stopping, writer
+from edvr.utils.video_reader import open_video
 
 __all__ = ['upscale_video', 'find_ffmpeg', 'has_audio']
 
@@ -83,10 +84,7 @@ def _check_destinations(destination, frames_out):
 
 def _open(source):
     """(capture, fps, first BGR frame) of ``source``."""
-    capture = cv2.VideoCapture(source)
-    if not os.path.isfile(source) or not capture.isOpened():
-        raise DataError(f'{source}: cannot open this video')
-    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture, (_, fps, _, _) = open_video(source)
     if not fps > 0:
         capture.release()
         raise DataError(f'{source}: cannot tell the frame rate of this video')

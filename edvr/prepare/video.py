@@ -19,28 +19,12 @@ import cv2
 from edvr.datasets.image_io import write_image
 from edvr.errors import DataError
 from edvr.utils import stopping, writer
+from edvr.utils.video_reader import open_video
 from edvr.prepare.common import (SCALE, check_free_space, list_clips, list_images,
                                   progress, write_text_atomic)
 from edvr.prepare.degrade import crop_to_multiple, degrade
 
 META_NAME = 'meta_info.txt'
-
-
-def open_video(path):
-    """An opened cv2.VideoCapture and its (frame count, fps, height, width).
-
-    Raises:
-        DataError: the file is missing or OpenCV cannot open or decode it.
-    """
-    if not os.path.isfile(path):
-        raise DataError(f'{path}: video file not found')
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise DataError(f'{path}: OpenCV cannot open this video (unsupported or corrupt file)')
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-    return cap, (count, fps, h, w)
 
 
 def prepare_video(video, root, clip=None, lq=False, degradation='BI', step=1, max_frames=None):
