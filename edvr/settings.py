@@ -13,6 +13,7 @@ import difflib
 from collections import namedtuple
 
 from edvr.errors import ConfigError
+from edvr.settings_cross import check_all as _cross_checks
 
 Setting = namedtuple('Setting', 'kind default meaning low high')
 Setting.__new__.__defaults__ = (None, None)
@@ -209,6 +210,7 @@ def check_settings(cfg, training=True):
     elif not dataset.get('test'):
         raise ConfigError('dataset.test: missing; --evaluate-only needs a test dataset')
     _check_frames_and_scale(cfg)
+    _cross_checks(cfg)
     best = (cfg.get('snapshot_config') or {}).get('best_metric')
     metrics = (cfg.get('validate') or {}).get('metrics') or {}
     if best is not None and best not in metrics:
