@@ -12,7 +12,7 @@ from edvr.cli.command import parse_and_run
 
 def build_parser():
     parser = arg_types.Parser(description='Comparison image of one test frame.')
-    parser.add_argument('-c', '--config-file', required=True,
+    parser.add_argument('-c', '--config-file', required=True, type=arg_types.path_text,
                         help='config (file or shipped name) with dataset.test')
     parser.add_argument('--load', type=arg_types.path_text, help='weights (.pdparams) for the config\'s network')
     parser.add_argument('--model_path', type=arg_types.path_text, help='exported model DIR/NAME instead of --load')

@@ -15,12 +15,15 @@ from edvr.errors import ConfigError
 
 def build_parser():
     parser = arg_types.Parser(description='Convert PyTorch EDVR weights to Paddle.')
-    parser.add_argument('src', type=arg_types.path_text, help='BasicSR or mmagic EDVR checkpoint (.pth)')
-    parser.add_argument('dst', type=arg_types.weights_output, help='output weights (.pdparams, PaddleGAN layout)')
+    parser.add_argument('src', type=arg_types.path_text,
+                        help='BasicSR or mmagic EDVR checkpoint (.pth)')
+    parser.add_argument('dst', type=arg_types.weights_output,
+                        help='output weights (.pdparams, PaddleGAN layout)')
     parser.add_argument('--from', dest='source', default='auto',
                         choices=['auto', 'basicsr', 'mmagic'], help='source framework')
-    parser.add_argument('--config', help='config (file or shipped name) whose model.generator '
-                                             'must match the weights')
+    parser.add_argument('--config', type=arg_types.path_text,
+                        help='config (file or shipped name) whose model.generator must match '
+                             'the weights')
     return parser
 
 

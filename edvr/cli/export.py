@@ -36,7 +36,7 @@ def output_files(cfg, output_dir, name, onnx=False):
 
 def build_parser():
     parser = arg_types.Parser(description='Export a static Paddle inference model.')
-    parser.add_argument('-c', '--config-file', required=True,
+    parser.add_argument('-c', '--config-file', required=True, type=arg_types.path_text,
                         help='YAML config file, or the name of a shipped config')
     parser.add_argument('--load', required=True, type=arg_types.path_text, help='weights (.pdparams) to export')
     parser.add_argument('-s', '--inputs_size', required=True, type=arg_types.inputs_size,

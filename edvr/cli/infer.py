@@ -19,7 +19,7 @@ RUN_MODES = {'fluid': None, 'trt_fp32': 'fp32', 'trt_fp16': 'fp16'}
 def build_parser():
     parser = arg_types.Parser(description='EDVR inference on frames or a test dataset.')
     parser.add_argument('--model_path', type=arg_types.path_text, help='exported model DIR/NAME (edvr-export), or its .onnx file')
-    parser.add_argument('-c', '--config-file',
+    parser.add_argument('-c', '--config-file', type=arg_types.path_text,
                         help='YAML config or shipped config name (dygraph model and/or dataset)')
     parser.add_argument('--load', type=arg_types.path_text, help='weights (.pdparams) to run the config\'s network with')
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE')

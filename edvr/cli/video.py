@@ -15,7 +15,7 @@ def build_parser():
     parser.add_argument('-o', '--output', required=True, type=arg_types.video_output,
                         help='output video (.mp4, .m4v, .mov, .mkv, .avi): H.264 through ffmpeg')
     parser.add_argument('--model_path', type=arg_types.path_text, help='exported model DIR/NAME (edvr-export), or its .onnx file')
-    parser.add_argument('-c', '--config-file',
+    parser.add_argument('-c', '--config-file', type=arg_types.path_text,
                         help='config (file or shipped name) of the network (with --load)')
     parser.add_argument('--load', type=arg_types.path_text, help='weights (.pdparams) for the config\'s network')
     add_restore_options(parser)

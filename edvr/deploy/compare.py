@@ -87,7 +87,7 @@ def write_comparison(cfg, key, path, weights=None, model_path=None, crop=None, z
     dataset = build_dataset(cfg.dataset.test, where='dataset.test')
     keys = [info['key'] for info in dataset.data_infos]
     if key not in keys:
-        raise DataError(f'--key {key}: not a test frame (e.g. {", ".join(keys[:3])})')
+        raise DataError(f'--key {key!r}: not a test frame (e.g. {", ".join(keys[:3])})')
     sample = dataset[keys.index(key)]
     lq = sample['lq'][None]
     output = tensor2img(predictor.restore(lq)[0], predictor.min_max)

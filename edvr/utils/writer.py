@@ -134,6 +134,8 @@ def staged_file(path):
     """
     from edvr.utils import stopping
     stopping.ensure_installed()
+    if os.path.isdir(path):
+        raise EDVRError(f'{path}: is a folder, expected a file to write')
     remove_stale(os.path.dirname(os.path.abspath(path)))
     tmp = temporary_path(path)
     try:
