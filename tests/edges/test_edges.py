@@ -9,6 +9,7 @@ The quick subset (the catalogue entries marked ``fast``) runs in the normal suit
 full sweep is ``EDVR_EDGE_SWEEP=full python -m pytest -q tests/edges``.
 """
 import os
+import re
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.edges.table import tools
 from tests.edges.world import build_world, tree_state
 from tests.deploy.video_clips import ffmpeg  # noqa: F401  (fixture)
 
+PROGRESS = re.compile(r'^[\w ./-]*: *\d+%\||^[\w ./-]*: *\d+\w* \[|^\s*\d+%\|')  # tqdm bars
 FULL = os.environ.get('EDVR_EDGE_SWEEP', '') == 'full'
 TOOLS = tools()
 
@@ -73,6 +75,9 @@ def test_wrong_value_gets_the_contract(world, tmp_path, capsys, monkeypatch, too
     errors = [line for line in lines if line.startswith('error:')]
     assert code == 2, (code, err[-2000:])
     assert len(errors) == 1 and 'Traceback' not in err, err[-2000:]
+    noise = [line for line in lines if not line.startswith(('error:', 'warning:'))
+             and not PROGRESS.match(line)]
+    assert not noise, noise
     needle = wrong.needle if wrong.needle is not None else str(value)
     assert needle in errors[0] or (slot in errors[0] and needle == ''), errors[0]
     after = tree_state(world['root']), tree_state(case)
