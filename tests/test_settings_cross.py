@@ -7,7 +7,7 @@ import pytest
 from edvr.config import load_config
 from edvr.errors import ConfigError
 from edvr.models.edvr_net import EDVRNet
-from edvr.datasets.demo import make_demo_dataset
+from edvr.prepare.demo import make_demo_dataset
 from edvr.settings import check_settings
 from edvr.settings_cross import DEMO_DATA_KEYS, max_workers
 from edvr.solver import CosineAnnealingRestartLR

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from edvr.deploy.export import network_info, save_inference_model
-from tests.deploy.conftest import ROOT, tiny_net
+from tests.tiny import ROOT, tiny_net
 from tests.deploy.video_clips import ffmpeg, make_clip  # noqa: F401  (fixture)
 
 

@@ -16,9 +16,8 @@ from edvr.config import dump_config, load_config
 from edvr.deploy.export import network_info, save_inference_model
 from tests.convert.source_layers import VARIANTS, random_weights
 from tests.convert.torch_writer import save_zip, state_dict
-from tests.deploy.conftest import tiny_net
 from tests.deploy.video_clips import make_clip
-from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+from tests.tiny import DEMO_CONFIG, make_tiny_data, tiny_net, tiny_overrides
 
 
 def build_world(root, ffmpeg):
