@@ -2,7 +2,7 @@
 """How every command ends: 0, 2 with one ``error: ...`` line, or 143/130 after a clean stop."""
 import sys
 
-from edvr.errors import EDVRError
+from edvr.errors import EDVRError, Stopped
 from edvr.utils import stopping, writer
 
 
@@ -20,9 +20,11 @@ def run_command(func, *args):
             writer.discard_all()
             print(f'error: {exc}', file=sys.stderr)
             return 2
-        except stopping.Stopped as stop:
+        except stopping.SignalStop as stop:
             writer.discard_all()
             print(str(stop), file=sys.stderr)
+            return stop.code
+        except Stopped as stop:  # training stopped itself cleanly and logged what it kept
             return stop.code
     return 0
 

@@ -2,7 +2,7 @@
 """SIGTERM and Ctrl-C during a command: stop clean, say what was stopped and what is kept.
 
 `handled_stops` (entered by every command-line tool, `edvr.cli.command`) turns
-the first SIGINT or SIGTERM into a `Stopped` exception. It unwinds through the
+the first SIGINT or SIGTERM into a `SignalStop` exception. It unwinds through the
 writers (`edvr.utils.writer`), which remove their temporaries, so every real
 name keeps what it had; the tool prints one line, e.g.::
 
@@ -24,7 +24,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _state = {'active': False, 'stopping': False, 'what': None, 'kept': None, 'previous': {}}
 
 
-class Stopped(BaseException):
+class SignalStop(BaseException):
     """Raised in the main thread when SIGINT or SIGTERM arrives during a command.
 
     Attributes:
@@ -50,7 +50,7 @@ def _handle(signum, frame):
     if _state['stopping']:
         return  # a repeat while cleaning up
     _state['stopping'] = True
-    raise Stopped(signum, stop_message(signum))
+    raise SignalStop(signum, stop_message(signum))
 
 
 def ensure_installed():
@@ -64,7 +64,7 @@ def ensure_installed():
 
 @contextlib.contextmanager
 def handled_stops():
-    """Within this block SIGINT/SIGTERM raise `Stopped`; earlier handlers come back after it."""
+    """Within this block SIGINT/SIGTERM raise `SignalStop`; earlier handlers come back after it."""
     previous = {}
     for sig in SIGNALS:
         with contextlib.suppress(ValueError):
