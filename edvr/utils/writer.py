@@ -18,6 +18,7 @@ is, contains or lies inside one of its inputs (through symlinks and hard links).
 """
 import atexit
 import contextlib
+import errno
 import itertools
 import os
 import re
@@ -197,8 +198,14 @@ def replace_atomically(path, write):
 
 
 def move_into_place(src, dst):
-    """Rename a finished file or folder ``src`` (written by this process) to ``dst``."""
-    commit(src, dst)
+    """Rename a finished file or folder ``src`` to ``dst`` (copied then removed when they
+    lie on different file systems)."""
+    try:
+        commit(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.move(src, dst)
 
 
 def _resolved(path):
