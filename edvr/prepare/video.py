@@ -167,6 +167,7 @@ def write_video_config(template, root, report):
     cfg.pop('validate', None)
     name = os.path.splitext(os.path.basename(template))[0]
     path = os.path.join(root, f'{name}_{report["clip"]}.yaml')
+    writer.refuse_overlap([('training config', path)], [('--config-template', template)])
     header = f'# Made by tools/prepare_data.py video from {template}: trains on {root}, no validation set.\n'
     write_atomic(path, header + yaml.safe_dump(cfg, sort_keys=False))
     return path

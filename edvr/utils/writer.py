@@ -225,13 +225,15 @@ def _same(a, b, ra, rb):
         return False
 
 
-def refuse_overlap(outputs, inputs):
+def refuse_overlap(outputs, inputs, contains=True):
     """Raise a one-line EDVRError if an output is, contains or lies inside an input.
 
     Args:
         outputs: (label, path) pairs of what the command writes (files or folders
             it fills); None paths are skipped.
         inputs: (label, path) pairs of what it reads.
+        contains: also refuse an output folder that contains an input (False for a
+            root that only receives sub-folders of fixed names beside its inputs).
     """
     for out_label, out in outputs:
         if out is None:
@@ -245,7 +247,7 @@ def refuse_overlap(outputs, inputs):
                 relation = 'is'
             elif _inside(r_out, r_src):
                 relation = 'lies inside'
-            elif _inside(r_src, r_out):
+            elif contains and _inside(r_src, r_out):
                 relation = 'contains'
             else:
                 continue
