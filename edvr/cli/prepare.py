@@ -89,14 +89,19 @@ def run_testset(args):
 
 
 def run_video(args):
-    from edvr.prepare.video import prepare_video, write_video_config
+    from edvr.prepare.video import prepare_video, read_video_template, write_video_config
+    from edvr.utils.output_paths import check_output_folder
+    check_output_folder(args.root, '--root')
+    template = find_config(args.config_template) if args.lq else None
+    if template:
+        read_video_template(template)  # a bad template stops us before any frame is written
     report = prepare_video(args.video, args.root, args.clip, args.lq, args.degradation,
                            args.step, args.max_frames)
     state = 'already complete; kept' if report['skipped'] else f'{report["frames"]} frames written'
     print(f'clip {report["clip"]}: {state} in {report["gt"]}'
           + (f' and {report["lq"]}' if report['lq'] else ''))
     if report['lq']:
-        config = write_video_config(find_config(args.config_template), args.root, report)
+        config = write_video_config(template, args.root, report)
         print(f'train on it: python tools/main.py -c {config}')
 
 
@@ -140,11 +145,14 @@ def build_parser():
     reds.add_argument('--mode', choices=('symlink', 'copy', 'move'), default='symlink',
                       help='how clip folders get into --root (default symlink: no extra disk)')
     reds.add_argument('--no-val', action='store_true', help='leave out clips 240-269')
-    reds.add_argument('--frames-per-clip', type=arg_types.positive_int, default=100)
+    reds.add_argument('--frames-per-clip', type=arg_types.int_range(1, 10 ** 6, 'a frame count'),
+                      default=100)
     reds.add_argument('--gt-size', type=arg_types.frame_size, default=(720, 1280),
                       help='HxW of GT frames')
-    reds.add_argument('--train-clips', type=arg_types.non_negative_int, default=240)
-    reds.add_argument('--val-clips', type=arg_types.non_negative_int, default=30)
+    reds.add_argument('--train-clips', type=arg_types.int_range(0, 10 ** 5, 'a clip count'),
+                      default=240)
+    reds.add_argument('--val-clips', type=arg_types.int_range(0, 10 ** 5, 'a clip count'),
+                      default=30)
     _common(reds)
     reds.set_defaults(func=run_reds)
 
@@ -171,9 +179,10 @@ def build_parser():
     video.add_argument('--clip', default=None, type=clip_name, help='clip name (default: the file name)')
     video.add_argument('--lq', action='store_true', help='also write x4 LQ frames and a config')
     video.add_argument('--degradation', choices=('BI', 'BD'), default='BI')
-    video.add_argument('--step', type=arg_types.positive_int, default=1,
+    video.add_argument('--step', type=arg_types.int_range(1, 10 ** 4, 'a frame step'), default=1,
                        help='keep every STEP-th frame')
-    video.add_argument('--max-frames', type=arg_types.positive_int, default=None)
+    video.add_argument('--max-frames', type=arg_types.int_range(1, 10 ** 8, 'a frame count'),
+                       default=None)
     video.add_argument('--config-template', default='edvr_m_wo_tsa', type=arg_types.path_text,
                        help='config (file or shipped name) the written training config is based on')
     video.set_defaults(func=run_video)

@@ -136,6 +136,19 @@ def write_meta(root):
     return path
 
 
+def read_video_template(template):
+    """(config, its VSRREDSDataset block) of a training-config template, checked."""
+    cfg = read_yaml_file(template, 'a YAML config')
+    try:
+        train = cfg['dataset']['train']
+        inner = train['dataset'] if 'dataset' in train else train
+    except (KeyError, TypeError):
+        raise ConfigError(f'{template}: expected dataset.train in the template') from None
+    if not isinstance(inner, dict) or inner.get('name') != 'VSRREDSDataset':
+        raise ConfigError(f'{template}: dataset.train must be a VSRREDSDataset config')
+    return cfg, inner
+
+
 def write_video_config(template, root, report):
     """A training config for a prepared clip, made from the config file ``template``.
 
@@ -147,14 +160,7 @@ def write_video_config(template, root, report):
     Returns:
         the path of the written config, ``root/<template name>_<clip>.yaml``.
     """
-    cfg = read_yaml_file(template, 'a YAML config')
-    try:
-        train = cfg['dataset']['train']
-        inner = train['dataset'] if 'dataset' in train else train
-    except (KeyError, TypeError):
-        raise ConfigError(f'{template}: expected dataset.train in the template') from None
-    if inner.get('name') != 'VSRREDSDataset':
-        raise ConfigError(f'{template}: dataset.train must be a VSRREDSDataset config')
+    cfg, inner = read_video_template(template)
     inner['lq_folder'] = os.path.dirname(report['lq'])
     inner['gt_folder'] = os.path.dirname(report['gt'])
     inner['ann_file'] = report['meta']

@@ -2,8 +2,8 @@
 """The inputs every tool of the edge suite starts from: one small, valid file of each kind.
 
 `build_world(root)` writes, under ``root``: a tiny demo dataset (``data/``), a config using
-it (``cfg.yaml``), tiny weights (``w.pdparams``), a folder of five LR frames (``frames/``),
-a five-frame video (``clip.mp4``), the exported model (``model/tiny.*``) and a BasicSR
+it (``cfg.yaml``, training into ``runs/``), tiny weights (``w.pdparams``), a folder of five LR frames (``frames/``),
+a five-frame video (``clip.mp4``) and a 64x64 one (``big.mp4``), the exported model (``model/tiny.*``) and a BasicSR
 checkpoint of a tiny EDVR (``edvr.pth``). Each command in `tests.edges.table` works on them.
 """
 import hashlib
@@ -33,12 +33,13 @@ def build_world(root, ffmpeg):
     frames = os.path.join(root, 'frames')
     shutil.copytree(os.path.join(data, 'REDS4_test_sharp_bicubic', 'X4', '000'), frames)
     video = str(make_clip(ffmpeg, os.path.join(root, 'clip.mp4'), (24, 16), '25', 5))
+    big = str(make_clip(ffmpeg, os.path.join(root, 'big.mp4'), (64, 64), '25', 3))
     model = os.path.join(root, 'model', 'tiny')
     save_inference_model(net, model, [[1, 5, 3, 16, 24]], network_info(net))
     pth = os.path.join(root, 'edvr.pth')
     save_zip({'params': state_dict(random_weights(VARIANTS['sr_wo_tsa']))}, pth)
     return dict(root=root, data=data, cfg=os.path.join(root, 'cfg.yaml'), weights=weights,
-                frames=frames, video=video, model=model, pth=pth)
+                frames=frames, video=video, big_video=big, model=model, pth=pth)
 
 
 def tree_state(root):
