@@ -68,7 +68,7 @@ def run(args):
         require_onnx_tools()  # before anything is exported
     from edvr.config import find_config
     from edvr.utils.stopping import task
-    from edvr.utils.writer import refuse_overlap
+    from edvr.utils.writer import refuse_overlap, removed_if_failed
     args.config_file = find_config(args.config_file)
     cfg = load_config(args.config_file, args.opt)
     check_output_folder(args.output_dir, '--output_dir')
@@ -80,7 +80,8 @@ def run(args):
             f'({exc.filename or "model files"}); files already there are unchanged and nothing '
             f'half-written is left; free space and run the export again')):
         with task(f'exporting into {args.output_dir}',
-                  f'files already in {args.output_dir} are unchanged'):
+                  f'files already in {args.output_dir} are unchanged'), \
+                removed_if_failed(args.output_dir):
             written = export_model(cfg, args.load, args.inputs_size, args.output_dir,
                                    args.model_name)
     for prefix, files in written.items():

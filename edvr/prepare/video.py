@@ -69,27 +69,37 @@ def prepare_video(video, root, clip=None, lq=False, degradation='BI', step=1, ma
     check_free_space(root, int(kept_count * per_frame * 0.7), f'frames of {video}')
 
     partial = {}
-    try:
-        for d in (gt_dir, lq_dir):
-            if d:
-                os.makedirs(os.path.dirname(d), exist_ok=True)
-                writer.remove_stale(os.path.dirname(d))
-                partial[d] = writer.temporary_path(d)
-                os.mkdir(partial[d])
-        kept = f'{gt_dir} is as it was' + (f', and so is {lq_dir}' if lq_dir else '')
-        with stopping.task(f'extracting the frames of {video}', kept):
-            written = _extract(cap, partial, gt_dir, lq_dir, degradation, step, max_frames, kept_count)
-        if written == 0:
-            raise DataError(f'{video}: OpenCV opened the file but decoded no frame')
-        for final, tmp in partial.items():
-            writer.commit(tmp, final)
-    finally:
-        cap.release()
-        for tmp in partial.values():
-            writer.discard(tmp)
+    with writer.removed_if_failed(*[os.path.dirname(d) for d in (gt_dir, lq_dir) if d]):
+        try:
+            written = _make_partial_and_extract(video, cap, partial, gt_dir, lq_dir, degradation,
+                                                step, max_frames, kept_count)
+            for final, tmp in partial.items():
+                writer.commit(tmp, final)
+        finally:
+            cap.release()
+            for tmp in partial.values():
+                writer.discard(tmp)
     meta = write_meta(root)
     return dict(clip=clip, frames=written, size=(h4, w4), gt=gt_dir, lq=lq_dir, meta=meta,
                 skipped=False)
+
+
+def _make_partial_and_extract(video, cap, partial, gt_dir, lq_dir, degradation, step,
+                              max_frames, kept_count):
+    """Create the temporary clip folders (into ``partial``) and extract the frames into them."""
+    for d in (gt_dir, lq_dir):
+        if d:
+            os.makedirs(os.path.dirname(d), exist_ok=True)
+            writer.remove_stale(os.path.dirname(d))
+            partial[d] = writer.temporary_path(d)
+            os.mkdir(partial[d])
+    kept = f'{gt_dir} is as it was' + (f', and so is {lq_dir}' if lq_dir else '')
+    with stopping.task(f'extracting the frames of {video}', kept):
+        written = _extract(cap, partial, gt_dir, lq_dir, degradation, step, max_frames,
+                           kept_count)
+    if written == 0:
+        raise DataError(f'{video}: OpenCV opened the file but decoded no frame')
+    return written
 
 
 def _extract(cap, partial, gt_dir, lq_dir, degradation, step, max_frames, expected):

@@ -187,6 +187,25 @@ def scratch_folder(near):
         discard(tmp)
 
 
+@contextlib.contextmanager
+def removed_if_failed(*folders):
+    """On failure or stop in this block, remove those of ``folders`` (and their parents) that
+    did not exist before it and are still empty: a failed command leaves no new folder."""
+    new = []
+    for folder in folders:
+        path = os.path.abspath(folder)
+        while not os.path.lexists(path) and path not in new:
+            new.append(path)
+            path = os.path.dirname(path)
+    try:
+        yield
+    except BaseException:
+        for path in sorted(new, key=len, reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)  # only empty folders go
+        raise
+
+
 def replace_atomically(path, write):
     """Call ``write(tmp)`` for a temporary name beside ``path``, sync it, rename it to ``path``.
 
