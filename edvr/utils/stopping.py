@@ -54,12 +54,17 @@ def _handle(signum, frame):
 
 
 def ensure_installed():
-    """(Re)install the handlers while a command runs (after Paddle replaced them)."""
+    """(Re)install the handlers while a command runs (after Paddle replaced them).
+
+    Paddle replaces them in C, where Python still reports ours; a handler another part of
+    the project installed on purpose (training's, which saves a checkpoint first) is kept.
+    """
     if not _state['active'] or _state['stopping']:
         return
     for sig in SIGNALS:
-        with contextlib.suppress(ValueError):  # not the main thread
-            signal.signal(sig, _handle)
+        if signal.getsignal(sig) is _handle:
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(sig, _handle)
 
 
 @contextlib.contextmanager

@@ -103,3 +103,19 @@ def test_ctrl_c_exits_130(tmp_path, capsys):
         raise AssertionError('not stopped')
     assert run_command(work) == 130
     assert capsys.readouterr().err.startswith('stopped by SIGINT; files that existed before')
+
+
+def test_a_handler_installed_on_purpose_is_kept_while_writing(tmp_path):
+    """Training's own handler (save a checkpoint, then stop) survives the writer's re-install."""
+    def own(signum, frame):
+        pass
+
+    def work():
+        previous = signal.signal(signal.SIGTERM, own)
+        try:
+            with writer.staged_file(str(tmp_path / 'x')) as tmp:
+                open(tmp, 'wb').close()
+            assert signal.getsignal(signal.SIGTERM) is own
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    assert run_command(work) == 0
