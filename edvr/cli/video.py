@@ -41,7 +41,7 @@ def run(args):
     if args.config_file:
         args.config_file = find_config(args.config_file)
     refuse_overlap([('-o', args.output), ('--frames_out', args.frames_out)],
-                   [('input', args.input)] + model_inputs(args))
+                   [('video', args.input)] + model_inputs(args))
     from edvr.deploy.predictor import Predictor
     if args.model_path:
         predictor = Predictor(args.model_path, **options)

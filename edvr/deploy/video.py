@@ -161,7 +161,7 @@ def upscale_video(predictor, source, destination, keep_audio=True, progress=True
     """
     ext = _check_destinations(destination, frames_out)
     writer.refuse_overlap([('-o', destination), ('--frames_out', frames_out)],
-                          [('input', source)])
+                          [('video', source)])
     capture, fps, first = _open(source)
     try:
         ffmpeg, rate = find_ffmpeg(), as_rate(fps)
