@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Every difference between the PaddlePaddle versions this project runs on: 2.6.x and 3.x.
+
+Nothing else in the package looks at Paddle's version or probes Paddle for an attribute
+(``tests/test_paddle_compat.py`` checks). What differs:
+
+* **The start** (`unsupported_paddle`): Paddle below 2.6, or none, gets one line naming
+  the installed version and the install command. Read from the installed package's
+  metadata, without importing Paddle, so it runs before anything else.
+* **Autocast state** (`autocast_enabled`): ``paddle.amp.is_autocast_enabled`` exists on
+  3.x only; 2.6 keeps the level on the dygraph tracer.
+* **Dygraph-to-static**: 2.6 cannot translate a zero-argument ``super()`` inside code it
+  converts (``RuntimeError: super(): no arguments``); a ``forward`` that static export
+  traces calls its base class by name (``nn.Conv2D.forward(self, x)``). `to_static` is
+  the one call.
+* **Exported programs** (`PROGRAM_EXTENSIONS`, `program_format`, `readable_program`):
+  ``paddle.jit.save`` writes ``NAME.pdmodel`` on 2.6 and a PIR ``NAME.json`` on 3.x.
+  2.6 cannot read a ``.json`` program; 3.x reads both.
+* **Inference** (`inference_config`): one ``paddle.inference.Config`` for both
+  (oneDNN off on the CPU, see there). TensorRT (`tensorrt_refusal`) is refused on both.
+* **The C++ kernel build** (`cpp_extension_load`, `version_key`): the same
+  ``paddle.utils.cpp_extension.load`` on both; the build cache is keyed on the version.
+* **CPU math threads** (`set_math_threads`): ``paddle.base.core.set_num_threads``.
+* **ONNX export** (`onnx_converter_refusal`): paddle2onnx 2.x refuses Paddle < 3 at
+  import; its 1.x line reads 2.6's ``.pdmodel`` programs.
+
+The distributed and AMP calls the project makes (``init_parallel_env``,
+``broadcast_object_list``, ``all_gather_object``, ``barrier``, ``DataParallel``,
+``amp.auto_cast(level, dtype)``, ``amp.GradScaler``) are the same on both versions.
+"""
+import importlib.metadata
+import importlib.util
+import re
+
+SUPPORTED = 'PaddlePaddle 2.6 or 3.x'
+MINIMUM = (2, 6)
+INSTALL_COMMAND = ('python -m pip install paddlepaddle==3.3.1 (CPU; GPU builds: see the '
+                   'README, "Install")')
+DISTRIBUTIONS = ('paddlepaddle', 'paddlepaddle-gpu')
+# what paddle.jit.save writes: the program of Paddle 3 (PIR) and of Paddle 2
+PIR_PROGRAM, LEGACY_PROGRAM = '.json', '.pdmodel'
+PROGRAM_EXTENSIONS = (PIR_PROGRAM, LEGACY_PROGRAM)
+
+
+def parse_version(text):
+    """'2.6.2' -> (2, 6, 2); '3.0.0rc1' -> (3, 0, 0); a develop build ('0.0.0') -> (99,)."""
+    numbers = tuple(int(n) for n in re.findall(r'\d+', str(text).split('+')[0])[:3])
+    return (99,) if not any(numbers) else numbers
+
+
+def installed_paddle():
+    """[(distribution, version)] of the installed Paddle packages, read without importing
+    Paddle; [] when ``import paddle`` would find nothing."""
+    try:
+        if importlib.util.find_spec('paddle') is None:
+            return []
+    except (ImportError, ValueError):
+        return []
+    found = []
+    for name in DISTRIBUTIONS:
+        try:
+            found.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def unsupported_paddle():
+    """The one-line reason this Paddle cannot run the project, or None when it can.
+
+    A ``paddle`` module without package metadata (a source build) is trusted.
+    """
+    found = installed_paddle()
+    if not found:
+        try:
+            missing = importlib.util.find_spec('paddle') is None
+        except (ImportError, ValueError):
+            missing = True
+        if missing:
+            return f'PaddlePaddle is not installed; edvr needs {SUPPORTED}: {INSTALL_COMMAND}'
+        return None
+    old = [f'{name} {version}' for name, version in found if parse_version(version) < MINIMUM]
+    if old:
+        return (f'{" and ".join(old)} installed; edvr needs {SUPPORTED}: '
+                f'{INSTALL_COMMAND}')
+    return None
+
+
+def two_paddles_warning():
+    """A warning line when both the CPU and the GPU package are installed, else None."""
+    found = installed_paddle()
+    if len(found) < 2:
+        return None
+    both = ' and '.join(f'{name} {version}' for name, version in found)
+    return (f'warning: {both} are both installed and share one "paddle" folder; keep one '
+            f'(python -m pip uninstall -y paddlepaddle paddlepaddle-gpu, then install one)')
+
+
+def paddle_version():
+    """The imported Paddle's version as a tuple, e.g. (3, 3, 1)."""
+    import paddle
+    return parse_version(paddle.__version__)
+
+
+def version_key():
+    """The imported Paddle's full version string (for build cache keys)."""
+    import paddle
+    return str(paddle.__version__)
+
+
+def is_paddle2():
+    """Whether the imported Paddle is a 2.x release."""
+    return paddle_version() < (3,)
+
+
+def autocast_enabled():
+    """Whether the current dygraph code runs under ``paddle.amp.auto_cast``."""
+    import paddle
+    if not is_paddle2():
+        return paddle.amp.is_autocast_enabled()
+    from paddle.base import core
+    from paddle.base.framework import _dygraph_tracer
+    tracer = _dygraph_tracer()
+    return bool(tracer) and tracer._amp_level != core.AmpLevel.O0
+
+
+def to_static(layer, input_spec):
+    """``paddle.jit.to_static`` of ``layer`` as one whole graph (both versions).
+
+    The layer's traced code must not call a zero-argument ``super()`` (2.6 cannot
+    translate it): call the base class by name.
+    """
+    import paddle
+    return paddle.jit.to_static(layer, input_spec=input_spec, full_graph=True)
+
+
+def program_format():
+    """The program extension ``paddle.jit.save`` writes here: '.json' or '.pdmodel'."""
+    return LEGACY_PROGRAM if is_paddle2() else PIR_PROGRAM
+
+
+def readable_program(program):
+    """None when this Paddle's ``paddle.inference`` reads ``program``, else the one-line reason."""
+    if program.endswith(PIR_PROGRAM) and is_paddle2():
+        return (f'{program}: a Paddle 3 (PIR .json) model cannot be read by the installed '
+                f'Paddle {version_key()}; export it again here with tools/export_model.py, '
+                f'or run it with Paddle 3')
+    return None
+
+
+def inference_config(program, params, gpu_card=None, num_threads=1):
+    """A ``paddle.inference.Config`` for an exported model.
+
+    Args:
+        program, params: the model's files (``.json`` or ``.pdmodel``; ``.pdiparams``).
+        gpu_card: GPU index, or None for the CPU.
+        num_threads: CPU math threads.
+    """
+    from paddle import inference
+    config = inference.Config(program, params)
+    if gpu_card is not None:
+        config.enable_use_gpu(256, gpu_card)
+    else:
+        config.disable_gpu()
+        # With oneDNN, Paddle 3.3's CPU predictor segfaults in
+        # conv_activation_onednn_fuse_pass (conv + leaky_relu) for this model;
+        # deleting only that pass then fails at run time (the oneDNN PIR
+        # executor rejects an op attribute: "ConvertPirAttribute2RuntimeAttribute
+        # not support ArrayAttribute<DoubleAttribute>"). Plain CPU kernels work,
+        # on 2.6 as well.
+        config.disable_mkldnn()
+        config.set_cpu_math_library_num_threads(int(num_threads))
+    config.disable_glog_info()
+    return config
+
+
+def tensorrt_refusal(tensorrt):
+    """The one-line reason ``--run_mode trt_<tensorrt>`` is refused."""
+    return (f'--run_mode trt_{tensorrt}: TensorRT is not supported (Paddle 3 .json models need '
+            f'paddle.tensorrt.convert; no TensorRT engine is built here on 2.6 either); '
+            f'use --run_mode fluid with --device gpu')
+
+
+def set_math_threads(num_threads):
+    """Set Paddle's CPU math threads (``paddle.base.core.set_num_threads`` on both versions)."""
+    from paddle.base import core
+    core.set_num_threads(int(num_threads))
+
+
+def cpp_extension_load(**kwargs):
+    """``paddle.utils.cpp_extension.load(**kwargs)``: the same call on 2.6 and 3.x."""
+    from paddle.utils import cpp_extension
+    return cpp_extension.load(**kwargs)
+
+
+def onnx_converter_refusal():
+    """None when the installed paddle2onnx can convert this Paddle's programs, else why not.
+
+    paddle2onnx 2.x needs Paddle >= 3 (it refuses 2.6 at import); 1.x reads 2.6's
+    ``.pdmodel`` programs.
+    """
+    try:
+        version = importlib.metadata.version('paddle2onnx')
+    except importlib.metadata.PackageNotFoundError:
+        return None  # the caller names the missing package
+    if is_paddle2() and parse_version(version) >= (2,):
+        return (f'ONNX export on Paddle {version_key()} needs paddle2onnx 1.x (installed: '
+                f'{version}, which needs Paddle 3): python -m pip install "paddle2onnx<2"')
+    return None
