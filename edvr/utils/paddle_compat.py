@@ -7,6 +7,12 @@ Nothing else in the package looks at Paddle's version or probes Paddle for an at
 * **The start** (`unsupported_paddle`): Paddle below 2.6, or none, gets one line naming
   the installed version and the install command. Read from the installed package's
   metadata, without importing Paddle, so it runs before anything else.
+* **zlib**: Paddle 2.6's ``libpaddle.so`` exports its own zlib; when Python's ``zlib``
+  module is first imported after Paddle, it binds to those symbols and decoding a PNG
+  with Pillow (scikit-image's photographs, the demo data) segfaults in
+  ``inflateReset2``. ``edvr/__init__.py`` imports ``zlib`` first, so any ``import
+  edvr...`` before Paddle avoids it (a script that imports Paddle before ``edvr`` can
+  ``import zlib`` first itself).
 * **Autocast state** (`autocast_enabled`): ``paddle.amp.is_autocast_enabled`` exists on
   3.x only; 2.6 keeps the level on the dygraph tracer.
 * **Dygraph-to-static**: 2.6 cannot translate a zero-argument ``super()`` inside code it
@@ -21,8 +27,10 @@ Nothing else in the package looks at Paddle's version or probes Paddle for an at
 * **The C++ kernel build** (`cpp_extension_load`, `version_key`): the same
   ``paddle.utils.cpp_extension.load`` on both; the build cache is keyed on the version.
 * **CPU math threads** (`set_math_threads`): ``paddle.base.core.set_num_threads``.
-* **ONNX export** (`onnx_converter_refusal`): paddle2onnx 2.x refuses Paddle < 3 at
-  import; its 1.x line reads 2.6's ``.pdmodel`` programs.
+* **ONNX export** (`onnx_export_refusal`): Paddle 3 only. paddle2onnx 2.x refuses
+  Paddle < 3 at import; its 1.x line (for Paddle 2) stops at opset 18, below the
+  ``DeformConv`` (opset 19) that EDVR needs. Running an ``.onnx`` file needs only
+  onnxruntime, on either version.
 
 The distributed and AMP calls the project makes (``init_parallel_env``,
 ``broadcast_object_list``, ``all_gather_object``, ``barrier``, ``DataParallel``,
@@ -193,17 +201,16 @@ def cpp_extension_load(**kwargs):
     return cpp_extension.load(**kwargs)
 
 
-def onnx_converter_refusal():
-    """None when the installed paddle2onnx can convert this Paddle's programs, else why not.
+def onnx_export_refusal():
+    """None when ONNX export can run with this Paddle, else the one-line reason.
 
-    paddle2onnx 2.x needs Paddle >= 3 (it refuses 2.6 at import); 1.x reads 2.6's
-    ``.pdmodel`` programs.
+    On Paddle 2.6 no paddle2onnx can convert EDVR: 2.x refuses Paddle < 3 at import,
+    and 1.x (the line for Paddle 2) writes up to opset 18 while the deformable
+    convolutions need ONNX ``DeformConv`` (opset 19); 1.3.1 aborts the process there.
     """
-    try:
-        version = importlib.metadata.version('paddle2onnx')
-    except importlib.metadata.PackageNotFoundError:
-        return None  # the caller names the missing package
-    if is_paddle2() and parse_version(version) >= (2,):
-        return (f'ONNX export on Paddle {version_key()} needs paddle2onnx 1.x (installed: '
-                f'{version}, which needs Paddle 3): python -m pip install "paddle2onnx<2"')
-    return None
+    if not is_paddle2():
+        return None
+    return (f'--onnx: ONNX export needs Paddle 3 (installed: Paddle {version_key()}); '
+            f'paddle2onnx for Paddle 2 writes up to opset 18 and the deformable convolutions '
+            f'need DeformConv (opset 19); run the exported Paddle model instead '
+            f'(tools/inference.py --model_path)')
