@@ -143,3 +143,21 @@ def test_program_formats():
                            f'here with tools/export_model.py, or run it with Paddle 3')
     else:
         assert refusal is None
+
+
+def test_onnx_export_on_paddle_2_is_one_line_before_anything_is_written(tmp_path, monkeypatch,
+                                                                        capsys):
+    """Real on Paddle 2.6; on 3.x the same path with the version answers of 2.6."""
+    from tools.export_model import main as export_main
+    if not paddle_compat.is_paddle2():
+        monkeypatch.setattr(paddle_compat, 'is_paddle2', lambda: True)
+        monkeypatch.setattr(paddle_compat, 'version_key', lambda: '2.6.2')
+    argv = ['-c', 'edvr_demo', '--load', str(tmp_path / 'w.pdparams'), '--inputs_size',
+            '1,5,3,16,24', '--output_dir', str(tmp_path / 'out'), '--onnx']
+    assert export_main(argv) == 2
+    assert capsys.readouterr().err == (
+        f'error: --onnx: ONNX export needs Paddle 3 (installed: Paddle '
+        f'{paddle_compat.version_key()}); paddle2onnx for Paddle 2 writes up to opset 18 and '
+        f'the deformable convolutions need DeformConv (opset 19); run the exported Paddle '
+        f'model instead (tools/inference.py --model_path)\n')
+    assert os.listdir(tmp_path) == []
