@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 import edvr
+from tests.tiny import ROOT
 
 
 def test_package_exposes_version_and_predictor_lazily():
@@ -31,7 +32,6 @@ def test_bad_thread_count_is_one_line(monkeypatch):
     assert env_threads() is None
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_importing_the_package_changes_no_process_setting():

@@ -19,12 +19,10 @@ import os
 import sys
 import time
 
-import yaml
-
-from edvr.datasets.demo import demo_is_complete, make_demo_dataset
 from edvr.config import find_config
 from edvr.errors import ConfigError, exit_code
 from edvr.prepare.common import default_workers, format_bytes
+from edvr.prepare.demo import demo_is_complete, make_demo_dataset
 
 
 def run_demo(args):
@@ -100,48 +98,15 @@ def run_testset(args):
 
 
 def run_video(args):
-    from edvr.prepare.video import prepare_video
+    from edvr.prepare.video import prepare_video, write_video_config
     report = prepare_video(args.video, args.root, args.clip, args.lq, args.degradation,
                            args.step, args.max_frames)
     state = 'already complete; kept' if report['skipped'] else f'{report["frames"]} frames written'
     print(f'clip {report["clip"]}: {state} in {report["gt"]}'
           + (f' and {report["lq"]}' if report['lq'] else ''))
     if report['lq']:
-        config = write_video_config(args, report)
+        config = write_video_config(find_config(args.config_template), args.root, report)
         print(f'train on it: python tools/main.py -c {config}')
-
-
-def write_video_config(args, report):
-    """A training config for the extracted clip(s), made from ``args.config_template``."""
-    template = find_config(args.config_template)
-    with open(template, encoding='utf-8') as f:
-        cfg = yaml.safe_load(f)
-    try:
-        train = cfg['dataset']['train']
-        inner = train['dataset'] if 'dataset' in train else train
-    except (KeyError, TypeError):
-        raise ConfigError(f'{template}: expected dataset.train in the template') from None
-    if inner.get('name') != 'VSRREDSDataset':
-        raise ConfigError(f'{template}: dataset.train must be a VSRREDSDataset config')
-    inner['lq_folder'] = os.path.dirname(report['lq'])
-    inner['gt_folder'] = os.path.dirname(report['gt'])
-    inner['ann_file'] = report['meta']
-    with open(report['meta'], encoding='utf-8') as f:
-        longest = max(int(line.split()[0].rsplit('/', 1)[1][:8]) for line in f if line.strip())
-    for op in inner.get('preprocess') or []:
-        if op.get('name') == 'GetFrameIdx':
-            op['frames_per_clip'] = longest
-    cfg['dataset'].pop('test', None)
-    cfg.pop('validate', None)
-    name = os.path.splitext(os.path.basename(template))[0]
-    path = os.path.join(args.root, f'{name}_{report["clip"]}.yaml')
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(f'# Made by tools/prepare_data.py video from {template}: trains on '
-                f'{args.root}, no validation set.\n')
-        yaml.safe_dump(cfg, f, sort_keys=False)
-    os.replace(tmp, path)
-    return path
 
 
 def run_pack(args):

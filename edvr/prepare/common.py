@@ -234,17 +234,6 @@ def format_bytes(n):
     return f'{n:.1f} TB'
 
 
-def write_text_atomic(path, lines):
-    """Write ``lines`` (one per line) to ``path`` through a temporary file and a rename."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(''.join(f'{line}\n' for line in lines))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def place_folder(src, dst, mode):
     """Make ``dst`` show the contents of folder ``src``: 'symlink', 'copy' or 'move'.
 

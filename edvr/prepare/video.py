@@ -16,12 +16,13 @@ import os
 import shutil
 
 import cv2
+import yaml
 
 from edvr.datasets.image_io import write_image
-from edvr.errors import DataError
-from edvr.prepare.common import (SCALE, check_free_space, list_clips, list_images,
-                                  progress, write_text_atomic)
+from edvr.errors import ConfigError, DataError
+from edvr.prepare.common import SCALE, check_free_space, list_clips, list_images, progress
 from edvr.prepare.degrade import crop_to_multiple, degrade
+from edvr.utils.output_paths import write_atomic
 
 META_NAME = 'meta_info.txt'
 
@@ -130,7 +131,44 @@ def write_meta(root):
         if img is None:
             raise DataError(f'{first}: truncated or corrupt image (cannot be decoded)')
         h, w = img.shape[:2]
-        lines += [f'{clip}/{n} ({h}, {w}, 3)' for n in names]
+        lines += [f'{clip}/{n} ({h}, {w}, 3)\n' for n in names]
     path = os.path.join(root, META_NAME)
-    write_text_atomic(path, lines)
+    write_atomic(path, ''.join(lines))
+    return path
+
+
+def write_video_config(template, root, report):
+    """A training config for a prepared clip, made from the config file ``template``.
+
+    Args:
+        template: a config whose ``dataset.train`` is (or wraps) a VSRREDSDataset.
+        root: the prepared dataset's root; the config is written there.
+        report: what `prepare_video` returned (with ``lq``).
+
+    Returns:
+        the path of the written config, ``root/<template name>_<clip>.yaml``.
+    """
+    with open(template, encoding='utf-8') as f:
+        cfg = yaml.safe_load(f)
+    try:
+        train = cfg['dataset']['train']
+        inner = train['dataset'] if 'dataset' in train else train
+    except (KeyError, TypeError):
+        raise ConfigError(f'{template}: expected dataset.train in the template') from None
+    if inner.get('name') != 'VSRREDSDataset':
+        raise ConfigError(f'{template}: dataset.train must be a VSRREDSDataset config')
+    inner['lq_folder'] = os.path.dirname(report['lq'])
+    inner['gt_folder'] = os.path.dirname(report['gt'])
+    inner['ann_file'] = report['meta']
+    with open(report['meta'], encoding='utf-8') as f:
+        longest = max(int(line.split()[0].rsplit('/', 1)[1][:8]) for line in f if line.strip())
+    for op in inner.get('preprocess') or []:
+        if op.get('name') == 'GetFrameIdx':
+            op['frames_per_clip'] = longest
+    cfg['dataset'].pop('test', None)
+    cfg.pop('validate', None)
+    name = os.path.splitext(os.path.basename(template))[0]
+    path = os.path.join(root, f'{name}_{report["clip"]}.yaml')
+    header = f'# Made by tools/prepare_data.py video from {template}: trains on {root}, no validation set.\n'
+    write_atomic(path, header + yaml.safe_dump(cfg, sort_keys=False))
     return path

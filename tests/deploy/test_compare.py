@@ -1,5 +1,4 @@
 # SPDX-License-Identifier: Apache-2.0
-import os
 
 import cv2
 import numpy as np
@@ -10,11 +9,8 @@ from edvr.deploy.compare import comparison_image, write_comparison
 from edvr.errors import DataError
 from edvr.metrics import psnr
 from edvr.utils.imresize import imresize
-from tests.deploy.conftest import tiny_overrides
+from tests.tiny import DEMO_CONFIG as DEMO, tiny_overrides
 from tools.compare import main
-
-DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                    'configs', 'edvr_demo.yaml')
 
 
 def test_panels_line_up_and_are_labelled_with_psnr():

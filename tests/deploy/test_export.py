@@ -12,9 +12,9 @@ import yaml
 
 from edvr.config import load_config
 from edvr.deploy.export import export_model, find_model_files, network_info, save_inference_model
-from edvr.deploy.predictor import _InferenceRunner
+from edvr.deploy.runners import InferenceRunner
 from edvr.errors import ConfigError, DataError, WeightsError
-from tests.deploy.conftest import DEMO_CONFIG, dygraph, tiny_net, tiny_overrides
+from tests.tiny import DEMO_CONFIG, dygraph, tiny_net, tiny_overrides
 from tools.export_model import main as export_main
 
 SIZES = [(1, 5, 3, 16, 24), (1, 5, 3, 32, 20), (2, 5, 3, 8, 12)]
@@ -31,7 +31,7 @@ def test_exported_equals_dygraph_at_several_sizes(tmp_path, w_tsa):
     assert sorted(os.path.basename(f) for f in files) == ['m.edvr.yml', 'm.json', 'm.pdiparams']
     assert sorted(os.listdir(tmp_path)) == ['m.edvr.yml', 'm.json', 'm.pdiparams']  # no temp left
     program, params, _ = find_model_files(str(tmp_path / 'm'))
-    runner = _InferenceRunner(program, params, 'cpu', 1)
+    runner = InferenceRunner(program, params, 'cpu', 1)
     for x, want in zip(inputs, expected):
         got = runner(x)
         assert got.shape == want.shape == (x.shape[0], 3, 4 * x.shape[3], 4 * x.shape[4])
@@ -72,7 +72,7 @@ def test_tool_writes_model_and_info(tmp_path, demo_data, tiny_weights, capsys):
         assert yaml.safe_load(f) == {'num_frames': 5, 'scale': 4, 'size_multiple': 4,
                                      'min_max': [0.0, 1.0]}
     x = np.random.default_rng(2).random((1, 5, 3, 12, 8)).astype(np.float32)
-    got = _InferenceRunner(program, params, 'cpu', 1)(x)
+    got = InferenceRunner(program, params, 'cpu', 1)(x)
     assert np.abs(got - dygraph(net, x)).max() < 1e-5
     # Without --model_name the file is named as PaddleGAN names it.
     cfg = load_config(DEMO_CONFIG, tiny_overrides(demo_data))
@@ -143,3 +143,24 @@ def test_predictor_and_onnx_export_import_one_way():
     assert 'edvr.deploy.predictor' in _imports(os.path.join(deploy, 'onnx_export.py'))
     assert 'edvr.deploy.onnx_export' not in _imports(os.path.join(deploy, 'predictor.py'))
     assert 'edvr.deploy.onnx_export' not in _imports(os.path.join(deploy, 'onnx_runner.py'))
+
+
+@pytest.mark.parametrize('kernel', ['cpp', 'sampling', 'paddle'])
+def test_export_runs_paddles_dcn_whatever_kernel_is_chosen(tmp_path, kernel):
+    """The static program holds Paddle's deformable convolution, and the choice is left as set."""
+    from edvr.ops import get_dcn_kernel, set_dcn_kernel
+    net = tiny_net(seed=4)
+    x = np.random.default_rng(1).random((1, 5, 3, 16, 12)).astype(np.float32)
+    previous = get_dcn_kernel()
+    set_dcn_kernel(kernel)
+    try:
+        want = dygraph(net, x)
+        files = save_inference_model(net, str(tmp_path / 'm'), [[1, 5, 3, 16, 16]])
+        assert get_dcn_kernel() == kernel
+    finally:
+        set_dcn_kernel(previous)
+    program, params, _ = find_model_files(str(tmp_path / 'm'))
+    assert program in files
+    with open(program, 'rb') as f:
+        assert b'deformable_conv' in f.read()
+    assert np.abs(InferenceRunner(program, params, 'cpu', 1)(x) - want).max() < 1e-5

@@ -9,7 +9,7 @@ from edvr.cli.infer import build_parser, run
 from edvr.datasets.image_io import read_image, write_image
 from edvr.deploy.predictor import Predictor
 from edvr.metrics import psnr, ssim
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 from tools.inference import main
 
 

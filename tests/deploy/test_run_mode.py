@@ -5,7 +5,7 @@ import pytest
 
 from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 from tools.inference import main
 
 REFUSAL = (r'^--run_mode trt_fp16: TensorRT is not supported \(Paddle 3 \.json models need '

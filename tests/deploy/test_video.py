@@ -14,7 +14,7 @@ import edvr.deploy.video as video
 from edvr.config import dump_config, load_config
 from edvr.deploy.encoder import FFmpegWriter
 from edvr.deploy.predictor import Predictor
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 from tests.deploy.video_clips import (container_rate, decode_opencv, decode_rgb, ffmpeg,  # noqa: F401
                                       make_clip, stream_lines, stream_seconds)
 from tools.video_sr import main

@@ -102,7 +102,7 @@ def test_video_opencv_cannot_open(tmp_path, capsys):
 
 def test_demo_command_builds_then_reuses(tmp_path, monkeypatch, capsys):
     import functools
-    from edvr.datasets import demo
+    from edvr.prepare import demo
     import edvr.cli.prepare as tool
     small = dict(num_train_clips=2, num_frames=6, num_test_frames=6, gt_size=(32, 48))
     monkeypatch.setattr(tool, 'make_demo_dataset', functools.partial(demo.make_demo_dataset, **small))
