@@ -17,13 +17,15 @@ Nothing else in the package looks at Paddle's version or probes Paddle for an at
   3.x only; 2.6 keeps the level on the dygraph tracer.
 * **Dygraph-to-static**: 2.6 cannot translate a zero-argument ``super()`` inside code it
   converts (``RuntimeError: super(): no arguments``); a ``forward`` that static export
-  traces calls its base class by name (``nn.Conv2D.forward(self, x)``). `to_static` is
-  the one call.
+  traces calls its base class by name (``nn.Conv2D.forward(self, x)``). 2.6 also leaves
+  converted ``forward`` methods on the sublayers it traced; `save_static` is the one
+  export call and puts the dygraph ones back.
 * **Exported programs** (`PROGRAM_EXTENSIONS`, `program_format`, `readable_program`):
   ``paddle.jit.save`` writes ``NAME.pdmodel`` on 2.6 and a PIR ``NAME.json`` on 3.x.
   2.6 cannot read a ``.json`` program; 3.x reads both.
 * **Inference** (`inference_config`): one ``paddle.inference.Config`` for both
-  (oneDNN off on the CPU, see there). TensorRT (`tensorrt_refusal`) is refused on both.
+  (oneDNN off on the CPU, see there). TensorRT is refused on both, for a reason of each
+  version (`tensorrt_refusal`).
 * **The C++ kernel build** (`cpp_extension_load`, `version_key`): the same
   ``paddle.utils.cpp_extension.load`` on both; the build cache is keyed on the version.
 * **CPU math threads** (`set_math_threads`): ``paddle.base.core.set_num_threads``.
@@ -132,19 +134,40 @@ def autocast_enabled():
     return bool(tracer) and tracer._amp_level != core.AmpLevel.O0
 
 
-def to_static(layer, input_spec):
-    """``paddle.jit.to_static`` of ``layer`` as one whole graph (both versions).
+def save_static(layer, input_spec, path):
+    """Trace ``layer`` into one static graph and write it with ``paddle.jit.save`` at
+    ``path`` (``path`` + `program_format()` and ``.pdiparams``).
 
-    The layer's traced code must not call a zero-argument ``super()`` (2.6 cannot
-    translate it): call the base class by name.
+    The layer and its sublayers keep their dygraph ``forward`` afterwards: 3.x leaves
+    the converted one on the layer, 2.6 on every sublayer it traced (whose converted code
+    then fails in dygraph calls). The traced code must not call a zero-argument
+    ``super()`` (2.6 cannot translate it): call the base class by name.
     """
     import paddle
-    return paddle.jit.to_static(layer, input_spec=input_spec, full_graph=True)
+    layers = [layer] + list(layer.sublayers())
+    own = [sub.__dict__.get('forward') for sub in layers]
+    try:
+        static = paddle.jit.to_static(layer, input_spec=input_spec, full_graph=True)
+        paddle.jit.save(static, path)
+    finally:
+        for sub, forward in zip(layers, own):
+            if forward is None:
+                sub.__dict__.pop('forward', None)
+            else:
+                sub.forward = forward
+
+
+def saved_suffixes():
+    """What ``paddle.jit.save`` writes here, program first: ``.json`` and ``.pdiparams`` on
+    3.x; ``.pdmodel``, ``.pdiparams`` and ``.pdiparams.info`` (parameter names) on 2.6."""
+    if is_paddle2():
+        return LEGACY_PROGRAM, '.pdiparams', '.pdiparams.info'
+    return PIR_PROGRAM, '.pdiparams'
 
 
 def program_format():
     """The program extension ``paddle.jit.save`` writes here: '.json' or '.pdmodel'."""
-    return LEGACY_PROGRAM if is_paddle2() else PIR_PROGRAM
+    return saved_suffixes()[0]
 
 
 def readable_program(program):
@@ -183,9 +206,10 @@ def inference_config(program, params, gpu_card=None, num_threads=1):
 
 
 def tensorrt_refusal(tensorrt):
-    """The one-line reason ``--run_mode trt_<tensorrt>`` is refused."""
-    return (f'--run_mode trt_{tensorrt}: TensorRT is not supported (Paddle 3 .json models need '
-            f'paddle.tensorrt.convert; no TensorRT engine is built here on 2.6 either); '
+    """The one-line reason ``--run_mode trt_<tensorrt>`` is refused on this Paddle."""
+    why = ('Paddle 2.6 .pdmodel models: not built or tested here' if is_paddle2()
+           else 'Paddle 3 .json models need paddle.tensorrt.convert')
+    return (f'--run_mode trt_{tensorrt}: TensorRT is not supported ({why}); '
             f'use --run_mode fluid with --device gpu')
 
 
