@@ -38,6 +38,7 @@ The distributed and AMP calls the project makes (``init_parallel_env``,
 ``broadcast_object_list``, ``all_gather_object``, ``barrier``, ``DataParallel``,
 ``amp.auto_cast(level, dtype)``, ``amp.GradScaler``) are the same on both versions.
 """
+import functools
 import importlib.metadata
 import importlib.util
 import re
@@ -58,13 +59,18 @@ def parse_version(text):
     return (99,) if not any(numbers) else numbers
 
 
+def _paddle_found():
+    """Whether ``import paddle`` would find a module (without importing it)."""
+    try:
+        return importlib.util.find_spec('paddle') is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def installed_paddle():
     """[(distribution, version)] of the installed Paddle packages, read without importing
     Paddle; [] when ``import paddle`` would find nothing."""
-    try:
-        if importlib.util.find_spec('paddle') is None:
-            return []
-    except (ImportError, ValueError):
+    if not _paddle_found():
         return []
     found = []
     for name in DISTRIBUTIONS:
@@ -80,15 +86,9 @@ def unsupported_paddle():
 
     A ``paddle`` module without package metadata (a source build) is trusted.
     """
+    if not _paddle_found():
+        return f'PaddlePaddle is not installed; edvr needs {SUPPORTED}: {INSTALL_COMMAND}'
     found = installed_paddle()
-    if not found:
-        try:
-            missing = importlib.util.find_spec('paddle') is None
-        except (ImportError, ValueError):
-            missing = True
-        if missing:
-            return f'PaddlePaddle is not installed; edvr needs {SUPPORTED}: {INSTALL_COMMAND}'
-        return None
     old = [f'{name} {version}' for name, version in found if parse_version(version) < MINIMUM]
     if old:
         return (f'{" and ".join(old)} installed; edvr needs {SUPPORTED}: '
@@ -106,8 +106,10 @@ def two_paddles_warning():
             f'(python -m pip uninstall -y paddlepaddle paddlepaddle-gpu, then install one)')
 
 
+@functools.lru_cache(maxsize=None)
 def paddle_version():
-    """The imported Paddle's version as a tuple, e.g. (3, 3, 1)."""
+    """The imported Paddle's version as a tuple, e.g. (3, 3, 1) (read once: the layers ask
+    on every call)."""
     import paddle
     return parse_version(paddle.__version__)
 
