@@ -27,7 +27,6 @@ import warnings
 from edvr.utils.paddle_compat import two_paddles_warning, unsupported_paddle
 
 
-
 def _check_paddle():
     refusal, warning = unsupported_paddle(), two_paddles_warning()
     if refusal:
