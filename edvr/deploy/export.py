@@ -4,8 +4,8 @@
 `export_model` builds the config's model, loads the weights and writes one
 inference model per entry of the config's ``export_model`` list (PaddleGAN's
 key, e.g. ``[{name: generator, inputs_num: 1}]``) under
-``<output_dir>/<model_name>``: ``.json`` (the program; ``.pdmodel`` on older
-Paddle), ``.pdiparams`` (the weights) and ``.edvr.yml`` (what the `Predictor`
+``<output_dir>/<model_name>``: ``.json`` (the program; ``.pdmodel`` on Paddle
+2.6), ``.pdiparams (the weights) and ``.edvr.yml`` (what the `Predictor`
 needs to know: frames per window, scale, size multiple, value range).
 
 Batch, height and width stay dynamic (input spec ``[None, t, c, None, None]``);
@@ -22,8 +22,8 @@ import yaml
 from edvr.errors import ConfigError, WeightsError
 from edvr.settings import value
 from edvr.utils import writer
+from edvr.utils.paddle_compat import PROGRAM_EXTENSIONS, program_format, save_static
 
-PROGRAM_EXTENSIONS = ('.json', '.pdmodel')
 PARAMS_EXTENSION = '.pdiparams'
 INFO_EXTENSION = '.edvr.yml'
 
@@ -83,8 +83,7 @@ def save_inference_model(net, prefix, input_shapes, info=None):
     try:
         with writer.scratch_folder(prefix) as tmp:
             net.eval()
-            static = paddle.jit.to_static(net, input_spec=specs, full_graph=True)
-            paddle.jit.save(static, os.path.join(tmp, name))
+            save_static(net, specs, os.path.join(tmp, name))
             if info is not None:
                 with open(os.path.join(tmp, name + INFO_EXTENSION), 'w', encoding='utf-8') as f:
                     yaml.safe_dump(info, f, sort_keys=False)
@@ -195,7 +194,8 @@ def find_model_files(model_path):
             what = 'no exported model' if not found else f'several models ({", ".join(found)})'
             raise WeightsError(f'{model_path}: {what} in this folder; give --model_path DIR/NAME')
         path = os.path.join(path, found[0])
-    program = next((path + ext for ext in PROGRAM_EXTENSIONS if os.path.isfile(path + ext)), None)
+    preferred = sorted(PROGRAM_EXTENSIONS, key=lambda ext: ext != program_format())  # ours first
+    program = next((path + ext for ext in preferred if os.path.isfile(path + ext)), None)
     if program is None:
         raise WeightsError(f'{model_path}: exported model not found (expected {path}.json or '
                            f'{path}.pdmodel; make one with tools/export_model.py)')

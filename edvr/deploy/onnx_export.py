@@ -25,6 +25,7 @@ from edvr.deploy.onnx_runner import onnx_session, require, run_onnx
 from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError, EDVRError, WeightsError
 from edvr.utils import stopping, writer
+from edvr.utils.paddle_compat import onnx_export_refusal
 
 __all__ = ['export_onnx', 'max_difference', 'onnx_session', 'require_onnx_tools',
            'restore_offset_groups', 'run_onnx']
@@ -36,8 +37,12 @@ def require_onnx_tools():
     """Check that the packages ONNX export and its check need are installed.
 
     Raises:
-        ConfigError: naming the first one missing.
+        ConfigError: on Paddle 2 (see `onnx_export_refusal`), or naming the first
+            package missing.
     """
+    refusal = onnx_export_refusal()
+    if refusal:
+        raise ConfigError(refusal)
     for module in ('paddle2onnx', 'onnx', 'onnxruntime'):
         require(module, 'ONNX export')
 
@@ -102,6 +107,7 @@ def export_onnx(model_path, onnx_path=None):
     Returns:
         the path written.
     """
+    require_onnx_tools()
     paddle2onnx, onnx = require('paddle2onnx', 'ONNX export'), require('onnx', 'ONNX export')
     program, params, info = find_model_files(model_path)
     onnx_path = onnx_path or params[:-len(PARAMS_EXTENSION)] + '.onnx'

@@ -9,8 +9,9 @@ import paddle
 
 from edvr.deploy.feature_cache import FeatureCache
 from edvr.deploy.model_info import read_model_info
-from edvr.errors import ConfigError
+from edvr.errors import ConfigError, WeightsError
 from edvr.utils.device import available_cores, env_threads, set_cpu_threads
+from edvr.utils.paddle_compat import inference_config, readable_program, tensorrt_refusal
 
 # Memory the dygraph back end may keep per-frame features in (EDVR-M at LR 180x320: ~19 MiB
 # a frame).
@@ -34,11 +35,11 @@ def check_tensorrt(tensorrt):
 
     Paddle 3 exports ``.json`` (PIR) programs; ``paddle.inference``'s
     ``enable_tensorrt_engine`` applies no TensorRT pass to those, and Paddle 3's
-    route for them (``paddle.tensorrt.convert``) is not wired up here.
+    route for them (``paddle.tensorrt.convert``) is not wired up here; on Paddle 2.6
+    the engine was never built or tested here (no GPU).
     """
     if tensorrt:
-        raise ConfigError(f'--run_mode trt_{tensorrt}: TensorRT is not supported (Paddle 3 .json models '
-                          f'need paddle.tensorrt.convert); use --run_mode fluid with --device gpu')
+        raise ConfigError(tensorrt_refusal(tensorrt))
 
 
 def parse_device(device):
@@ -63,20 +64,11 @@ class InferenceRunner:
 
     def __init__(self, program, params, device=None, num_threads=None):
         from paddle import inference
-        config = inference.Config(program, params)
+        if readable_program(program):  # a Paddle 3 model on Paddle 2.6
+            raise WeightsError(readable_program(program))
         card = parse_device(device)
-        if card != 'cpu':
-            config.enable_use_gpu(256, card)
-        else:
-            config.disable_gpu()
-            # With oneDNN, Paddle 3.3's CPU predictor segfaults in
-            # conv_activation_onednn_fuse_pass (conv + leaky_relu) for this model;
-            # deleting only that pass then fails at run time (the oneDNN PIR
-            # executor rejects an op attribute: "ConvertPirAttribute2RuntimeAttribute
-            # not support ArrayAttribute<DoubleAttribute>"). Plain CPU kernels work.
-            config.disable_mkldnn()
-            config.set_cpu_math_library_num_threads(default_threads(num_threads))
-        config.disable_glog_info()
+        config = inference_config(program, params, None if card == 'cpu' else card,
+                                  default_threads(num_threads))
         self.predictor = inference.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
