@@ -13,6 +13,7 @@ import difflib
 from collections import namedtuple
 
 from edvr.errors import ConfigError
+from edvr.settings_cross import check_all as _cross_checks
 
 Setting = namedtuple('Setting', 'kind default meaning low high')
 Setting.__new__.__defaults__ = (None, None)
@@ -223,12 +224,26 @@ def check_settings(cfg, training=True):
     elif not dataset.get('test'):
         raise ConfigError('dataset.test: missing; --evaluate-only needs a test dataset')
     _check_frames_and_scale(cfg)
+    _cross_checks(cfg)
     best = (cfg.get('snapshot_config') or {}).get('best_metric')
     metrics = value(cfg, 'validate.metrics')
     if best is not None and best not in metrics:
         raise ConfigError(f'snapshot_config.best_metric: {best!r} is not one of validate.metrics '
                           f'({", ".join(metrics) or "none"})')
     return _schedule_warnings(cfg) if training else []
+
+
+PATH_KEYS = ('lq_folder', 'gt_folder', 'ann_file')
+
+
+def input_paths(cfg):
+    """(key path, path) of every dataset folder and meta file the config reads."""
+    found = []
+    for split, outer in (cfg.get('dataset') or {}).items():
+        for path, block in _inner_datasets(outer, f'dataset.{split}'):
+            found += [(f'{path}.{key}', block[key]) for key in PATH_KEYS
+                      if isinstance(block.get(key), str) and block[key]]
+    return found
 
 
 def unused_keys(cfg):

@@ -4,28 +4,31 @@
 Parses the flags, checks the settings, builds the Trainer, trains or evaluates, and
 reports the final scores next to bicubic (`python tools/main.py` in a checkout).
 """
-import argparse
 import json
 import os
 import sys
 
+from edvr.cli import arg_types
+from edvr.cli.command import parse_and_run
 from edvr.config import find_config, load_config
-from edvr.errors import EDVRError, Stopped, exit_code
-from edvr.settings import check_settings, value
+from edvr.errors import EDVRError, Stopped
+from edvr.settings import check_settings, input_paths, value
 from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description='Train or evaluate EDVR from a YAML config.')
-    parser.add_argument('-c', '--config-file', required=True,
+    parser = arg_types.Parser(description='Train or evaluate EDVR from a YAML config.')
+    parser.add_argument('-c', '--config-file', required=True, type=arg_types.path_text,
                         help='YAML config file, or the name of a shipped config (edvr_demo)')
     parser.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE',
                         help='override config keys, e.g. -o total_iters=100 dataset.train.batch_size=2')
-    parser.add_argument('--resume', help='full checkpoint (iter_*_checkpoint.pdparams) to continue '
-                        'from, or "auto": the newest checkpoint of this config in output_dir')
-    parser.add_argument('--load', help='weights (.pdparams) to start from or to evaluate')
+    parser.add_argument('--resume', type=arg_types.path_text,
+                        help='full checkpoint (iter_*_checkpoint.pdparams) to continue from, or '
+                             '"auto": the newest checkpoint of this config in output_dir; with '
+                             '--evaluate-only, the checkpoint to evaluate (its EMA weights if any)')
+    parser.add_argument('--load', type=arg_types.path_text, help='weights (.pdparams) to start from or to evaluate')
     parser.add_argument('--evaluate-only', action='store_true', help='evaluate on dataset.test only')
-    parser.add_argument('--seed', type=int, help='seed for a repeatable run')
+    parser.add_argument('--seed', type=arg_types.seed, help='seed for a repeatable run')
     parser.add_argument('--amp', action='store_true', help='mixed precision (float16 with loss scaling; GPU only)')
     parser.add_argument('--amp_level', default='O1', choices=['O1', 'O2'], help='AMP level')
     return parser
@@ -55,11 +58,15 @@ def run(args):
         print(f'--resume auto: {args.resume or "no checkpoint found, starting a new run"}')
     if args.resume and args.load:
         raise EDVRError('--resume and --load: give one (a checkpoint already holds the weights)')
-    if args.evaluate_only and not args.load:
-        print('warning: --evaluate-only without --load evaluates freshly initialised weights',
-              file=sys.stderr)
-    if not args.resume:
+    if args.evaluate_only and not (args.load or args.resume):
+        print('warning: --evaluate-only without --load or --resume evaluates freshly '
+              'initialised weights', file=sys.stderr)
+    if not args.resume or args.evaluate_only:
+        from edvr.engine.run_folder import run_folder
+        from edvr.utils.writer import refuse_overlap
         check_output_folder(value(cfg, 'output_dir'), 'output_dir')
+        refuse_overlap([('output_dir', run_folder(cfg, args.config_file))],
+                       input_paths(cfg) + [('--load', args.load), ('--resume', args.resume)])
     prepare_demo_data(cfg)
     trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume, load=args.load,
                       amp=args.amp, amp_level=args.amp_level, evaluate_only=args.evaluate_only,
@@ -113,7 +120,7 @@ def train(args):
 
 
 def main(argv=None):
-    return exit_code(train, build_parser().parse_args(argv))
+    return parse_and_run(build_parser(), train, argv)
 
 
 if __name__ == '__main__':

@@ -15,14 +15,13 @@ program file last, so a crash never leaves a half-written file under a real
 name and a present program file means a complete model.
 """
 import os
-import shutil
-import tempfile
 
 import paddle
 import yaml
 
 from edvr.errors import ConfigError, WeightsError
 from edvr.settings import value
+from edvr.utils import writer
 from edvr.utils.paddle_compat import PROGRAM_EXTENSIONS, program_format, save_static
 
 PARAMS_EXTENSION = '.pdiparams'
@@ -80,20 +79,25 @@ def save_inference_model(net, prefix, input_shapes, info=None):
     os.makedirs(folder, exist_ok=True)
     specs = [dynamic_input_spec(s, f'x{i}' if i else 'x') for i, s in enumerate(input_shapes)]
     was_training = net.training
-    tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=folder)
+    own_forward = net.__dict__.get('forward')
     try:
-        net.eval()
-        save_static(net, specs, os.path.join(tmp, name))
-        if info is not None:
-            with open(os.path.join(tmp, name + INFO_EXTENSION), 'w', encoding='utf-8') as f:
-                yaml.safe_dump(info, f, sort_keys=False)
-        written = sorted(os.listdir(tmp), key=lambda n: n.endswith(PROGRAM_EXTENSIONS))
-        for file_name in written:  # the program file goes last
-            _fsync(os.path.join(tmp, file_name))
-            os.replace(os.path.join(tmp, file_name), os.path.join(folder, file_name))
-        return [os.path.join(folder, n) for n in written]
+        with writer.scratch_folder(prefix) as tmp:
+            net.eval()
+            save_static(net, specs, os.path.join(tmp, name))
+            if info is not None:
+                with open(os.path.join(tmp, name + INFO_EXTENSION), 'w', encoding='utf-8') as f:
+                    yaml.safe_dump(info, f, sort_keys=False)
+            written = sorted(os.listdir(tmp), key=lambda n: n.endswith(PROGRAM_EXTENSIONS))
+            for file_name in written:  # the program file goes last
+                _fsync(os.path.join(tmp, file_name))
+                writer.move_into_place(os.path.join(tmp, file_name),
+                                       os.path.join(folder, file_name))
+            return [os.path.join(folder, n) for n in written]
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if own_forward is None:
+            net.__dict__.pop('forward', None)
+        else:
+            net.forward = own_forward
         if was_training:
             net.train()
 

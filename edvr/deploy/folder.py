@@ -7,7 +7,9 @@ import cv2
 from edvr.datasets.folder import list_frames
 from edvr.datasets.image_io import read_image
 from edvr.errors import DataError
+from edvr.utils import writer
 from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
+from edvr.utils.writer import refuse_overlap
 
 
 def _check_input_frames(input_dir):
@@ -43,28 +45,32 @@ def restore_folder(predictor, input_dir, output_dir):
             frame or frames of different sizes; a full disk (nothing is replaced).
         EDVRError: an ``output_dir`` that is a file or cannot be created.
     """
+    refuse_overlap([('--output_path', output_dir)], [('--input', input_dir)])
     names = _check_input_frames(input_dir)
     parent = os.path.dirname(os.path.abspath(output_dir))
     if not os.path.isdir(parent):
         raise DataError(f'{output_dir}: its parent folder {parent} does not exist')
     check_output_folder(output_dir, '--output_path')
     os.makedirs(output_dir, exist_ok=True)
+    writer.remove_stale(output_dir)
     frames = (read_image(os.path.join(input_dir, n), flag=1) for n in names)
     staged = []
     full_disk = full_disk_raises(lambda exc: DataError(
-        f'{exc.filename.removesuffix(".partial")}: no space left on device; no existing '
-        f'frame in {output_dir} was replaced; free space and run again'))
+        f'{exc.filename}: no space left on device; no existing frame in {output_dir} was '
+        f'replaced; free space and run again'))
     try:
         with full_disk:
             for name, restored in zip(names, predictor.run_sequence(frames)):
                 final = os.path.join(output_dir, os.path.splitext(name)[0] + '.png')
                 data = cv2.imencode('.png', cv2.cvtColor(restored, cv2.COLOR_RGB2BGR))[1]
-                staged.append((f'{final}.partial', final))
-                write_atomic(staged[-1][0], data.tobytes())
+                staged.append((writer.temporary_path(final), final))
+                try:
+                    write_atomic(staged[-1][0], data.tobytes())
+                except OSError as exc:
+                    raise OSError(exc.errno, exc.strerror, final) from None
             for temporary, final in staged:
-                os.replace(temporary, final)
+                writer.move_into_place(temporary, final)
     finally:
         for temporary, _ in staged:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+            writer.discard(temporary)
     return len(names)

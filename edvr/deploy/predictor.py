@@ -51,6 +51,33 @@ def _check_padding(padding):
         raise ConfigError(f'padding: expected one of {", ".join(PADDING_MODES)}, got {padding!r}')
 
 
+def _whole(value, low, high=None):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low and \
+        (high is None or value <= high)
+
+
+_OPTION_RULES = {  # name -> (accepts, what is expected)
+    'num_threads': (lambda v: v is None or _whole(v, 1, 1024), 'None or a whole number 1..1024'),
+    'ensemble': (lambda v: isinstance(v, bool), 'True or False'),
+    'tile': (lambda v: v is None or _whole(v, 1), 'None or a whole number >= 1'),
+    'tile_overlap': (lambda v: _whole(v, 0), 'a whole number >= 0'),
+    'feature_cache_mib': (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                          and 0 <= v < float('inf'), 'a number of MiB >= 0 (0: off)'),
+}
+
+
+def check_options(**options):
+    """Raise ConfigError naming the first `Predictor` option of a wrong type or range."""
+    for name, value in options.items():
+        accepts, expected = _OPTION_RULES[name]
+        if not accepts(value):
+            raise ConfigError(f'Predictor: {name}={value!r}; expected {expected}')
+    tile, overlap = options.get('tile'), options.get('tile_overlap', 0)
+    if tile is not None and overlap >= tile:
+        raise ConfigError(f'tile {tile}, tile_overlap {overlap}: expected tile >= 1 and '
+                          f'0 <= overlap < tile')
+
+
 class Predictor:
     """Restores the centre frame of frame windows, and whole clips, of any frame size.
 
@@ -78,6 +105,8 @@ class Predictor:
 
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
                  padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
+        check_options(num_threads=num_threads, ensemble=ensemble, tile=tile,
+                      tile_overlap=tile_overlap)
         tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         _check_padding(padding)
         check_tensorrt(tensorrt)
@@ -122,6 +151,8 @@ class Predictor:
         from edvr.registry import NETWORKS, build_from_config
         from edvr.weights import load_generator_weights
 
+        check_options(num_threads=num_threads, ensemble=ensemble, tile=tile,
+                      tile_overlap=tile_overlap, feature_cache_mib=feature_cache_mib)
         tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         _check_padding(padding)
         check_tensorrt(tensorrt)

@@ -6,9 +6,9 @@ Each runner maps float32 (b, t, c, h, w) windows to (b, c, H, W) outputs.
 """
 import numpy as np
 import paddle
-import yaml
 
 from edvr.deploy.feature_cache import FeatureCache
+from edvr.deploy.model_info import read_model_info
 from edvr.errors import ConfigError, WeightsError
 from edvr.utils.device import available_cores, env_threads, set_cpu_threads
 from edvr.utils.paddle_compat import inference_config, readable_program, tensorrt_refusal
@@ -122,8 +122,5 @@ class DygraphRunner:
 
 
 def read_info(info_file):
-    """The exported model's ``.edvr.yml`` as a dict ({} without one)."""
-    if not info_file:
-        return {}
-    with open(info_file, encoding='utf-8') as f:
-        return yaml.safe_load(f) or {}
+    """The exported model's ``.edvr.yml`` as a checked dict ({} without one)."""
+    return read_model_info(info_file)

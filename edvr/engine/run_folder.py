@@ -15,7 +15,11 @@ def run_folder(cfg, config_path, resume=None):
         return os.path.dirname(os.path.abspath(resume))
     name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
     stamp = time.strftime('%Y-%m-%d-%H-%M-%S')
-    return os.path.join(value(cfg, 'output_dir'), f'{name}-{stamp}')
+    path, copy = os.path.join(value(cfg, 'output_dir'), f'{name}-{stamp}'), 1
+    while os.path.exists(path):  # another run started this second: never share its folder
+        copy += 1
+        path = os.path.join(value(cfg, 'output_dir'), f'{name}-{stamp}-{copy}')
+    return path
 
 
 def auto_resume_checkpoint(cfg, config_path):

@@ -60,7 +60,8 @@ class Trainer:
         self.rank = dist.get_rank()
         join_process_group()
         resume_state = read_checkpoint_everywhere(resume) if resume else None
-        self.run_dir = run_folder(cfg, config_path, resume)
+        # an evaluation of a checkpoint writes into a new run folder, never into that run's
+        self.run_dir = run_folder(cfg, config_path, None if evaluate_only else resume)
         self.logger = setup_logger(None, self.rank)  # the log file opens once all is built
         device = select_device(int(os.environ.get('PADDLE_LOCAL_RANK', self.rank)),
                                int(os.environ.get('PADDLE_LOCAL_SIZE', self.world_size)))
@@ -72,6 +73,9 @@ class Trainer:
         self.model = build_from_config(cfg.get('model'), MODELS, where='model')
         if load:
             weights.load_generator_weights(self.model.generator, load)
+        evaluated = _evaluated_weights(resume_state) if evaluate_only else None
+        if evaluated:
+            weights.set_generator_state(self.model.generator, resume_state[evaluated], resume)
         self.min_max = tuple(settings.value(cfg, 'min_max'))
         self.metrics = build_metrics(settings.value(cfg, 'validate.metrics'))
         test_cfg = (cfg.get('dataset') or {}).get('test')
@@ -86,7 +90,7 @@ class Trainer:
         self._baseline = None
         if not evaluate_only:
             self._build_training(resume, resume_state, amp, amp_level)
-        self._open_run_folder(resume_state)
+        self._open_run_folder(None if evaluate_only else resume_state)
         self.logger.info(f'device: {device}; processes: {self.world_size}; seed: {self.seed}')
         for line in notes:
             self.logger.warning(line)
@@ -95,7 +99,11 @@ class Trainer:
             self.logger.info('accepted but unused (PaddleGAN keys): ' + ', '.join(unused))
         if load:
             self.logger.info(f'loaded weights {load}')
-        if resume_state:
+        if evaluated:
+            self.current_iter = int(resume_state['iter'])
+            self.logger.info(f'evaluating the {"EMA " if evaluated == "generator_ema" else ""}'
+                             f'weights of {resume} (iteration {self.current_iter})')
+        elif resume_state:
             self.logger.info(f'resumed from {resume} at iteration {self.current_iter}')
 
     def _open_run_folder(self, resume_state):
@@ -105,7 +113,11 @@ class Trainer:
         settings beside it as config.resume-<iteration>.yaml.
         """
         if self.rank == 0:
-            os.makedirs(self.run_dir, exist_ok=True)
+            try:
+                os.makedirs(self.run_dir, exist_ok=True)
+            except OSError as exc:
+                raise TrainingError(f'output_dir: cannot create the run folder {self.run_dir} '
+                                    f'({exc.strerror or exc})') from None
             dump_config(self.cfg, config_record_path(
                 self.run_dir, resume_state['iter'] if resume_state else None))
         self.logger = setup_logger(self.run_dir, self.rank)
@@ -341,6 +353,13 @@ class Trainer:
             state['scaler'] = self.amp_scaler.state_dict()
         weights.save_atomic(state, os.path.join(self.run_dir, f'iter_{current_iter}_checkpoint.pdparams'))
         weights.prune_checkpoints(self.run_dir, settings.value(self.cfg, 'snapshot_config.max_keep'))
+
+
+def _evaluated_weights(state):
+    """Which weights of a checkpoint an evaluation uses: the EMA ones if the run kept them."""
+    if not state:
+        return None
+    return 'generator_ema' if 'generator_ema' in state else 'generator'
 
 
 def _first_given(*values):

@@ -14,6 +14,7 @@ from multiprocessing import get_context
 import cv2
 
 from edvr.errors import DataError
+from edvr.utils import writer
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -246,12 +247,11 @@ def place_folder(src, dst, mode):
     if mode == 'symlink':
         os.symlink(os.path.abspath(src), dst, target_is_directory=True)
     elif mode == 'copy':
-        tmp = f'{dst}.tmp'
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp)
-        os.replace(tmp, dst)
+        with writer.staged_folder(dst) as tmp:
+            os.rmdir(tmp)
+            shutil.copytree(src, tmp)
     elif mode == 'move':
-        shutil.move(src, dst)
+        writer.move_into_place(src, dst)
     else:
         raise ValueError(f'place_folder: unknown mode {mode!r}')
     return True

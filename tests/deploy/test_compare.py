@@ -36,7 +36,7 @@ def test_tool_writes_a_comparison_of_a_test_frame(demo_data, tiny_weights, tmp_p
     image = cv2.imread(str(out))
     assert image.shape == (22 + 32, 3 * 48 + 2 * 4, 3)
     assert main(['-c', str(cfg_path), '--load', weights, '--key', '000/99', '-o', str(out)]) == 2
-    assert "--key 000/99: not a test frame (e.g. 000/00000000" in capsys.readouterr().err
+    assert "--key '000/99': not a test frame (e.g. 000/00000000" in capsys.readouterr().err
     with pytest.raises(DataError, match='output folder .* does not exist'):
         write_comparison(load_config(str(cfg_path)), '000/00000002', str(tmp_path / 'no' / 'x.png'),
                          weights=weights)

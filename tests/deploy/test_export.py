@@ -103,7 +103,7 @@ def test_tool_bad_input(tmp_path, demo_data, tiny_weights, capsys):
             '-o', *tiny_overrides(demo_data)]
     cases = [
         (['--load', weights, '--inputs_size', '1,7,3,64,64'], r'takes .* t = 5 frames'),
-        (['--load', weights, '--inputs_size', '1,5,x'], r'--inputs_size .*expected positive ints'),
+        (['--load', weights, '--inputs_size', '1,5,x'], r'--inputs_size: expected positive whole numbers b,t,c,h,w'),
         (['--load', str(tmp_path / 'none.pdparams'), '--inputs_size', '1,5,3,64,64'],
          r'none\.pdparams: weights file not found'),
     ]

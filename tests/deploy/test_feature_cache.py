@@ -164,7 +164,7 @@ def test_evaluate_reuses_features_and_scores_the_same(demo_data, tiny_weights):
     whole = Predictor.from_config(cfg, weights, num_threads=1, feature_cache_mib=0)
     cached = Predictor.from_config(cfg, weights, num_threads=1)
     assert whole.runner.cache is None
-    with pytest.raises(ConfigError, match=r'feature_cache_mib -1: expected MiB >= 0'):
+    with pytest.raises(ConfigError, match=r'feature_cache_mib=-1; expected a number of MiB >= 0'):
         Predictor.from_config(cfg, weights, feature_cache_mib=-1)
     counting(cached.runner.net)
     cached.runner.cache.extract = cached.runner.net.extract_features
