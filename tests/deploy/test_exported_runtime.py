@@ -3,6 +3,7 @@
 on request or for exports without a network record, and wrong pieces refused in one line."""
 import os
 import pickle
+import re
 import shutil
 
 import numpy as np
@@ -16,7 +17,7 @@ from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError, WeightsError
 from edvr.weights import read_state, save_weights_file
 from tests.deploy.test_inference_tool import frames_folder
-from tests.tiny import dygraph, tiny_net
+from tests.tiny import DEMO_CONFIG, dygraph, tiny_net
 from tools.inference import main as infer_main
 
 
@@ -111,7 +112,6 @@ def test_tool_runtime_flag(tmp_path, demo_data, exported_with_network, monkeypat
     for a, b in zip(outputs['auto'], outputs['paddle_inference']):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
     capsys.readouterr()
-    from tests.tiny import DEMO_CONFIG
     assert infer_main(['-c', DEMO_CONFIG, '--load', prefix + '.pdparams', '--input', frames,
                        '--output_path', str(tmp_path / 'c'), '--runtime', 'library']) == 2
     assert '--runtime library: chooses how an exported model runs' in error_line(capsys)
@@ -203,7 +203,6 @@ def test_spoilt_pieces_are_one_line_errors(tmp_path, demo_data, exported_with_ne
     capsys.readouterr()
     assert infer_main(['--model_path', prefix, '--input', frames,
                        '--output_path', str(tmp_path / 'out')]) == 2
-    import re
     assert re.search(pattern, error_line(capsys))
     assert not os.path.exists(tmp_path / 'out')
     assert {n: open(os.path.join(tmp_path, 'm', n), 'rb').read()
@@ -216,3 +215,17 @@ def test_predictor_runtime_argument_is_checked():
         Predictor('no/such/model', runtime='fast')
     with pytest.raises(ConfigError, match=r'runtime library: .*m\.onnx is an ONNX model'):
         Predictor('some/m.onnx', runtime='library')
+
+
+def test_video_tool_passes_the_runtime_on():
+    from edvr.cli.restore_options import restore_options
+    from edvr.cli.video import build_parser
+    args = build_parser().parse_args(['in.mp4', '-o', 'out.mp4', '--model_path', 'm/tiny',
+                                      '--runtime', 'paddle_inference'])
+    assert restore_options(args)['runtime'] == 'paddle_inference'
+    args = build_parser().parse_args(['in.mp4', '-o', 'out.mp4', '-c', 'c.yaml', '--load', 'w'])
+    assert 'runtime' not in restore_options(args)  # from_config takes no runtime
+    args = build_parser().parse_args(['in.mp4', '-o', 'out.mp4', '-c', 'c.yaml', '--load', 'w',
+                                      '--runtime', 'paddle_inference'])
+    with pytest.raises(ConfigError, match='--runtime paddle_inference: chooses how an exported'):
+        restore_options(args)
