@@ -236,14 +236,14 @@ def find_model_files(model_path):
     """(program file, params file, info file or None) of an exported model.
 
     Args:
-        model_path: the prefix ``DIR/NAME``, a program or params file, or a folder
-            holding exactly one exported model.
+        model_path: the prefix ``DIR/NAME``, one of its files (program, ``.pdiparams``,
+            ``.pdparams``), or a folder holding exactly one exported model.
 
     Raises:
         WeightsError: no complete model there (names what is missing).
     """
     path = str(model_path)
-    for ext in PROGRAM_EXTENSIONS + (PARAMS_EXTENSION,):
+    for ext in PROGRAM_EXTENSIONS + (PARAMS_EXTENSION, WEIGHTS_EXTENSION):
         if path.endswith(ext):
             path = path[:-len(ext)]
     if os.path.isdir(path):

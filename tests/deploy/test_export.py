@@ -13,6 +13,7 @@ import yaml
 from edvr.config import load_config
 from edvr.deploy.export import (export_model, file_sha256, find_model_files, network_info,
                                save_inference_model)
+from edvr.deploy.predictor import Predictor
 from edvr.deploy.runners import InferenceRunner
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.utils.paddle_compat import program_format, saved_suffixes
@@ -94,6 +95,9 @@ def test_tool_writes_model_and_info(tmp_path, demo_data, tiny_weights, capsys):
     x = np.random.default_rng(2).random((1, 5, 3, 12, 8)).astype(np.float32)
     got = InferenceRunner(program, params, 'cpu', 1)(x)
     assert np.abs(got - dygraph(net, x)).max() < 1e-5
+    library = Predictor(str(out / 'edvr_tiny'), device='cpu', num_threads=1)
+    assert library.runtime == 'library'  # rebuilt from the export's record, on the CPU
+    assert np.abs(library.restore(x) - got).max() < 1e-5
     # Without --model_name the file is named as PaddleGAN names it.
     cfg = load_config(DEMO_CONFIG, tiny_overrides(demo_data))
     prefix = str(tmp_path / 'd' / 'edvrmodel_generator')

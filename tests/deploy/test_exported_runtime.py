@@ -229,3 +229,9 @@ def test_video_tool_passes_the_runtime_on():
                                       '--runtime', 'paddle_inference'])
     with pytest.raises(ConfigError, match='--runtime paddle_inference: chooses how an exported'):
         restore_options(args)
+
+
+def test_any_file_of_the_export_names_it(exported_with_network):
+    _, prefix = exported_with_network
+    for ext in ('.pdparams', '.pdiparams', ''):
+        assert Predictor(prefix + ext, device='cpu').runtime == 'library'
