@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: Apache-2.0
+"""EDVR-M side by side: BasicSR on PyTorch against this project, each in its own processes.
+
+The peer runs as its users run it: BasicSR's `EDVR` (``basicsr.archs.edvr_arch``, DCN through
+``torchvision.ops.deform_conv2d``), its `CharbonnierLoss` (sum, as its EDVR configs) and
+Adam, in a process of its own with PyTorch's defaults and 2 math threads. Ours is `EDVRNet`
+with the settings its Trainer and Predictor apply (2 math threads, `tune_cpu_runtime`).
+Both get the same kind of random weights (He-normal x0.5, DCN offsets of about 1.5 px) and
+random inputs. Each round starts one process per side, in turns (who goes first
+alternating); a process warms up once and times ``--runs`` passes. Figures are medians over
+all timed passes; the ratio is peer / ours.
+
+The peer's environment (a separate venv; nothing of it is committed here). The PyPI wheel of
+torchvision needs the CUDA build of torch (it does not load beside the CPU-only wheel); both
+run on the CPU:
+
+    python -m venv /work/venv-torch
+    /work/venv-torch/bin/pip install torch==2.14.1 torchvision==0.29.1
+    /work/venv-torch/bin/pip install numpy addict future lmdb opencv-python Pillow pyyaml \\
+        requests scikit-image scipy tqdm yapf setuptools wheel
+    /work/venv-torch/bin/pip install --no-build-isolation --no-deps basicsr==1.4.2
+
+BasicSR 1.4.2 imports ``torchvision.transforms.functional_tensor``, which torchvision
+removed in 0.17; the peer process maps that name to ``torchvision.transforms.functional``
+(which has the one function it takes) before importing BasicSR. Nothing else is changed.
+
+    python benchmarks/bench_peer.py                                   # all configs, 3 rounds
+    python benchmarks/bench_peer.py --only infer_m_92x160 --rounds 2 --peer-python PATH
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER_PYTHON = os.environ.get('EDVR_PEER_PYTHON', '/work/venv-torch/bin/python')
+CONFIGS = {
+    'train_m_b2': dict(mode='train', batch=2, size=(64, 64)),
+    'infer_m_92x160': dict(mode='infer', batch=1, size=(92, 160)),
+    'infer_m_180x320': dict(mode='infer', batch=1, size=(180, 320)),
+}
+EDVR_M = dict(nf=64, groups=8, front_RBs=5, back_RBs=10)
+
+
+def _random_weights(named_params, is_offset_conv, seed=0):
+    """(name, array) pairs: He-normal x0.5 (x0.1 for the offset convs), DCN offsets of
+    about 1.5 px from the offset convs' bias, small other biases (numpy, either framework)."""
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    for name, shape in named_params:
+        if len(shape) == 4:
+            std = np.sqrt(2.0 / np.prod(shape[1:])) * (0.1 if is_offset_conv(name) else 0.5)
+            yield name, (rng.randn(*shape) * std).astype('float32')
+        elif is_offset_conv(name):
+            value = rng.randn(shape[0]) * 0.5
+            value[:shape[0] * 2 // 3] = rng.randn(shape[0] * 2 // 3) * 1.5
+            yield name, value.astype('float32')
+        else:
+            yield name, (rng.randn(*shape) * 0.01).astype('float32')
+
+
+# ---------------------------------------------------------------- the peer (PyTorch)
+
+def peer_step(cfg, threads):
+    """The BasicSR EDVR-M pass of ``cfg`` as a zero-argument function."""
+    import numpy as np
+    import torch
+    import torchvision.transforms.functional
+    sys.modules.setdefault('torchvision.transforms.functional_tensor',
+                           torchvision.transforms.functional)
+    from basicsr.archs.edvr_arch import EDVR
+    from basicsr.losses.basic_loss import CharbonnierLoss
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = EDVR(num_in_ch=3, num_out_ch=3, num_feat=EDVR_M['nf'], num_frame=5,
+               deformable_groups=EDVR_M['groups'], num_extract_block=EDVR_M['front_RBs'],
+               num_reconstruct_block=EDVR_M['back_RBs'], with_tsa=False)
+    params = dict(net.named_parameters())
+    with torch.no_grad():
+        for name, value in _random_weights([(n, tuple(p.shape)) for n, p in params.items()],
+                                           lambda n: 'conv_offset' in n):
+            params[name].copy_(torch.from_numpy(value))
+    h, w = cfg['size']
+    rng = np.random.RandomState(1)
+    lq = torch.from_numpy(rng.rand(cfg['batch'], 5, 3, h, w).astype('float32'))
+    if cfg['mode'] == 'infer':
+        net.eval()
+
+        def infer():
+            with torch.no_grad():
+                net(lq).numpy()
+        return infer
+    gt = torch.from_numpy(rng.rand(cfg['batch'], 3, 4 * h, 4 * w).astype('float32'))
+    loss_fn = CharbonnierLoss(reduction='sum')
+    optim = torch.optim.Adam(net.parameters(), lr=4e-4, betas=(0.9, 0.99))
+    net.train()
+
+    def train():
+        optim.zero_grad()
+        loss_fn(net(lq), gt).backward()
+        optim.step()
+    return train
+
+
+# ---------------------------------------------------------------- ours (Paddle)
+
+def ours_step(cfg, threads):
+    """This project's EDVR-M pass of ``cfg`` as a zero-argument function."""
+    sys.path.insert(0, ROOT)
+    from edvr.utils.device import set_cpu_threads, tune_cpu_runtime
+    tune_cpu_runtime()
+    set_cpu_threads(threads)
+    import numpy as np
+    import paddle
+    from edvr.models.edvr_net import EDVRNet
+    from edvr.models.losses import CharbonnierLoss
+    paddle.seed(0)
+    net = EDVRNet(w_TSA=False, **EDVR_M)
+    params = dict(net.named_parameters())
+    for name, value in _random_weights([(n, tuple(p.shape)) for n, p in params.items()],
+                                       lambda n: 'conv_offset_mask' in n):
+        params[name].set_value(value)
+    h, w = cfg['size']
+    rng = np.random.RandomState(1)
+    lq = paddle.to_tensor(rng.rand(cfg['batch'], 5, 3, h, w).astype('float32'))
+    if cfg['mode'] == 'infer':
+        net.eval()
+
+        def infer():
+            with paddle.no_grad():
+                net(lq).numpy()
+        return infer
+    gt = paddle.to_tensor(rng.rand(cfg['batch'], 3, 4 * h, 4 * w).astype('float32'))
+    loss_fn = CharbonnierLoss()
+    optim = paddle.optimizer.Adam(learning_rate=4e-4, beta1=0.9, beta2=0.99,
+                                  parameters=net.parameters())
+    net.train()
+
+    def train():
+        loss_fn(net(lq), gt).backward()
+        optim.step()
+        optim.clear_grad()
+    return train
+
+
+def child(side, name, runs, threads):
+    """Warm up once, then time ``runs`` passes; prints one RESULT line."""
+    step = (peer_step if side == 'peer' else ours_step)(CONFIGS[name], threads)
+    step()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    print('RESULT ' + json.dumps(times), flush=True)
+
+
+# ---------------------------------------------------------------- parent
+
+def _run_child(side, name, runs, threads, peer_python):
+    python = peer_python if side == 'peer' else sys.executable
+    cmd = [python, os.path.abspath(__file__), '--child', side, name, '--runs', str(runs),
+           '--threads', str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    for line in proc.stdout.splitlines():
+        if line.startswith('RESULT '):
+            return json.loads(line[len('RESULT '):])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    raise RuntimeError(f'{side} {name} failed: ' + ' | '.join(tail))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--only', nargs='*', choices=list(CONFIGS))
+    parser.add_argument('--rounds', type=int, default=3, help='processes per side')
+    parser.add_argument('--runs', type=int, default=2, help='timed passes per process')
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--peer-python', default=PEER_PYTHON,
+                        help='python of the venv with torch and basicsr (EDVR_PEER_PYTHON)')
+    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.runs, args.threads)
+        return
+    rows = []
+    for name in args.only or list(CONFIGS):
+        times = {'peer': [], 'ours': []}
+        loads = [os.getloadavg()[0]]
+        for r in range(args.rounds):
+            for side in (('peer', 'ours') if r % 2 == 0 else ('ours', 'peer')):
+                times[side] += _run_child(side, name, args.runs, args.threads,
+                                          args.peer_python)
+                loads.append(os.getloadavg()[0])
+        peer, ours = statistics.median(times['peer']), statistics.median(times['ours'])
+        rows.append((name, peer, ours, min(loads), max(loads)))
+        print(f'{name}: peer runs {[round(t, 2) for t in times["peer"]]}, ours runs '
+              f'{[round(t, 2) for t in times["ours"]]}; load average '
+              f'{min(loads):.1f}-{max(loads):.1f}', flush=True)
+    print('\n| EDVR-M | BasicSR on PyTorch s | ours s | ours vs PyTorch | load average |\n'
+          '|---|---|---|---|---|')
+    for name, peer, ours, lo, hi in rows:
+        print(f'| {name} | {peer:.2f} | {ours:.2f} | {peer / ours:.2f}x | {lo:.1f}-{hi:.1f} |')
+
+
+if __name__ == '__main__':
+    main()
