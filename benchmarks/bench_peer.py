@@ -26,6 +26,10 @@ removed in 0.17; the peer process maps that name to ``torchvision.transforms.fun
 
     python benchmarks/bench_peer.py                                   # all configs, 3 rounds
     python benchmarks/bench_peer.py --only infer_m_92x160 --rounds 2 --peer-python PATH
+
+``--before DIR`` adds a third side: ours with the code of another checkout (e.g. main, from
+``git archive main | tar -x -C DIR``), in the same turns, for before/after figures of a change;
+``--sides before ours`` leaves the peer out.
 """
 import argparse
 import json
@@ -107,9 +111,10 @@ def peer_step(cfg, threads):
 
 # ---------------------------------------------------------------- ours (Paddle)
 
-def ours_step(cfg, threads):
-    """This project's EDVR-M pass of ``cfg`` as a zero-argument function."""
-    sys.path.insert(0, ROOT)
+def ours_step(cfg, threads, tree=ROOT):
+    """This project's EDVR-M pass of ``cfg``, with the code of checkout ``tree``, as a
+    zero-argument function."""
+    sys.path.insert(0, tree)
     from edvr.utils.device import set_cpu_threads, tune_cpu_runtime
     tune_cpu_runtime()
     set_cpu_threads(threads)
@@ -146,9 +151,12 @@ def ours_step(cfg, threads):
     return train
 
 
-def child(side, name, runs, threads):
+def child(side, name, runs, threads, tree):
     """Warm up once, then time ``runs`` passes; prints one RESULT line."""
-    step = (peer_step if side == 'peer' else ours_step)(CONFIGS[name], threads)
+    if side == 'peer':
+        step = peer_step(CONFIGS[name], threads)
+    else:
+        step = ours_step(CONFIGS[name], threads, tree)
     step()
     times = []
     for _ in range(runs):
@@ -160,10 +168,11 @@ def child(side, name, runs, threads):
 
 # ---------------------------------------------------------------- parent
 
-def _run_child(side, name, runs, threads, peer_python):
-    python = peer_python if side == 'peer' else sys.executable
-    cmd = [python, os.path.abspath(__file__), '--child', side, name, '--runs', str(runs),
-           '--threads', str(threads)]
+def _run_child(side, name, args):
+    python = args.peer_python if side == 'peer' else sys.executable
+    tree = os.path.abspath(args.before) if side == 'before' else ROOT
+    cmd = [python, os.path.abspath(__file__), '--child', side, name, '--runs', str(args.runs),
+           '--threads', str(args.threads), '--tree', tree]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith('RESULT '):
@@ -180,29 +189,41 @@ def main():
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--peer-python', default=PEER_PYTHON,
                         help='python of the venv with torch and basicsr (EDVR_PEER_PYTHON)')
+    parser.add_argument('--before', help='another checkout: ours with its code as a third side')
+    parser.add_argument('--sides', nargs='+', choices=('peer', 'before', 'ours'),
+                        help='default: peer and ours, and before with --before')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument('--tree', default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.runs, args.threads)
+        child(args.child[0], args.child[1], args.runs, args.threads, args.tree)
         return
+    sides = args.sides or ['peer'] + (['before'] if args.before else []) + ['ours']
+    if 'before' in sides and not args.before:
+        parser.error('--sides before needs --before DIR')
     rows = []
     for name in args.only or list(CONFIGS):
-        times = {'peer': [], 'ours': []}
+        times = {side: [] for side in sides}
         loads = [os.getloadavg()[0]]
         for r in range(args.rounds):
-            for side in (('peer', 'ours') if r % 2 == 0 else ('ours', 'peer')):
-                times[side] += _run_child(side, name, args.runs, args.threads,
-                                          args.peer_python)
+            for side in (sides if r % 2 == 0 else sides[::-1]):   # who goes first alternates
+                times[side] += _run_child(side, name, args)
                 loads.append(os.getloadavg()[0])
-        peer, ours = statistics.median(times['peer']), statistics.median(times['ours'])
-        rows.append((name, peer, ours, min(loads), max(loads)))
-        print(f'{name}: peer runs {[round(t, 2) for t in times["peer"]]}, ours runs '
-              f'{[round(t, 2) for t in times["ours"]]}; load average '
-              f'{min(loads):.1f}-{max(loads):.1f}', flush=True)
-    print('\n| EDVR-M | BasicSR on PyTorch s | ours s | ours vs PyTorch | load average |\n'
-          '|---|---|---|---|---|')
-    for name, peer, ours, lo, hi in rows:
-        print(f'| {name} | {peer:.2f} | {ours:.2f} | {peer / ours:.2f}x | {lo:.1f}-{hi:.1f} |')
+        medians = {side: statistics.median(t) for side, t in times.items()}
+        rows.append((name, medians, min(loads), max(loads)))
+        print(f'{name}: ' + '; '.join(f'{side} runs {[round(t, 2) for t in times[side]]}'
+                                       for side in sides) +
+              f'; load average {min(loads):.1f}-{max(loads):.1f}', flush=True)
+    names = {'peer': 'BasicSR on PyTorch', 'before': 'ours before', 'ours': 'ours'}
+    ratios = [(a, b) for a, b in (('peer', 'ours'), ('before', 'ours'), ('peer', 'before'))
+              if a in sides and b in sides]
+    print('\n| EDVR-M | ' + ' | '.join(f'{names[s]} s' for s in sides) + ' | ' +
+          ' | '.join(f'{names[b]} vs {names[a]}' for a, b in ratios) + ' | load average |')
+    print('|---' * (2 + len(sides) + len(ratios)) + '|')
+    for name, medians, lo, hi in rows:
+        print(f'| {name} | ' + ' | '.join(f'{medians[s]:.2f}' for s in sides) + ' | ' +
+              ' | '.join(f'{medians[a] / medians[b]:.2f}x' for a, b in ratios) +
+              f' | {lo:.1f}-{hi:.1f} |')
 
 
 if __name__ == '__main__':
