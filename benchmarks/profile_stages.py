@@ -22,7 +22,7 @@ multiplications than the nominal count (Winograd, the shared reference half).
 
     python benchmarks/profile_stages.py                        # all cases (~4 min on 2 cores)
     python benchmarks/profile_stages.py --only infer_m --repeats 3
-    python benchmarks/profile_stages.py --peak-fp32 114 --peak-bf16 232   # machine peaks
+    python benchmarks/profile_stages.py --peak-fp32 234 --peak-bf16 430   # other peaks
 """
 import argparse
 import os
@@ -45,9 +45,9 @@ CASES = {
     'train_m': dict(net=EDVR_M, mode='train', batch=2, size=(64, 64),
                     title='EDVR-M training step, batch 2, 5 frames of LR 64x64'),
 }
-# Per-core peaks of this machine kind (register-only microbenchmark, one thread:
-# _mm512_fmadd_ps and _mm512_dpbf16_ps with 16 accumulators; shared/docs/PLATFORM_FACTS.md).
-PEAK_FP32_PER_CORE, PEAK_BF16_PER_CORE = 57.0, 116.0
+# Per-core peaks of this machine (bench_bf16_conv.py: _mm512_fmadd_ps and _mm512_dpbf16_ps on
+# 16 register accumulators, GFLOP per CPU second of one thread, so other jobs do not count).
+PEAK_FP32_PER_CORE, PEAK_BF16_PER_CORE = 117.0, 215.0
 
 # (stage, layer paths it covers): a layer belongs to the first stage one of whose
 # patterns its path starts with ('*' matches any PCD level prefix).
