@@ -8,7 +8,9 @@ with the settings its Trainer and Predictor apply (2 math threads, `tune_cpu_run
 Both get the same kind of random weights (He-normal x0.5, DCN offsets of about 1.5 px) and
 random inputs. Each round starts one process per side, in turns (who goes first
 alternating); a process warms up once and times ``--runs`` passes. Figures are medians over
-all timed passes; the ratio is peer / ours.
+all timed passes; the ratio is peer / ours. On a machine other jobs share, wall times swing
+with the load, and a side whose threads wait for each other suffers more; ``--threads 1
+--cpu-time`` compares each side's own CPU seconds instead.
 
 The peer's environment (a separate venv; nothing of it is committed here). The PyPI wheel of
 torchvision needs the CUDA build of torch (it does not load beside the CPU-only wheel); both
@@ -152,18 +154,20 @@ def ours_step(cfg, threads, tree=ROOT):
 
 
 def child(side, name, runs, threads, tree):
-    """Warm up once, then time ``runs`` passes; prints one RESULT line."""
+    """Warm up once, then time ``runs`` passes (wall and process CPU seconds); prints one
+    RESULT line."""
     if side == 'peer':
         step = peer_step(CONFIGS[name], threads)
     else:
         step = ours_step(CONFIGS[name], threads, tree)
     step()
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         step()
-        times.append(time.perf_counter() - start)
-    print('RESULT ' + json.dumps(times), flush=True)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    print('RESULT ' + json.dumps({'wall': wall, 'cpu': cpu}), flush=True)
 
 
 # ---------------------------------------------------------------- parent
@@ -192,6 +196,9 @@ def main():
     parser.add_argument('--before', help='another checkout: ours with its code as a third side')
     parser.add_argument('--sides', nargs='+', choices=('peer', 'before', 'ours'),
                         help='default: peer and ours, and before with --before')
+    parser.add_argument('--cpu-time', action='store_true',
+                        help='compare process CPU seconds instead of wall seconds (with '
+                             '--threads 1: each side\'s own work, whatever else runs)')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     parser.add_argument('--tree', default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,20 +211,28 @@ def main():
     rows = []
     for name in args.only or list(CONFIGS):
         times = {side: [] for side in sides}
+        cpu = {side: [] for side in sides}
         loads = [os.getloadavg()[0]]
         for r in range(args.rounds):
             for side in (sides if r % 2 == 0 else sides[::-1]):   # who goes first alternates
-                times[side] += _run_child(side, name, args)
+                result = _run_child(side, name, args)
+                times[side] += result['wall']
+                cpu[side] += result['cpu']
                 loads.append(os.getloadavg()[0])
-        medians = {side: statistics.median(t) for side, t in times.items()}
+        key = cpu if args.cpu_time else times
+        medians = {side: statistics.median(t) for side, t in key.items()}
         rows.append((name, medians, min(loads), max(loads)))
-        print(f'{name}: ' + '; '.join(f'{side} runs {[round(t, 2) for t in times[side]]}'
+        print(f'{name}: ' + '; '.join(f'{side} runs {[round(t, 2) for t in times[side]]} '
+                                       f'(CPU {[round(t, 2) for t in cpu[side]]})'
                                        for side in sides) +
               f'; load average {min(loads):.1f}-{max(loads):.1f}', flush=True)
     names = {'peer': 'BasicSR on PyTorch', 'before': 'ours before', 'ours': 'ours'}
+    unit = 'CPU s' if args.cpu_time else 's'
     ratios = [(a, b) for a, b in (('peer', 'ours'), ('before', 'ours'), ('peer', 'before'))
               if a in sides and b in sides]
-    print('\n| EDVR-M | ' + ' | '.join(f'{names[s]} s' for s in sides) + ' | ' +
+    print(f'\n{args.threads} math threads; medians of {args.rounds} processes x {args.runs} '
+          f'passes per side')
+    print('\n| EDVR-M | ' + ' | '.join(f'{names[s]} {unit}' for s in sides) + ' | ' +
           ' | '.join(f'{names[b]} vs {names[a]}' for a, b in ratios) + ' | load average |')
     print('|---' * (2 + len(sides) + len(ratios)) + '|')
     for name, medians, lo, hi in rows:

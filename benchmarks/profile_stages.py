@@ -87,7 +87,6 @@ class StageTimer:
     """
 
     def __init__(self, net):
-        import paddle
         from edvr.ops import Conv2D, ModulatedDeformConv2D
         self.seconds, self.flops, self.calls = {}, {}, []
         self.record = False
@@ -102,7 +101,6 @@ class StageTimer:
             if isinstance(layer, (Conv2D, ModulatedDeformConv2D)):
                 self._wrap(layer, stage, timed=False,
                            dcn=isinstance(layer, ModulatedDeformConv2D))
-        self._paddle = paddle
 
     def _wrap(self, layer, stage, timed, dcn=False):
         busy = [False]    # one per layer: forward_concat calls forward, counted once, outside
