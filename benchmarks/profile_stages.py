@@ -22,6 +22,7 @@ multiplications than the nominal count (Winograd, the shared reference half).
 
     python benchmarks/profile_stages.py                        # all cases (~4 min on 2 cores)
     python benchmarks/profile_stages.py --only infer_m --repeats 3
+    python benchmarks/profile_stages.py --threads 1 --cpu-time   # robust on a shared machine
     python benchmarks/profile_stages.py --peak-fp32 234 --peak-bf16 430   # other peaks
 """
 import argparse
@@ -66,6 +67,13 @@ STAGES = [
     ('tail: HRconv, conv_last (4x)', ('HRconv', 'conv_last')),
 ]
 REST = 'the rest (data movement, element-wise)'
+# Wall seconds, or (--cpu-time) this process's CPU seconds: with one math thread, each
+# stage's own cost whatever else the machine runs.
+CLOCK = {'now': time.perf_counter}
+
+
+def now():
+    return CLOCK['now']()
 
 
 def stage_of(path):
@@ -121,9 +129,9 @@ class StageTimer:
             try:
                 if self.record:
                     self.calls.append((stage, getattr(layer, method), _detached(args)))
-                start = time.perf_counter()
+                start = now()
                 out = inner(*args)
-                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + now() - start
                 return out
             finally:
                 busy[0] = False
@@ -186,9 +194,9 @@ def replay_backward(calls, repeats):
 
 
 def _time(fn):
-    start = time.perf_counter()
+    start = now()
     fn()
-    return time.perf_counter() - start
+    return now() - start
 
 
 def profile(case, repeats, threads):
@@ -216,9 +224,9 @@ def profile(case, repeats, threads):
         for r in range(repeats + 1):      # the first pass warms up
             timer.reset()
             with paddle.no_grad():
-                start = time.perf_counter()
+                start = now()
                 net(lq).numpy()
-                total = time.perf_counter() - start
+                total = now() - start
             if r:
                 runs.append((dict(timer.seconds), total))
         flops = dict(timer.flops)
@@ -233,15 +241,15 @@ def profile(case, repeats, threads):
         for r in range(repeats + 1):
             timer.reset()
             timer.record = r == repeats    # keep the inputs of the last step for the replay
-            start = time.perf_counter()
+            start = now()
             loss_fn(net(lq), gt).backward()
-            mid = time.perf_counter()
+            mid = now()
             optim.step()
             optim.clear_grad()
-            total = time.perf_counter() - start
+            end = now()
             if r:
-                runs.append((dict(timer.seconds), total))
-                adam.append(time.perf_counter() - mid)
+                runs.append((dict(timer.seconds), end - start))
+                adam.append(end - mid)
         timer.record = False
         flops = dict(timer.flops)
         calls = timer.calls
@@ -297,11 +305,16 @@ def main():
     parser.add_argument('--only', nargs='*', choices=list(CASES), help='cases to run')
     parser.add_argument('--repeats', type=int, default=3, help='timed passes (median)')
     parser.add_argument('--threads', type=int, default=2, help='math threads')
+    parser.add_argument('--cpu-time', action='store_true',
+                        help='time in process CPU seconds (with --threads 1: robust on a '
+                             'shared machine)')
     parser.add_argument('--peak-fp32', type=float, help='GFLOP/s; default '
                         f'{PEAK_FP32_PER_CORE:.0f} per thread')
     parser.add_argument('--peak-bf16', type=float, help='GFLOP/s; default '
                         f'{PEAK_BF16_PER_CORE:.0f} per thread')
     args = parser.parse_args()
+    if args.cpu_time:
+        CLOCK['now'] = time.process_time
     from edvr.utils.device import set_cpu_threads, tune_cpu_runtime
     tuning = tune_cpu_runtime()       # what the Predictor and the Trainer apply first
     threads = set_cpu_threads(args.threads)
@@ -309,7 +322,8 @@ def main():
     from edvr.ops.cpu_ops import cpu_ops_status, load_cpu_ops
     load_cpu_ops()
     print(f'paddle {paddle.__version__}, {threads} math threads, CPU tuning {tuning}, '
-          f'C++ kernels loaded: {cpu_ops_status()["loaded"]}', flush=True)
+          f'C++ kernels loaded: {cpu_ops_status()["loaded"]}; seconds are '
+          f'{"process CPU" if args.cpu_time else "wall"} seconds', flush=True)
     peak_fp32 = args.peak_fp32 or PEAK_FP32_PER_CORE * threads
     peak_bf16 = args.peak_bf16 or PEAK_BF16_PER_CORE * threads
     for case in args.only or list(CASES):
