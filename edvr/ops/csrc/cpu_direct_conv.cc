@@ -18,6 +18,10 @@
 
 #include "fused_conv.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace edvr_ops {
 namespace {
 
@@ -61,33 +65,57 @@ void Tile(const Window& in, const Vec* weights, const Geometry& g,
     }
 }
 
-constexpr int kNarrowVecs = 4;                       // pixel vectors per narrow tile
+constexpr int kNarrowVecs = 4;  // pixel vectors per narrow tile (NarrowTile unrolls 4)
 constexpr int64_t kNarrowPixels = kNarrowVecs * kLanes;
 
-// acc[o][v] for the first `c_out` (<= kNarrow) channels and kNarrowPixels pixels of one
-// output row, stored into out[o][pixel].
+inline Vec LoadVec(const float* p) {  // an unaligned vector load
+  Vec v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+inline Vec Broadcast(float x) {
+#if defined(__AVX512F__)
+  return (Vec)_mm512_set1_ps(x);
+#else
+  return Vec{} + x;
+#endif
+}
+
+// acc[o][v] for COut (<= kNarrow) channels and kNarrowPixels pixels of one output row,
+// stored into out[o][pixel].
 template <int COut>
 void NarrowTile(const Window& in, const float* w, const Geometry& g,
                 float out[kNarrow][kNarrowPixels]) {
   Vec acc[COut][kNarrowVecs];
+#pragma GCC unroll 4
   for (int o = 0; o < COut; ++o)
+#pragma GCC unroll 4
     for (int v = 0; v < kNarrowVecs; ++v) acc[o][v] = Vec{};
   const int taps = g.kh * g.kw;
   for (int64_t ci = 0; ci < g.c; ++ci) {
     const float* plane = in.src + ci * in.plane;
     for (int ky = in.ky0; ky < in.ky1; ++ky) {
       const float* row = plane + (ky - in.ky0) * in.row;
+      const float* wk = w + ci * taps + ky * g.kw;
       for (int kx = 0; kx < g.kw; ++kx) {
-        Vec values[kNarrowVecs];
-        std::memcpy(values, row + kx, sizeof(values));
+        const Vec v0 = LoadVec(row + kx), v1 = LoadVec(row + kx + kLanes);
+        const Vec v2 = LoadVec(row + kx + 2 * kLanes), v3 = LoadVec(row + kx + 3 * kLanes);
+#pragma GCC unroll 4
         for (int o = 0; o < COut; ++o) {
-          const Vec weight = Vec{} + w[(o * g.c + ci) * taps + ky * g.kw + kx];
-          for (int v = 0; v < kNarrowVecs; ++v) acc[o][v] += values[v] * weight;
+          const Vec weight = Broadcast(wk[o * g.c * taps + kx]);
+          acc[o][0] += v0 * weight;
+          acc[o][1] += v1 * weight;
+          acc[o][2] += v2 * weight;
+          acc[o][3] += v3 * weight;
         }
       }
     }
   }
-  for (int o = 0; o < COut; ++o) std::memcpy(out[o], acc[o], sizeof(acc[o]));
+#pragma GCC unroll 4
+  for (int o = 0; o < COut; ++o)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNarrowVecs; ++v) std::memcpy(out[o] + v * kLanes, &acc[o][v], sizeof(Vec));
 }
 
 }  // namespace
