@@ -225,18 +225,19 @@ def test_column_dcn_equals_paddle_dcn(cpp_ops, stride, padding, dilation, out_si
 @pytest.mark.parametrize('stride,padding,dilation,size', [(1, 1, 1, (13, 17)), (2, 1, 1, (9, 11)),
                                                           (1, 2, 2, (7, 9))])
 @pytest.mark.parametrize('c_out', [6, 40])
+@pytest.mark.parametrize('channels', [8, 16])
 def test_dcn_forward_without_gradients_equals_paddle_dcn(cpp_ops, stride, padding, dilation, size, c_out,
-                                                        two_threads):
+                                                        channels, two_threads):
     """The no-gradient DCN kernel (column blocks of 96 or 48 positions, more or fewer than
     one frame here; output channels below and over one block) with offsets reaching over
-    the border."""
+    the border; 4 channels per group, and 8 (the channels-last sampling)."""
     rng, groups, (h, w) = np.random.RandomState(5), 2, size
     ho, wo = (h + 2 * padding - 2 * dilation - 1) // stride + 1, \
         (w + 2 * padding - 2 * dilation - 1) // stride + 1
-    x = paddle.to_tensor(rng.randn(3, 8, h, w).astype('float32'))
+    x = paddle.to_tensor(rng.randn(3, channels, h, w).astype('float32'))
     offset = paddle.to_tensor((rng.randn(3, 2 * groups * 9, ho, wo) * 2.5).astype('float32'))
     mask = paddle.to_tensor(rng.rand(3, groups * 9, ho, wo).astype('float32'))
-    weight = paddle.to_tensor((rng.randn(c_out, 8, 3, 3) * 0.1).astype('float32'))
+    weight = paddle.to_tensor((rng.randn(c_out, channels, 3, 3) * 0.1).astype('float32'))
     bias = paddle.to_tensor(rng.randn(c_out).astype('float32'))
     with paddle.no_grad():
         got = column_conv.deform_conv2d_columns(x, offset, mask, weight, bias, stride, padding,
