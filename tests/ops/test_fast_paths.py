@@ -225,12 +225,12 @@ def test_column_dcn_equals_paddle_dcn(cpp_ops, stride, padding, dilation, out_si
 @pytest.mark.parametrize('stride,padding,dilation,size', [(1, 1, 1, (13, 17)), (2, 1, 1, (9, 11)),
                                                           (1, 2, 2, (7, 9))])
 @pytest.mark.parametrize('c_out', [6, 40])
-@pytest.mark.parametrize('channels', [8, 16])
+@pytest.mark.parametrize('channels', [8, 16, 32])
 def test_dcn_forward_without_gradients_equals_paddle_dcn(cpp_ops, stride, padding, dilation, size, c_out,
                                                         channels, two_threads):
     """The no-gradient DCN kernel (column blocks of 96 or 48 positions, more or fewer than
     one frame here; output channels below and over one block) with offsets reaching over
-    the border; 4 channels per group, and 8 (the channels-last sampling)."""
+    the border; 4 channels per group, and 8 and 16 (the channels-last sampling by octets)."""
     rng, groups, (h, w) = np.random.RandomState(5), 2, size
     ho, wo = (h + 2 * padding - 2 * dilation - 1) // stride + 1, \
         (w + 2 * padding - 2 * dilation - 1) // stride + 1

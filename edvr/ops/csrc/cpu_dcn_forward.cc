@@ -14,10 +14,11 @@
 // and points with y <= -1, y >= h, x <= -1 or x >= w read zero. Blocks are split over
 // threads with OpenMP.
 //
-// With 8 channels per group (EDVR's 64 / 8) and AVX2, the input is first copied channels-last
-// within each group ([n][g][h*w][8]): one corner of one sample point is then one 8-float load
-// for the whole group, and 8 points' samples are transposed in registers into the column rows
-// (the same sums in the same order as the scalar path).
+// With a multiple of 8 channels per group (EDVR-M: 64 / 8, EDVR-L: 128 / 8) and AVX2, the
+// input is first copied channels-last by octets of channels ([n][c / 8][h*w][8]): one corner
+// of one sample point is then one 8-float load per octet, and 8 points' samples are
+// transposed in registers into the column rows (the same sums in the same order as the
+// scalar path).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -104,11 +105,12 @@ std::vector<float> ChannelOctets(const float* x, const DcnGeometry& s, int threa
   return out;
 }
 
-// Rows (g*8 + ci)*K + k of the column block for tap k of group g: for each position, the
-// four corners' 8-channel vectors weighted and summed, 8 positions transposed at a time.
+// Rows (first + ci)*K + k (ci < 8) of the column block for tap k, from the octet of channels
+// that starts at channel `first` (`xg`): for each position, the four corners' 8-channel
+// vectors weighted and summed, 8 positions transposed at a time.
 inline void SampleOctet(const float* xg, const Samples& samples, float* cols, int64_t taps,
-                        int k, int64_t g) {
-  float* rows = cols + (g * kOctet * taps + k) * kPositions;  // channel ci at + ci*taps*kPositions
+                        int k, int64_t first) {
+  float* rows = cols + (first * taps + k) * kPositions;  // channel ci at + ci*taps*kPositions
   for (int64_t i0 = 0; i0 < kPositions; i0 += 8) {
     __m256 r[8];
     for (int j = 0; j < 8; ++j) {
@@ -147,7 +149,7 @@ void DcnForward(const float* x, const float* offset, const float* mask, const fl
   const std::vector<Vec> packed = edvr_ops::PackWeights(weight, s.c_out, rows);
 #if defined(EDVR_DCN_OCTETS)
   const std::vector<float> octets =
-      cg == kOctet ? ChannelOctets(x, s, threads) : std::vector<float>();
+      cg % kOctet == 0 ? ChannelOctets(x, s, threads) : std::vector<float>();
 #endif
 #pragma omp parallel num_threads(threads)
   {
@@ -167,9 +169,10 @@ void DcnForward(const float* x, const float* offset, const float* mask, const fl
         for (int k = 0; k < taps; ++k) {
           samples.Locate(offset, mask, s, n, g, k, p0, count, base_y, base_x);
 #if defined(EDVR_DCN_OCTETS)
-          if (cg == kOctet) {
-            SampleOctet(octets.data() + (n * s.groups + g) * s.h * s.w * kOctet, samples,
-                        cols.data(), taps, k, g);
+          if (cg % kOctet == 0) {
+            for (int64_t first = g * cg; first < (g + 1) * cg; first += kOctet)
+              SampleOctet(octets.data() + (n * s.c + first) * s.h * s.w, samples, cols.data(),
+                          taps, k, first);
             continue;
           }
 #endif
