@@ -206,6 +206,9 @@ def clip_name(text):
 
 
 def _run(args):
+    from edvr.utils.output_paths import check_output_folder
+    if getattr(args, 'root', None):  # every sub-command writes under --root: a folder
+        check_output_folder(args.root, '--root')
     with stopping.task(f'prepare {args.command}', 'finished outputs are kept, unfinished ones '
                        'removed; the same command completes the rest'):
         return args.func(args)

@@ -11,7 +11,8 @@ import cv2
 from edvr.datasets.packed import read_frame
 from edvr.errors import ConfigError, DataError
 from edvr.registry import PREPROCESS
-from edvr.utils.output_paths import replace_atomically
+from edvr.utils.output_paths import write_atomic
+from edvr.utils.writer import make_folders
 
 
 def read_image(path, flag=-1, to_rgb=True):
@@ -52,14 +53,14 @@ def write_image(path, img, from_rgb=True):
         from_rgb: the image is RGB and is converted to OpenCV's BGR first.
     """
     path = str(path)
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    make_folders(os.path.dirname(path) or '.')
     if from_rgb and img.ndim == 3 and img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
     ext = os.path.splitext(path)[1]
     ok, data = cv2.imencode(ext, img)
     if not ok:
         raise DataError(f'{path}: cannot encode image of shape {img.shape}')
-    replace_atomically(path, data.tofile)
+    write_atomic(path, data.tobytes())
 
 
 @PREPROCESS.register
