@@ -76,18 +76,20 @@ def run(args):
     resumed_in = os.path.dirname(os.path.abspath(args.resume)) \
         if args.resume and not args.evaluate_only else None
     before = _sizes(resumed_in)
-    trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume, load=args.load,
-                      amp=args.amp, amp_level=args.amp_level, evaluate_only=args.evaluate_only,
-                      notes=notes)
-    started_at = trainer.current_iter
-    try:
-        return _train_and_report(trainer, args)
-    except EDVRError:
-        if trainer.rank == 0 and trainer.current_iter == started_at:
-            _undo_run_folder(trainer.run_dir, before)
-        raise
-    finally:
-        trainer.close()
+    from edvr.utils.writer import removed_if_failed
+    with removed_if_failed(value(cfg, 'output_dir')):  # a new output_dir goes if left empty
+        trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume,
+                          load=args.load, amp=args.amp, amp_level=args.amp_level,
+                          evaluate_only=args.evaluate_only, notes=notes)
+        started_at = trainer.current_iter
+        try:
+            return _train_and_report(trainer, args)
+        except EDVRError:
+            if trainer.rank == 0 and trainer.current_iter == started_at:
+                _undo_run_folder(trainer.run_dir, before)
+            raise
+        finally:
+            trainer.close()
 
 
 def _sizes(folder):

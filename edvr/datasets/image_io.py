@@ -7,6 +7,7 @@ Frames are read the way PaddleGAN reads them: ``cv2.imread`` with flag -1
 import os
 
 import cv2
+import numpy as np
 
 from edvr.datasets.packed import read_frame
 from edvr.errors import ConfigError, DataError
@@ -79,7 +80,7 @@ class ReadImageSequence:
         backend: accepted for config compatibility; only OpenCV (None) exists.
 
     Raises:
-        DataError: a frame is missing or corrupt, or frames differ in size.
+        DataError: a frame is missing or corrupt, not 8-bit, or frames differ in size.
     """
 
     def __init__(self, key='gt', flag=-1, to_rgb=True, backend=None):
@@ -97,6 +98,10 @@ class ReadImageSequence:
         paths = [str(p) for p in paths]
         read = read_frame if results.get('io_backend') == 'lmdb' else read_image
         frames = [read(p, self.flag, self.to_rgb) for p in paths]
+        for path, frame in zip(paths, frames):
+            if frame.dtype != np.uint8:  # 16-bit PNGs would be scaled as if 8-bit
+                raise DataError(f'{path}: a {frame.dtype.itemsize * 8}-bit frame; expected '
+                                f'8-bit frames like the rest of the dataset')
         for path, frame in zip(paths[1:], frames[1:]):
             if frame.shape != frames[0].shape:
                 raise DataError(f'{path}: frame of shape {frame.shape} differs from '
