@@ -83,7 +83,7 @@ SETTINGS = {
 
 UNUSED = ('checkpoints_dir', 'is_train')
 _EXPECTED = {
-    'int': 'an integer', 'float': 'a number', 'bool': 'true or false', 'str': 'a string',
+    'int': 'an integer', 'float': 'a number', 'bool': 'true or false', 'str': 'a non-empty string',
     'list': 'a list', 'mapping': 'a mapping', 'section': 'a mapping', 'open': 'a mapping',
     'pair': 'two numbers (low, high), low < high', 'int_or_bool': 'an integer or false',
     'str_or_mapping': 'a folder or a mapping',
@@ -122,7 +122,7 @@ def _kind_ok(kind, value):
         'int': lambda v: _is_int(v),
         'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         'bool': lambda v: isinstance(v, bool),
-        'str': lambda v: isinstance(v, str),
+        'str': lambda v: isinstance(v, str) and bool(v.strip()),
         'list': lambda v: isinstance(v, (list, tuple)),
         'mapping': lambda v: isinstance(v, dict),
         'section': lambda v: isinstance(v, dict),

@@ -140,7 +140,7 @@ def build_parser():
     demo.set_defaults(func=run_demo)
 
     reds = sub.add_parser('reds', help='lay out the official REDS archives (val -> clips 240-269)')
-    reds.add_argument('--src', required=True, type=arg_types.path_text, help='folder holding the extracted archives')
+    reds.add_argument('--src', required=True, type=arg_types.input_folder, help='folder holding the extracted archives')
     reds.add_argument('--root', default='data/REDS', type=arg_types.path_text, help='output folder')
     reds.add_argument('--mode', choices=('symlink', 'copy', 'move'), default='symlink',
                       help='how clip folders get into --root (default symlink: no extra disk)')
@@ -157,7 +157,7 @@ def build_parser():
     reds.set_defaults(func=run_reds)
 
     vimeo = sub.add_parser('vimeo90k', help='meta files and BI/BD x4 LQ of Vimeo-90K septuplets')
-    vimeo.add_argument('--src', required=True, type=arg_types.path_text, help='the extracted vimeo_septuplet folder')
+    vimeo.add_argument('--src', required=True, type=arg_types.input_folder, help='the extracted vimeo_septuplet folder')
     vimeo.add_argument('--root', default=None, type=arg_types.path_text, help='output folder (default: parent of --src)')
     vimeo.add_argument('--splits', default='train,test', help='train, test or train,test')
     vimeo.add_argument('--degradations', type=_degradations, default=('BI', 'BD'),
@@ -168,7 +168,7 @@ def build_parser():
     for name, root in (('vid4', 'data/Vid4'), ('udm10', 'data/udm10')):
         testset = sub.add_parser(name, help=f'BIx4/BDx4 LQ of {name} from its GT clips')
         testset.add_argument('--root', default=root, type=arg_types.path_text, help='folder with GT/<clip>/<frame>.png')
-        testset.add_argument('--gt', default=None, type=arg_types.path_text, help='GT folder if not <root>/GT')
+        testset.add_argument('--gt', default=None, type=arg_types.input_folder, help='GT folder if not <root>/GT')
         testset.add_argument('--degradations', type=_degradations, default=('BI', 'BD'))
         _common(testset)
         testset.set_defaults(func=run_testset)
@@ -188,7 +188,7 @@ def build_parser():
     video.set_defaults(func=run_video)
 
     pack = sub.add_parser('pack', help='pack a folder of clips into a fast LMDB frame store')
-    pack.add_argument('src', type=arg_types.path_text, help='folder of clip folders (e.g. data/REDS/train_sharp/X4)')
+    pack.add_argument('src', type=arg_types.input_folder, help='folder of clip folders (e.g. data/REDS/train_sharp/X4)')
     pack.add_argument('out', type=arg_types.path_text, help='store to write (e.g. data/REDS/train_sharp_X4.lmdb)')
     pack.add_argument('--codec', choices=('raw', 'png'), default='raw',
                       help='raw: uint8 pixels, crops read only what they need (default); '

@@ -15,7 +15,9 @@ from edvr.utils.writer import refuse_overlap
 def _check_input_frames(input_dir):
     """The clip's frame names, after reading every frame once (a bad one stops us before any write)."""
     if not os.path.isdir(input_dir):
-        raise DataError(f'{input_dir}: input folder not found')
+        found = 'is a file, expected a folder of frames' if os.path.exists(input_dir) else \
+            'input folder not found'
+        raise DataError(f'{input_dir}: {found}')
     names = list_frames(input_dir)
     if not names:
         raise DataError(f'{input_dir}: no image frames in this folder')

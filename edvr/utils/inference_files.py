@@ -168,6 +168,21 @@ def program_param_shapes(path):
     return shapes
 
 
+def program_input_shape(program):
+    """The declared shape of the first input of a PIR ``.json`` program ([-1, 5, 3, -1, -1]:
+    -1 for a dynamic axis), or None (another kind of program, or none declared)."""
+    if not str(program).endswith('.json'):
+        return None
+    try:
+        with open(program, 'rb') as f:
+            ops = json.loads(f.read().decode('utf-8'))['program']['regions'][0]['blocks'][0]['ops']
+        data = next(op for op in ops if str(op.get('#', '')).endswith('.data'))
+        shape = data['O'][0]['TT']['D'][1]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, StopIteration):
+        return None
+    return [int(d) for d in shape] if isinstance(shape, list) else None
+
+
 def check_model_files(program, params):
     """Read an exported model's ``program`` and ``params`` files; one WeightsError if they
     are damaged or do not belong together (see the module docstring)."""

@@ -43,7 +43,8 @@ def build_world(root, ffmpeg):
 
 
 def tree_state(root):
-    """{relative path: sha1 of the content, or 'dir' / 'link -> target'} of everything under root."""
+    """{relative path: sha1 of the content, or 'dir' / 'link -> target' / 'special'} of
+    everything under root."""
     state = {}
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
@@ -53,6 +54,8 @@ def tree_state(root):
                 state[rel] = 'link -> ' + os.readlink(path)
             elif os.path.isdir(path):
                 state[rel] = 'dir'
+            elif not os.path.isfile(path):
+                state[rel] = 'special'  # a FIFO: reading it would wait for a writer
             else:
                 with open(path, 'rb') as f:
                     state[rel] = hashlib.sha1(f.read()).hexdigest()
