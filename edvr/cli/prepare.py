@@ -93,8 +93,9 @@ def run_video(args):
     from edvr.utils.output_paths import check_output_folder
     check_output_folder(args.root, '--root')
     template = find_config(args.config_template) if args.lq else None
-    if template:
-        read_video_template(template)  # a bad template stops us before any frame is written
+    if template:  # a bad template, or too few frames to train on, stops us before any write
+        _, dataset = read_video_template(template)
+        _check_enough_frames(args, int(dataset.get('num_frames') or 1), template)
     report = prepare_video(args.video, args.root, args.clip, args.lq, args.degradation,
                            args.step, args.max_frames)
     state = 'already complete; kept' if report['skipped'] else f'{report["frames"]} frames written'
@@ -103,6 +104,21 @@ def run_video(args):
     if report['lq']:
         config = write_video_config(template, args.root, report)
         print(f'train on it: python tools/main.py -c {config}')
+
+
+def _check_enough_frames(args, need, template):
+    """Refuse a --lq clip shorter than the training config's num_frames (when the video
+    says how many frames it has)."""
+    from edvr.utils.video_reader import open_video
+    capture, (count, _, _, _) = open_video(args.video)
+    capture.release()
+    kept = -(-count // args.step)
+    if args.max_frames:
+        kept = min(kept, args.max_frames)
+    if count and kept < need:
+        raise ConfigError(f'{args.video}: {kept} frame(s) kept (--step {args.step}, --max-frames '
+                          f'{args.max_frames}), but training with {os.path.basename(template)} '
+                          f'takes clips of at least {need} frames (num_frames)')
 
 
 def run_pack(args):

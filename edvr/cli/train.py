@@ -13,6 +13,7 @@ from edvr.cli.command import parse_and_run
 from edvr.config import find_config, load_config
 from edvr.errors import EDVRError, Stopped
 from edvr.settings import check_settings, input_paths, value
+from edvr.utils.stopping import SignalStop
 from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
 
 
@@ -84,7 +85,7 @@ def run(args):
         started_at = trainer.current_iter
         try:
             return _train_and_report(trainer, args)
-        except EDVRError:
+        except (EDVRError, SignalStop):  # an error, or a stop of an evaluation
             if trainer.rank == 0 and trainer.current_iter == started_at:
                 _undo_run_folder(trainer.run_dir, before)
             raise
@@ -101,9 +102,9 @@ def _sizes(folder):
 
 
 def _undo_run_folder(run_dir, before):
-    """A run that failed before completing an iteration leaves no trace: its new run folder
-    goes (unless weights were written into it), or a resumed run's folder gets back the
-    files and log it had (``before``: `_sizes` of it when the command started)."""
+    """A run that failed or was stopped before completing an iteration leaves no trace: its
+    new run folder goes (unless weights were written into it), or a resumed run's folder
+    gets back the files and log it had (``before``: `_sizes` of it when the command started)."""
     import shutil
     if before is None:
         written = [n for _, _, names in os.walk(run_dir) for n in names if n.endswith('.pdparams')]
