@@ -110,7 +110,9 @@ def tools():
         'prepare video': Tool(prepare, lambda w: [
             ('sub', 'video'), ('video', w['big_video']), ('--root', 'mine'), ('--lq', None)], {
             'video': cat.VIDEO, '--root': cat.OUT_COMMON, '--step': cat.positive(),
-            '--max-frames': cat.positive(), '--clip': cat.NAME, '--degradation': cat.CHOICE,
+            '--max-frames': cat.positive() + [cat.Wrong(
+                'fewer than a training clip', lambda w, c: '1', 'num_frames', True)],
+            '--clip': cat.NAME, '--degradation': cat.CHOICE,
             '--config-template': cat.CONFIG}),
         'prepare demo': Tool(prepare, lambda w: [('sub', 'demo'), ('--root', 'demo')], {
             '--root': [cat.Wrong('a file', lambda w, c: cat.copy(w['cfg'], c, 'demo'),

@@ -168,3 +168,14 @@ def test_a_stop_after_paddle_is_imported_is_clean_without_any_write():
     assert done.returncode == 143, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1] == ('stopped by SIGTERM; files that existed before '
                                                     'are unchanged; temporary files removed')
+
+
+def test_a_stopped_evaluation_leaves_no_run_folder(world, tmp_path, monkeypatch, capsys):
+    from edvr.engine import trainer
+    from tools.main import main
+    _signal_inside(monkeypatch, trainer, 'evaluate')
+    runs = tmp_path / 'runs'
+    assert main(['-c', world['cfg'], '--evaluate-only', '--load', world['weights'], '-o',
+                 f'output_dir={runs}']) == 143
+    assert capsys.readouterr().err.splitlines()[-1].startswith('stopped by SIGTERM')
+    assert os.listdir(tmp_path) == []  # neither the run folder nor the output_dir it made
