@@ -82,6 +82,15 @@ TRAIN_OVERRIDES = cat.OVERRIDE + [
 ]
 
 
+def _instead_of_load(wrongs):
+    """``wrongs`` for --model_path given instead of --load (both at once is refused)."""
+    return [w._replace(make=(lambda make: lambda world, case: {
+        '--model_path': make(world, case), '--load': cat.MISSING})(w.make)) for w in wrongs]
+
+
+BOTH_MODELS = cat.Wrong('with --model_path', lambda w, c: w['weights'], 'give one')
+
+
 def _weights_as_checkpoint(world, case):
     return cat.copy(world['weights'], case, 'weights_only.pdparams')
 
@@ -133,7 +142,8 @@ def tools():
             ('--crop', '0,0,8,8'), ('--zoom', '2'), ('-o', 'cmp.png')], {
             '-c': cat.CONFIG + [cat.MISSING_FLAG], '--load': cat.WEIGHTS, '--key': cat.KEY,
             '--crop': cat.CROP, '--zoom': cat.positive(64), '-o': cat.OUT_IMAGE,
-            '--model_path': cat.MODEL}),
+            '--model_path': _instead_of_load(cat.MODEL) + [cat.Wrong(
+                'and --load', lambda w, c: w['model'], 'give one', True)]}),
         'convert': Tool(convert, lambda w: [('src', w['pth']), ('dst', 'out.pdparams')], {
             'src': cat.TORCH, 'dst': cat.OUT_WEIGHTS, '--from': cat.CHOICE,
             '--config': cat.CONFIG}),
@@ -148,7 +158,7 @@ def tools():
             '--model_path': cat.MODEL, '--input': cat.FRAMES, '--output_path': cat.OUT_FOLDER,
             '--padding': cat.CHOICE, '--tile': cat.positive(), '--tile_overlap': cat.non_negative(),
             '--num_threads': cat.positive(1024), '--device': cat.DEVICE,
-            '--run_mode': cat.CHOICE}),
+            '--run_mode': cat.CHOICE, '--load': [BOTH_MODELS._replace(fast=True)]}),
         'infer -c': Tool(infer, lambda w: [
             ('-c', w['cfg']), ('--load', w['weights']), ('--input', w['frames']),
             ('--output_path', 'sr')], {
@@ -159,5 +169,5 @@ def tools():
             'input': cat.VIDEO, '-o': cat.OUT_VIDEO, '--model_path': cat.MODEL,
             '--crf': cat.values('crf', 'x', '-1', '52', ''), '--preset': cat.CHOICE,
             '--frames_out': cat.OUT_FOLDER[:2] + [cat.OUT_FOLDER[-1]],
-            '--tile': cat.positive()}),
+            '--tile': cat.positive(), '--load': [BOTH_MODELS]}),
     }
