@@ -78,10 +78,16 @@ def find_config(path):
     Raises:
         ConfigError: neither exists; a bare name lists the close shipped names.
     """
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ConfigError(f'config: expected a YAML file or a shipped config name, got {path!r}')
+    path = os.fspath(path)
     if os.path.isfile(path):
         return path
     if os.path.isdir(path):
         raise ConfigError(f'{path}: is a folder, expected a YAML config file')
+    if os.path.exists(path):
+        raise ConfigError(f'{path}: not a regular file (a device, pipe or socket), expected a '
+                          f'YAML config file')
     if os.path.dirname(path) or os.path.splitext(path)[1] not in ('', '.yaml', '.yml'):
         raise ConfigError(f'{path}: config file not found')
     shipped = shipped_configs()
@@ -109,6 +115,10 @@ def load_config(path, overrides=()):
     if not isinstance(data, dict):
         raise ConfigError(f'{path}: expected a mapping of keys at the top level')
     cfg = _convert(data)
+    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, (list, tuple)) \
+            and overrides is not None:
+        raise ConfigError(f'overrides: expected a list of "key.path=value" strings, got '
+                          f'{overrides!r}')
     for item in overrides or ():
         apply_override(cfg, item)
     return cfg
@@ -116,11 +126,14 @@ def load_config(path, overrides=()):
 
 def apply_override(cfg, item):
     """Set one ``key.path=value`` (or ``+key.path=value`` to add) in ``cfg``."""
-    if '=' not in item:
+    if not isinstance(item, str) or '=' not in item:
         raise ConfigError(f'-o {item!r}: expected key.path=value')
     key_path, text = item.split('=', 1)
     add = key_path.startswith('+')
     parts = key_path.lstrip('+').strip().split('.')
+    if not all(part.strip() for part in parts):
+        raise ConfigError(f'-o {item!r}: expected key.path=value, the key path {key_path!r} '
+                          f'has an empty part')
     try:
         value = _convert(parse_yaml(text, f'-o {key_path}')) if text.strip() else ''
     except ConfigError as exc:

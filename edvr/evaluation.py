@@ -12,6 +12,7 @@ import paddle.distributed as dist
 from tqdm import tqdm
 
 from edvr.datasets.image_io import write_image
+from edvr.errors import DataError
 from edvr.metrics import tensor2img
 from edvr.registry import METRICS, build_from_config
 from edvr.utils.imresize import imresize
@@ -60,6 +61,12 @@ def evaluate(restore, loader, metrics, min_max=(0., 1.), save_dir=None, suffix='
         for i, key in enumerate(batch['key']):
             pred = tensor2img(output[i], min_max)
             gt = tensor2img(batch['gt'][i], min_max)
+            if pred.shape != gt.shape:
+                gt_path = batch['gt_path'][i] if 'gt_path' in batch else key
+                raise DataError(f'{gt_path}: GT frame of {gt.shape[0]}x{gt.shape[1]}, but the '
+                                f'restored frame {key} is {pred.shape[0]}x{pred.shape[1]}; the '
+                                f'LQ size times the scale must equal the GT size (lq_folder and '
+                                f'gt_folder swapped?)')
             for metric in metrics.values():
                 metric.update(pred, gt, key=key)
             if save_dir:

@@ -10,6 +10,7 @@ All other sections are closed: an undeclared key is an error naming close
 matches. `docs/config.md` is generated from this table (`reference_markdown`).
 """
 import difflib
+import math
 from collections import namedtuple
 
 from edvr.errors import ConfigError
@@ -82,7 +83,7 @@ SETTINGS = {
 
 UNUSED = ('checkpoints_dir', 'is_train')
 _EXPECTED = {
-    'int': 'an integer', 'float': 'a number', 'bool': 'true or false', 'str': 'a string',
+    'int': 'an integer', 'float': 'a number', 'bool': 'true or false', 'str': 'a non-empty string',
     'list': 'a list', 'mapping': 'a mapping', 'section': 'a mapping', 'open': 'a mapping',
     'pair': 'two numbers (low, high), low < high', 'int_or_bool': 'an integer or false',
     'str_or_mapping': 'a folder or a mapping',
@@ -121,7 +122,7 @@ def _kind_ok(kind, value):
         'int': lambda v: _is_int(v),
         'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         'bool': lambda v: isinstance(v, bool),
-        'str': lambda v: isinstance(v, str),
+        'str': lambda v: isinstance(v, str) and bool(v.strip()),
         'list': lambda v: isinstance(v, (list, tuple)),
         'mapping': lambda v: isinstance(v, dict),
         'section': lambda v: isinstance(v, dict),
@@ -152,7 +153,14 @@ def _expected(setting):
     return text
 
 
+MAX_INT = 2 ** 32 - 1  # the largest seed; no count, size or interval is larger
+
+
 def _check_value(path, setting, value):
+    if setting.kind in ('int', 'int_or_bool') and _is_int(value) and not isinstance(value, bool) \
+            and abs(value) > MAX_INT:
+        raise ConfigError(f'{path}: expected {_expected(setting)} and at most {MAX_INT}, '
+                          f'got {value!r}')
     in_range = not isinstance(value, (int, float)) or isinstance(value, bool) or (
         (setting.low is None or value >= setting.low) and (setting.high is None or value <= setting.high))
     if not _kind_ok(setting.kind, value) or not in_range:
@@ -203,6 +211,26 @@ def loader_value(block, key):
     return _typed(SETTINGS[f'dataset.*.{key}'], block.get(key))
 
 
+def _check_finite(node, path=''):
+    """Refuse NaN and infinity anywhere in the config (no setting or argument means them)."""
+    if isinstance(node, dict):
+        for key, item in node.items():
+            _check_finite(item, f'{path}.{key}' if path else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _check_finite(item, f'{path}.{i}')
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f'{path}: expected a finite number, got {node!r}')
+
+
+def check_types(cfg):
+    """Check every declared key of ``cfg`` (type and range) and refuse NaN and infinity."""
+    if not isinstance(cfg, dict):
+        raise ConfigError(f'config: expected a mapping of settings, got {type(cfg).__name__}')
+    _check_finite(cfg)
+    _check_section('', cfg, is_open=False)
+
+
 def check_settings(cfg, training=True):
     """Check ``cfg`` against `SETTINGS` and the cross-checks; touches no file.
 
@@ -216,7 +244,7 @@ def check_settings(cfg, training=True):
     Raises:
         ConfigError: one line naming the key path, the value and what is expected.
     """
-    _check_section('', cfg, is_open=False)
+    check_types(cfg)
     dataset = cfg.get('dataset') or {}
     if training:  # no dataset.train: reported when the datasets are built
         if dataset.get('train') and cfg.get('total_iters') is None and cfg.get('epochs') is None:

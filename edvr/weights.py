@@ -71,6 +71,8 @@ def read_state(path, what='weights'):
     The file is read by `read_paddle_pickle`, which refuses any pickle that asks
     for more than arrays and plain containers, so a crafted file runs no code.
     """
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise WeightsError(f'{what}: expected a .pdparams file, got {path!r}')
     if not os.path.isfile(path):
         raise WeightsError(f'{path}: {what} file not found')
     state = read_paddle_pickle(path)
@@ -116,25 +118,47 @@ def read_checkpoint(path):
 
 
 def set_generator_state(net, state, path):
-    """Set ``state`` into ``net`` after checking every key and shape.
+    """Set ``state`` into ``net`` after checking every key, shape and value.
+
+    Floating-point values of another precision are converted to the network's.
 
     Raises WeightsError naming ``path`` and listing missing, unexpected and
-    mismatched keys.
+    mismatched keys, values of the wrong type, and NaN or infinite values.
     """
     own = net.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     mismatched = [f'{k} {_shape(state[k])} vs model {list(own[k].shape)}'
                   for k in own if k in state and _shape(state[k]) != list(own[k].shape)]
+    wrong_type, not_finite = [], []
+    for k in own:
+        if k in state and _shape(state[k]) == list(own[k].shape):
+            values = np.asarray(state[k])
+            if values.dtype.kind not in ('f' if 'float' in str(own[k].dtype) else 'iub'):
+                wrong_type.append(f'{k} {values.dtype} vs model {str(own[k].dtype).split(".")[-1]}')
+            elif values.dtype.kind == 'f' and not np.isfinite(values).all():
+                not_finite.append(k)
     problems = []
     for label, keys in (('missing', missing), ('unexpected', unexpected),
-                        ('shape mismatch', mismatched)):
+                        ('shape mismatch', mismatched), ('type mismatch', wrong_type),
+                        ('NaN or infinite values', not_finite)):
         if keys:
             shown = '; '.join(keys[:6]) + (f'; ... ({len(keys)} in all)' if len(keys) > 6 else '')
             problems.append(f'{label}: {shown}')
     if problems:
         raise WeightsError(f'{path}: weights do not fit the configured network ({" | ".join(problems)})')
-    net.set_state_dict(state)
+    net.set_state_dict({k: _as_dtype_of(v, own[k]) for k, v in state.items()})
+
+
+def _as_dtype_of(values, tensor):
+    """``values`` in the dtype of the network's ``tensor`` (weights saved as float64 or
+    float16 load into a float32 network)."""
+    try:
+        dtype = np.dtype(str(tensor.dtype).split('.')[-1])
+    except TypeError:  # a dtype numpy lacks (bfloat16): Paddle converts it
+        return values
+    values = np.asarray(values)
+    return values if values.dtype == dtype else values.astype(dtype)
 
 
 def latest_checkpoint(folder):

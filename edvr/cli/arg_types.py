@@ -126,6 +126,15 @@ def path_text(text):
     return text
 
 
+def input_folder(text):
+    """A folder to read: a path that, if it exists, is a folder (a missing one is the
+    command's own message)."""
+    text = path_text(text)
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f'expected a folder, got the file {text!r}')
+    return text
+
+
 def video_output(text):
     """An output video whose container the encoder writes."""
     from edvr.deploy.encoder import CONTAINERS

@@ -8,6 +8,7 @@ import sys
 
 from edvr.cli import arg_types
 from edvr.cli.command import parse_and_run
+from edvr.errors import EDVRError
 
 
 def build_parser():
@@ -28,6 +29,9 @@ def run(args):
     from edvr.config import find_config, load_config
     from edvr.settings import input_paths
     from edvr.utils.writer import refuse_overlap
+    if args.load and args.model_path:
+        raise EDVRError(f'--model_path {args.model_path} and --load {args.load}: give one (an '
+                        f'exported model, or weights for the config\'s network)')
     args.config_file = find_config(args.config_file)
     cfg = load_config(args.config_file)
     refuse_overlap([('-o', args.output)], [('-c', args.config_file), ('--load', args.load),

@@ -93,8 +93,9 @@ def run_video(args):
     from edvr.utils.output_paths import check_output_folder
     check_output_folder(args.root, '--root')
     template = find_config(args.config_template) if args.lq else None
-    if template:
-        read_video_template(template)  # a bad template stops us before any frame is written
+    if template:  # a bad template, or too few frames to train on, stops us before any write
+        _, dataset = read_video_template(template)
+        _check_enough_frames(args, int(dataset.get('num_frames') or 1), template)
     report = prepare_video(args.video, args.root, args.clip, args.lq, args.degradation,
                            args.step, args.max_frames)
     state = 'already complete; kept' if report['skipped'] else f'{report["frames"]} frames written'
@@ -103,6 +104,21 @@ def run_video(args):
     if report['lq']:
         config = write_video_config(template, args.root, report)
         print(f'train on it: python tools/main.py -c {config}')
+
+
+def _check_enough_frames(args, need, template):
+    """Refuse a --lq clip shorter than the training config's num_frames (when the video
+    says how many frames it has)."""
+    from edvr.utils.video_reader import open_video
+    capture, (count, _, _, _) = open_video(args.video)
+    capture.release()
+    kept = -(-count // args.step)
+    if args.max_frames:
+        kept = min(kept, args.max_frames)
+    if count and kept < need:
+        raise ConfigError(f'{args.video}: {kept} frame(s) kept (--step {args.step}, --max-frames '
+                          f'{args.max_frames}), but training with {os.path.basename(template)} '
+                          f'takes clips of at least {need} frames (num_frames)')
 
 
 def run_pack(args):
@@ -140,7 +156,7 @@ def build_parser():
     demo.set_defaults(func=run_demo)
 
     reds = sub.add_parser('reds', help='lay out the official REDS archives (val -> clips 240-269)')
-    reds.add_argument('--src', required=True, type=arg_types.path_text, help='folder holding the extracted archives')
+    reds.add_argument('--src', required=True, type=arg_types.input_folder, help='folder holding the extracted archives')
     reds.add_argument('--root', default='data/REDS', type=arg_types.path_text, help='output folder')
     reds.add_argument('--mode', choices=('symlink', 'copy', 'move'), default='symlink',
                       help='how clip folders get into --root (default symlink: no extra disk)')
@@ -157,7 +173,7 @@ def build_parser():
     reds.set_defaults(func=run_reds)
 
     vimeo = sub.add_parser('vimeo90k', help='meta files and BI/BD x4 LQ of Vimeo-90K septuplets')
-    vimeo.add_argument('--src', required=True, type=arg_types.path_text, help='the extracted vimeo_septuplet folder')
+    vimeo.add_argument('--src', required=True, type=arg_types.input_folder, help='the extracted vimeo_septuplet folder')
     vimeo.add_argument('--root', default=None, type=arg_types.path_text, help='output folder (default: parent of --src)')
     vimeo.add_argument('--splits', default='train,test', help='train, test or train,test')
     vimeo.add_argument('--degradations', type=_degradations, default=('BI', 'BD'),
@@ -168,7 +184,7 @@ def build_parser():
     for name, root in (('vid4', 'data/Vid4'), ('udm10', 'data/udm10')):
         testset = sub.add_parser(name, help=f'BIx4/BDx4 LQ of {name} from its GT clips')
         testset.add_argument('--root', default=root, type=arg_types.path_text, help='folder with GT/<clip>/<frame>.png')
-        testset.add_argument('--gt', default=None, type=arg_types.path_text, help='GT folder if not <root>/GT')
+        testset.add_argument('--gt', default=None, type=arg_types.input_folder, help='GT folder if not <root>/GT')
         testset.add_argument('--degradations', type=_degradations, default=('BI', 'BD'))
         _common(testset)
         testset.set_defaults(func=run_testset)
@@ -188,7 +204,7 @@ def build_parser():
     video.set_defaults(func=run_video)
 
     pack = sub.add_parser('pack', help='pack a folder of clips into a fast LMDB frame store')
-    pack.add_argument('src', type=arg_types.path_text, help='folder of clip folders (e.g. data/REDS/train_sharp/X4)')
+    pack.add_argument('src', type=arg_types.input_folder, help='folder of clip folders (e.g. data/REDS/train_sharp/X4)')
     pack.add_argument('out', type=arg_types.path_text, help='store to write (e.g. data/REDS/train_sharp_X4.lmdb)')
     pack.add_argument('--codec', choices=('raw', 'png'), default='raw',
                       help='raw: uint8 pixels, crops read only what they need (default); '
@@ -206,6 +222,9 @@ def clip_name(text):
 
 
 def _run(args):
+    from edvr.utils.output_paths import check_output_folder
+    if getattr(args, 'root', None):  # every sub-command writes under --root: a folder
+        check_output_folder(args.root, '--root')
     with stopping.task(f'prepare {args.command}', 'finished outputs are kept, unfinished ones '
                        'removed; the same command completes the rest'):
         return args.func(args)

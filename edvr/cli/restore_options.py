@@ -31,6 +31,9 @@ def add_restore_options(parser):
 def restore_options(args):
     """The `Predictor` keyword arguments those options give (checked together first);
     --runtime is passed on for an exported model only."""
+    if getattr(args, 'model_path', None) and getattr(args, 'load', None):
+        raise ConfigError(f'--model_path {args.model_path} and --load {args.load}: give one '
+                          f'(an exported model, or weights for the config\'s network)')
     if args.tile is not None and args.tile_overlap >= args.tile:
         raise ConfigError(f'--tile_overlap {args.tile_overlap}: expected less than --tile '
                           f'{args.tile}')

@@ -13,6 +13,7 @@ from edvr.cli.command import parse_and_run
 from edvr.config import find_config, load_config
 from edvr.errors import EDVRError, Stopped
 from edvr.settings import check_settings, input_paths, value
+from edvr.utils.stopping import SignalStop
 from edvr.utils.output_paths import check_output_folder, full_disk_raises, write_atomic
 
 
@@ -55,6 +56,11 @@ def run(args):
     if args.resume == 'auto':
         join_process_group()  # rank 0 looks, every rank resumes the same file
         args.resume = decide_on_rank0(auto_resume_checkpoint, cfg, args.config_file)
+        if args.evaluate_only and not args.resume:
+            raise EDVRError(f'--evaluate-only --resume auto: no checkpoint of '
+                            f'{os.path.basename(args.config_file)} in output_dir '
+                            f'{value(cfg, "output_dir")} to evaluate; give --resume CHECKPOINT '
+                            f'or --load WEIGHTS')
         print(f'--resume auto: {args.resume or "no checkpoint found, starting a new run"}')
     if args.resume and args.load:
         raise EDVRError('--resume and --load: give one (a checkpoint already holds the weights)')
@@ -68,13 +74,49 @@ def run(args):
         refuse_overlap([('output_dir', run_folder(cfg, args.config_file))],
                        input_paths(cfg) + [('--load', args.load), ('--resume', args.resume)])
     prepare_demo_data(cfg)
-    trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume, load=args.load,
-                      amp=args.amp, amp_level=args.amp_level, evaluate_only=args.evaluate_only,
-                      notes=notes)
-    try:
-        return _train_and_report(trainer, args)
-    finally:
-        trainer.close()
+    resumed_in = os.path.dirname(os.path.abspath(args.resume)) \
+        if args.resume and not args.evaluate_only else None
+    before = _sizes(resumed_in)
+    from edvr.utils.writer import removed_if_failed
+    with removed_if_failed(value(cfg, 'output_dir')):  # a new output_dir goes if left empty
+        trainer = Trainer(cfg, args.config_file, seed=args.seed, resume=args.resume,
+                          load=args.load, amp=args.amp, amp_level=args.amp_level,
+                          evaluate_only=args.evaluate_only, notes=notes)
+        started_at = trainer.current_iter
+        try:
+            return _train_and_report(trainer, args)
+        except (EDVRError, SignalStop):  # an error, or a stop of an evaluation
+            if trainer.rank == 0 and trainer.current_iter == started_at:
+                _undo_run_folder(trainer.run_dir, before)
+            raise
+        finally:
+            trainer.close()
+
+
+def _sizes(folder):
+    """{file name: size} of the files in ``folder`` (None if there is no such folder)."""
+    if not folder or not os.path.isdir(folder):
+        return None
+    return {n: os.path.getsize(os.path.join(folder, n)) for n in os.listdir(folder)
+            if os.path.isfile(os.path.join(folder, n))}
+
+
+def _undo_run_folder(run_dir, before):
+    """A run that failed or was stopped before completing an iteration leaves no trace: its
+    new run folder goes (unless weights were written into it), or a resumed run's folder
+    gets back the files and log it had (``before``: `_sizes` of it when the command started)."""
+    import shutil
+    if before is None:
+        written = [n for _, _, names in os.walk(run_dir) for n in names if n.endswith('.pdparams')]
+        if not written:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name, size in (_sizes(run_dir) or {}).items():
+        path = os.path.join(run_dir, name)
+        if name not in before:
+            os.remove(path)
+        elif size > before[name] and name.endswith('.txt'):  # the log of this attempt
+            os.truncate(path, before[name])
 
 
 def _train_and_report(trainer, args):

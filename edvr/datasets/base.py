@@ -30,9 +30,8 @@ class BaseVSRDataset(paddle.io.Dataset):
     def __init__(self, preprocess=None):
         super().__init__()
         where = f'{type(self).__name__}.preprocess'
-        self.preprocess = [
-            build_from_config(cfg, PREPROCESS, where=f'{where}.{i}')
-            if isinstance(cfg, dict) else cfg
+        self.preprocess = [  # configs are built; ops built already (callables) are kept
+            cfg if callable(cfg) else build_from_config(cfg, PREPROCESS, where=f'{where}.{i}')
             for i, cfg in enumerate(preprocess or [])]
         self.data_infos = []
 

@@ -7,11 +7,13 @@ Frames are read the way PaddleGAN reads them: ``cv2.imread`` with flag -1
 import os
 
 import cv2
+import numpy as np
 
 from edvr.datasets.packed import read_frame
 from edvr.errors import ConfigError, DataError
 from edvr.registry import PREPROCESS
-from edvr.utils.output_paths import replace_atomically
+from edvr.utils.output_paths import write_atomic
+from edvr.utils.writer import make_folders
 
 
 def read_image(path, flag=-1, to_rgb=True):
@@ -52,14 +54,14 @@ def write_image(path, img, from_rgb=True):
         from_rgb: the image is RGB and is converted to OpenCV's BGR first.
     """
     path = str(path)
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    make_folders(os.path.dirname(path) or '.')
     if from_rgb and img.ndim == 3 and img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
     ext = os.path.splitext(path)[1]
     ok, data = cv2.imencode(ext, img)
     if not ok:
         raise DataError(f'{path}: cannot encode image of shape {img.shape}')
-    replace_atomically(path, data.tofile)
+    write_atomic(path, data.tobytes())
 
 
 @PREPROCESS.register
@@ -78,7 +80,7 @@ class ReadImageSequence:
         backend: accepted for config compatibility; only OpenCV (None) exists.
 
     Raises:
-        DataError: a frame is missing or corrupt, or frames differ in size.
+        DataError: a frame is missing or corrupt, not 8-bit, or frames differ in size.
     """
 
     def __init__(self, key='gt', flag=-1, to_rgb=True, backend=None):
@@ -96,6 +98,10 @@ class ReadImageSequence:
         paths = [str(p) for p in paths]
         read = read_frame if results.get('io_backend') == 'lmdb' else read_image
         frames = [read(p, self.flag, self.to_rgb) for p in paths]
+        for path, frame in zip(paths, frames):
+            if frame.dtype != np.uint8:  # 16-bit PNGs would be scaled as if 8-bit
+                raise DataError(f'{path}: a {frame.dtype.itemsize * 8}-bit frame; expected '
+                                f'8-bit frames like the rest of the dataset')
         for path, frame in zip(paths[1:], frames[1:]):
             if frame.shape != frames[0].shape:
                 raise DataError(f'{path}: frame of shape {frame.shape} differs from '

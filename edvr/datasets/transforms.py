@@ -47,9 +47,9 @@ class Transforms:
     def __init__(self, pipeline, input_keys, output_keys=None):
         self.input_keys = list(input_keys)
         self.output_keys = list(output_keys) if output_keys is not None else None
-        self.transforms = [
-            build_from_config(cfg, TRANSFORMS, where=f'Transforms.pipeline.{i}')
-            if isinstance(cfg, dict) else cfg
+        self.transforms = [  # configs are built; transforms built already are kept
+            cfg if callable(cfg) else build_from_config(cfg, TRANSFORMS,
+                                                        where=f'Transforms.pipeline.{i}')
             for i, cfg in enumerate(pipeline)]
 
     def __call__(self, results):
@@ -207,6 +207,10 @@ class NormalizeSequence:
                               f'got {data_format!r}')
         self.mean = np.asarray(mean, dtype=np.float32).reshape(-1)
         self.std = np.asarray(std, dtype=np.float32).reshape(-1)
+        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.std))
+                and np.all(self.std != 0)):
+            raise ConfigError(f'NormalizeSequence: mean {mean!r}, std {std!r}; expected finite '
+                              f'numbers and no std of 0 (frames are divided by std)')
         self.data_format = data_format
         self.to_rgb = to_rgb
         self.keys = keys

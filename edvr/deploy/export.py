@@ -196,7 +196,7 @@ def export_model(cfg, weights=None, inputs_size='1,5,3,180,320', output_dir='inf
     shapes = parse_inputs_size(inputs_size)
     entries = list(value(cfg, 'export_model') or value({}, 'export_model'))  # [] means the default
     needed = sum(int(e.get('inputs_num', 1)) for e in entries)
-    if len(shapes) < needed:
+    if len(shapes) != needed:
         raise ConfigError(f'--inputs_size {inputs_size!r}: {len(shapes)} shape(s) given, the '
                           f'config\'s export_model needs {needed}')
     model = build_from_config(cfg.get('model'), MODELS, where='model')

@@ -15,10 +15,18 @@ from edvr.utils.writer import refuse_overlap
 def _check_input_frames(input_dir):
     """The clip's frame names, after reading every frame once (a bad one stops us before any write)."""
     if not os.path.isdir(input_dir):
-        raise DataError(f'{input_dir}: input folder not found')
+        found = 'is a file, expected a folder of frames' if os.path.exists(input_dir) else \
+            'input folder not found'
+        raise DataError(f'{input_dir}: {found}')
     names = list_frames(input_dir)
     if not names:
         raise DataError(f'{input_dir}: no image frames in this folder')
+    stems = {}
+    for name in names:  # each frame is written as <stem>.png: two inputs must not share one
+        other = stems.setdefault(os.path.splitext(name)[0], name)
+        if other != name:
+            raise DataError(f'{os.path.join(input_dir, name)} and {other}: two frames of one name '
+                            f'(both would be written as {os.path.splitext(name)[0]}.png); keep one')
     shape = None
     for name in names:
         frame_shape = read_image(os.path.join(input_dir, name), flag=1).shape
@@ -47,11 +55,11 @@ def restore_folder(predictor, input_dir, output_dir):
     """
     refuse_overlap([('--output_path', output_dir)], [('--input', input_dir)])
     names = _check_input_frames(input_dir)
+    check_output_folder(output_dir, '--output_path')
     parent = os.path.dirname(os.path.abspath(output_dir))
     if not os.path.isdir(parent):
         raise DataError(f'{output_dir}: its parent folder {parent} does not exist')
-    check_output_folder(output_dir, '--output_path')
-    os.makedirs(output_dir, exist_ok=True)
+    writer.make_folders(output_dir)
     writer.remove_stale(output_dir)
     frames = (read_image(os.path.join(input_dir, n), flag=1) for n in names)
     staged = []

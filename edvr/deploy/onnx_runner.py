@@ -31,7 +31,12 @@ def onnx_session(onnx_path, num_threads=None):
     options.log_severity_level = 3
     if num_threads:
         options.intra_op_num_threads = int(num_threads)
-    return ort.InferenceSession(onnx_path, options, providers=['CPUExecutionProvider'])
+    try:
+        return ort.InferenceSession(onnx_path, options, providers=['CPUExecutionProvider'])
+    except Exception as exc:  # onnxruntime's own types: the file is not a model it can run
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f'{onnx_path}: not an ONNX model onnxruntime can run ({detail}); '
+                           f'convert it again (tools/export_model.py --onnx)') from None
 
 
 def run_onnx(session, frames):

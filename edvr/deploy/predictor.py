@@ -126,6 +126,9 @@ class Predictor:
         runner, info, info_file, self.runtime = open_exported(
             model_path, device, num_threads, runtime, feature_cache_mib)
         num_frames = info.get('num_frames') or runner.input_frames()
+        if runner.input_frames() not in (None, num_frames):
+            raise WeightsError(f'{info_file}: num_frames {num_frames}, but the program takes '
+                               f'{runner.input_frames()} frames; re-export the model')
         if not num_frames:
             raise WeightsError(f'{model_path}: frames per window unknown (no {info_file or "info"} '
                                f'file and a dynamic time axis); re-export the model')
@@ -155,6 +158,7 @@ class Predictor:
         from edvr import components  # noqa: F401  (registers every component)
         from edvr.config import load_config
         from edvr.registry import NETWORKS, build_from_config
+        from edvr.settings import check_types
         from edvr.weights import load_generator_weights
 
         check_options(num_threads=num_threads, ensemble=ensemble, tile=tile,
@@ -166,6 +170,7 @@ class Predictor:
         paddle.set_device('cpu' if card == 'cpu' else f'gpu:{card}')
         if isinstance(cfg, (str, os.PathLike)):
             cfg = load_config(str(cfg), overrides)
+        check_types(cfg)  # a mapping given directly is checked like a file
         net_cfg = (cfg.get('model') or {}).get('generator')
         net = build_from_config(net_cfg, NETWORKS, where='model.generator')
         load_generator_weights(net, weights)
@@ -203,6 +208,9 @@ class Predictor:
             float32 ndarray (b, c, h * scale, w * scale).
         """
         lq = lq.numpy() if hasattr(lq, 'numpy') else np.asarray(lq)
+        if lq.ndim != 5 or lq.shape[1] != self.num_frames or lq.shape[2] != 3:
+            raise DataError(f'Predictor.restore: expected (b, {self.num_frames}, 3, h, w) frames, '
+                            f'got shape {lq.shape}')
         if hasattr(self.runner, 'start_window'):
             self.runner.start_window()
         if not self.ensemble:
@@ -224,6 +232,9 @@ class Predictor:
         out, scale = run_padded(self.runner, lq, self.size_multiple)
         if self.scale is None:
             self.scale = scale
+        elif scale != self.scale:  # an .edvr.yml that does not describe its program
+            raise WeightsError(f'the model upscales {scale}x but its .edvr.yml says scale '
+                               f'{self.scale}; re-export the model')
         return out
 
     def run(self, frames):

@@ -11,6 +11,7 @@ from edvr.deploy.feature_cache import FeatureCache
 from edvr.deploy.model_info import read_model_info
 from edvr.errors import ConfigError, WeightsError
 from edvr.utils.device import available_cores, env_threads, set_cpu_threads
+from edvr.utils.inference_files import program_input_shape
 from edvr.utils.paddle_compat import inference_config, readable_program, tensorrt_refusal
 
 # Memory the dygraph back end may keep per-frame features in (EDVR-M at LR 180x320: ~19 MiB
@@ -69,6 +70,7 @@ class InferenceRunner:
         card = parse_device(device)
         config = inference_config(program, params, None if card == 'cpu' else card,
                                   default_threads(num_threads))
+        self.program = program
         self.predictor = inference.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
@@ -76,6 +78,8 @@ class InferenceRunner:
     def input_frames(self):
         """The model's fixed frame count, or None if the program leaves it open."""
         shape = self.input.shape()
+        if len(shape) != 5:  # a PIR predictor shows no shape before the first run
+            shape = program_input_shape(self.program) or []
         return int(shape[1]) if len(shape) == 5 and shape[1] > 0 else None
 
     def __call__(self, x):

@@ -122,7 +122,8 @@ class _PNGFolder:
         ok, data = cv2.imencode('.png', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         if not ok:
             raise DataError(f'{self.folder}: cannot encode frame {len(self.names)} as PNG')
-        data.tofile(os.path.join(self.staging, name))
+        with open(os.path.join(self.staging, name), 'wb') as f:
+            f.write(data.tobytes())
         self.names.append(name)
 
     def commit(self):

@@ -6,6 +6,7 @@ The writing itself is `edvr.utils.writer` (temporary name beside the target, the
 import contextlib
 import errno
 import os
+import re
 
 from edvr.errors import EDVRError
 from edvr.utils.writer import replace_atomically
@@ -14,9 +15,18 @@ __all__ = ['check_output_folder', 'full_disk_raises', 'is_disk_full', 'replace_a
            'write_atomic', 'written_unless_disk_full']
 
 
+# numpy's ``tofile`` reports a short write without an errno
+_SHORT_WRITE = re.compile(r'^\d+ requested and \d+ written$')
+
+
 def is_disk_full(exc):
-    """True if ``exc`` is an OSError for a full disk or an exhausted quota."""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    """True if ``exc`` is an OSError for a full disk or an exhausted quota (or a short write)."""
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = exc.strerror or (str(exc.args[0]) if exc.args else '')
+    return exc.errno is None and bool(_SHORT_WRITE.match(text))
 
 
 def written_unless_disk_full(write, *args):

@@ -182,7 +182,8 @@ def readable_program(program):
 
 
 def inference_config(program, params, gpu_card=None, num_threads=1):
-    """A ``paddle.inference.Config`` for an exported model.
+    """A ``paddle.inference.Config`` for an exported model, whose files are read first
+    (`edvr.utils.inference_files`: a damaged one is a one-line WeightsError).
 
     Args:
         program, params: the model's files (``.json`` or ``.pdmodel``; ``.pdiparams``).
@@ -190,6 +191,9 @@ def inference_config(program, params, gpu_card=None, num_threads=1):
         num_threads: CPU math threads.
     """
     from paddle import inference
+
+    from edvr.utils.inference_files import check_model_files
+    check_model_files(program, params)  # damaged files: one line, before Paddle's C++ reads them
     config = inference.Config(program, params)
     if gpu_card is not None:
         config.enable_use_gpu(256, gpu_card)

@@ -12,13 +12,17 @@ and exits with 128 + the signal number (143, 130). Repeats of the signal
 while cleaning up are ignored.
 
 Paddle installs its own SIGTERM handler (a fatal-signal report) when it is
-imported, which happens after a tool has started; `ensure_installed` puts ours
-back and is called by the writers and by the long loops before they start.
-Training has its own handler (`edvr.engine.stop_signals`): it saves a
-checkpoint first.
+imported, which happens after a tool has started; while a command runs, ours
+is put back right after that import (`_ReinstallAfterImport`), so every part of
+every tool (loops that write nothing, too) stops clean; `ensure_installed` does
+it again before each write. Training has its own handler
+(`edvr.engine.stop_signals`): it saves a checkpoint first.
 """
 import contextlib
+import importlib.abc
+import importlib.util
 import signal
+import sys
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _state = {'active': False, 'stopping': False, 'what': None, 'kept': None, 'previous': {}}
@@ -67,6 +71,32 @@ def ensure_installed():
                 signal.signal(sig, _handle)
 
 
+class _ReinstallAfterImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; when ``paddle`` is imported, wraps its loading so that our
+    handlers come back as soon as Paddle's import has replaced them."""
+
+    MODULE = 'paddle'
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.MODULE:
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)  # once; and find the real module without us
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, 'loader', None)
+        if loader is None or not hasattr(loader, 'exec_module'):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module):
+            try:
+                run(module)
+            finally:
+                ensure_installed()
+        loader.exec_module = exec_module
+        return spec
+
+
 @contextlib.contextmanager
 def handled_stops():
     """Within this block SIGINT/SIGTERM raise `SignalStop`; earlier handlers come back after it."""
@@ -76,9 +106,16 @@ def handled_stops():
             previous[sig] = signal.signal(sig, _handle)
     outer = dict(_state)
     _state.update(active=True, stopping=False, what=None, kept=None)
+    finder = None
+    if _ReinstallAfterImport.MODULE not in sys.modules:
+        finder = _ReinstallAfterImport()
+        sys.meta_path.insert(0, finder)
     try:
         yield
     finally:
+        if finder is not None:
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(finder)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _state.update(outer)

@@ -13,8 +13,13 @@ half-written one. Temporary names are hidden and carry the writing process's id,
   run killed with SIGKILL or a power cut) from every folder it writes into
   (`remove_stale`).
 
+Folders a command creates for its outputs (`make_folders`, and the parents
+`staged_folder` creates) are removed again, if still empty, when the command fails
+or is stopped (`undo_created`, called by `edvr.cli.command`).
+
 `refuse_overlap` checks, before any work starts, that no output of a command
-is, contains or lies inside one of its inputs (through symlinks and hard links).
+is, contains or lies inside one of its inputs (through symlinks and hard links),
+nor another of its outputs.
 """
 import atexit
 import contextlib
@@ -30,6 +35,7 @@ MARK = '.tmp-'
 _TEMPORARY = re.compile(r'^\..*' + re.escape(MARK) + r'(\d+)-\d+')
 _serial = itertools.count()
 _live = set()  # this process's temporaries not yet renamed or removed
+_created = []  # folders this command created (removed again if it fails while they are empty)
 
 
 def temporary_path(path):
@@ -98,6 +104,30 @@ def discard_all():
         discard(tmp)
 
 
+def make_folders(path):
+    """``os.makedirs(path, exist_ok=True)``, remembering the folders it creates: if the
+    command then fails or is stopped, those still empty are removed (`undo_created`)."""
+    new, folder = [], os.path.abspath(path)
+    while not os.path.lexists(folder):
+        new.append(folder)
+        folder = os.path.dirname(folder)
+    os.makedirs(path, exist_ok=True)
+    _created.extend(new)
+
+
+def undo_created():
+    """Remove the folders `make_folders` created that are still empty (a failed command)."""
+    for folder in sorted(_created, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # only empty folders go
+    _created.clear()
+
+
+def keep_created():
+    """Forget the created folders: the command succeeded."""
+    _created.clear()
+
+
 def _fsync(path):
     if os.path.isfile(path):
         with open(path, 'rb+') as f:
@@ -161,7 +191,7 @@ def staged_folder(path):
     from edvr.utils import stopping
     stopping.ensure_installed()
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
+    make_folders(parent)
     remove_stale(parent)
     tmp = temporary_path(path)
     try:
@@ -244,8 +274,21 @@ def _same(a, b, ra, rb):
         return False
 
 
+def _relation(a, b, contains=True):
+    """'is', 'lies inside' or 'contains' for paths ``a`` and ``b``, or None."""
+    ra, rb = _resolved(a), _resolved(b)
+    if _same(a, b, ra, rb):
+        return 'is'
+    if _inside(ra, rb):
+        return 'lies inside'
+    if contains and _inside(rb, ra):
+        return 'contains'
+    return None
+
+
 def refuse_overlap(outputs, inputs, contains=True):
-    """Raise a one-line EDVRError if an output is, contains or lies inside an input.
+    """Raise a one-line EDVRError if an output is, contains or lies inside an input, or
+    is, contains or lies inside another output.
 
     Args:
         outputs: (label, path) pairs of what the command writes (files or folders
@@ -254,21 +297,17 @@ def refuse_overlap(outputs, inputs, contains=True):
         contains: also refuse an output folder that contains an input (False for a
             root that only receives sub-folders of fixed names beside its inputs).
     """
-    for out_label, out in outputs:
-        if out is None:
-            continue
-        r_out = _resolved(out)
+    given = [(label, path) for label, path in outputs if path is not None]
+    for i, (label, path) in enumerate(given):
+        for other_label, other in given[i + 1:]:
+            relation = _relation(path, other)
+            if relation:
+                raise EDVRError(f'{label} {path}: {relation} {other_label} {other}; give '
+                                f'outputs that do not overlap')
+    for out_label, out in given:
         for in_label, src in inputs:
-            if src is None:
-                continue
-            r_src = _resolved(src)
-            if _same(out, src, r_out, r_src):
-                relation = 'is'
-            elif _inside(r_out, r_src):
-                relation = 'lies inside'
-            elif contains and _inside(r_src, r_out):
-                relation = 'contains'
-            else:
+            relation = src is not None and _relation(out, src, contains)
+            if not relation:
                 continue
             raise EDVRError(f'{out_label} {out}: {relation} the input {in_label} {src}; '
                             f'write the output elsewhere (inputs are never written over)')

@@ -8,6 +8,7 @@ dict {slot: value} when a mistake involves two arguments (an output equal to an 
 """
 import os
 import pickle
+import re
 import shutil
 from collections import namedtuple
 
@@ -66,6 +67,28 @@ def _huge_array(case, name):
     return _write(case, name, pickle.dumps({'generator': {'w': Huge()}}, protocol=2))
 
 
+def _fifo(case, name):
+    path = os.path.join(case, name)
+    os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    return path
+
+
+def _weights_where(world, case, name, change):
+    """The world's weights with every array passed through ``change``."""
+    from edvr.utils.safe_pickle import read_paddle_pickle
+    state = read_paddle_pickle(world['weights'])['generator']
+    path = os.path.join(case, name)
+    with open(path, 'wb') as f:
+        pickle.dump({'generator': {k: change(v) for k, v in state.items()}}, f, protocol=2)
+    return path
+
+
+def _nan(values):
+    values = values.copy()
+    values.flat[0] = float('nan')
+    return values
+
+
 def copy(world_file, case, name):
     path = os.path.join(case, name)
     shutil.copy(world_file, path)
@@ -98,6 +121,11 @@ CONFIG = PATH_COMMON + [
     Wrong('key twice', _config_twice, 'written twice', True),
     Wrong('a list', lambda w, c: _write(c, 'list.yaml', b'- 1\n- 2\n'), 'list.yaml'),
     Wrong('huge', lambda w, c: _write(c, 'huge.yaml', b'a: 1\n' * (4 << 20)), 'huge.yaml'),
+    Wrong('a FIFO', lambda w, c: _fifo(c, 'pipe.yaml'), 'not a regular file', True),
+    Wrong('tab indentation', lambda w, c: _write(c, 'tab.yaml', b'model:\n\tname: x\n'),
+          'tab.yaml'),
+    Wrong('UTF-16', lambda w, c: _write(c, 'u16.yaml', 'total_iters: 3\n'.encode('utf-16')),
+          'u16.yaml'),
 ]
 
 WEIGHTS = PATH_COMMON + [
@@ -112,6 +140,9 @@ WEIGHTS = PATH_COMMON + [
     Wrong('other network', lambda w, c: _write(c, 'other.pdparams', pickle.dumps(
         {'generator': {'conv.weight': __import__('numpy').zeros(3, 'float32')}}, protocol=2)),
         'other.pdparams'),
+    Wrong('a NaN value', lambda w, c: _weights_where(w, c, 'nan.pdparams', _nan), 'NaN'),
+    Wrong('whole numbers', lambda w, c: _weights_where(w, c, 'int.pdparams',
+                                                        lambda v: v.astype('int64')), 'int64'),
 ]
 
 TORCH = PATH_COMMON + [
@@ -132,8 +163,35 @@ def _model_with(world, case, ext, data):
     return os.path.join(folder, 'tiny')
 
 
+def _model_cut(world, case, ext):
+    with open(world['model'] + ext, 'rb') as f:
+        data = f.read()
+    return _model_with(world, case, ext, data[:len(data) // 2])
+
+
+def _model_info_says(world, case, change):
+    with open(world['model'] + '.edvr.yml', encoding='utf-8') as f:
+        text = f.read()
+    return _model_with(world, case, '.edvr.yml', change(text))
+
+
+def _onnx_broken(world, case):
+    prefix = _model_with(world, case, '.onnx', b'\x08\x07\x12\x0bpaddle2onnx' + b'\x00' * 20)
+    return prefix + '.onnx'
+
+
 MODEL = PATH_COMMON + [
     Wrong('folder without a model', lambda w, c: _dir(c, 'nomodel'), 'nomodel', True),
+    Wrong('weights truncated', lambda w, c: _model_cut(w, c, '.pdiparams'), 'tiny.pdiparams',
+          True),
+    Wrong('weights of a pickle', lambda w, c: _model_with(w, c, '.pdiparams', open(
+        w['weights'], 'rb').read()), 'tiny.pdiparams'),
+    Wrong('program truncated', lambda w, c: _model_cut(w, c, '.json'), 'tiny.json'),
+    Wrong('description says scale 3', lambda w, c: _model_info_says(
+        w, c, lambda t: re.sub(r'scale: \d+', 'scale: 3', t)), 'scale 3'),
+    Wrong('description says 7 frames', lambda w, c: _model_info_says(
+        w, c, lambda t: re.sub(r'num_frames: \d+', 'num_frames: 7', t)), 'num_frames 7'),
+    Wrong('an ONNX file that is not one', _onnx_broken, 'tiny.onnx'),
     Wrong('description broken', lambda w, c: _model_with(w, c, '.edvr.yml', b'num_frames: [5\n'),
           'tiny.edvr.yml', True),
     Wrong('description wrong', lambda w, c: _model_with(w, c, '.edvr.yml', b'num_frames: 0\n'),
@@ -171,6 +229,15 @@ def _frame_other_size(world, case):
     return folder
 
 
+def _frame_twice(world, case):
+    import cv2
+    folder = os.path.join(case, 'frames')
+    shutil.copytree(world['frames'], folder)
+    first = sorted(os.listdir(folder))[1]
+    cv2.imwrite(os.path.join(folder, first[:-4] + '.jpg'), cv2.imread(os.path.join(folder, first)))
+    return folder
+
+
 FRAMES = PATH_COMMON + [
     Wrong('a file', lambda w, c: copy(w['cfg'], c, 'file'), 'file', True),
     Wrong('empty folder', lambda w, c: _dir(c, 'nothing'), 'nothing', True),
@@ -178,6 +245,7 @@ FRAMES = PATH_COMMON + [
     Wrong('not an image', lambda w, c: _frames_with(w, c, '00000009.png', b'not a png'),
           '00000009.png'),
     Wrong('frames of two sizes', _frame_other_size, 'shape'),
+    Wrong('one name twice (.png and .jpg)', _frame_twice, 'two frames of one name', True),
 ]
 
 VIDEO = PATH_COMMON + [
@@ -215,8 +283,14 @@ OUT_FOLDER = OUT_COMMON + [
     Wrong('a file', lambda w, c: copy(w['cfg'], c, 'out'), 'out', True),
 ]
 
+def _same_outputs(world, case):
+    path = os.path.join(case, 'out.mp4')
+    return {'-o': path, '--frames_out': path}
+
+
 OUT_VIDEO = OUT_COMMON + [
     Wrong('the input video', lambda w, c: w['video'], 'clip.mp4', True),
+    Wrong('the same as --frames_out', _same_outputs, 'outputs that do not overlap', True),
     Wrong('not a video type', lambda w, c: os.path.join(c, 'out.gif'), 'out.gif', True),
     Wrong('folder', lambda w, c: _dir(c, 'out.mp4'), 'out.mp4'),
     Wrong('parent missing', lambda w, c: os.path.join(c, 'no', 'out.mp4'), 'out.mp4'),
@@ -263,6 +337,8 @@ DEVICE = values('device', 'tpu', 'gpu:x', fast=1)
 KEY = values('key', '999/00000000', '', fast=1)
 OVERRIDE = [
     Wrong('unknown key', lambda w, c: 'nokey=1', 'nokey', True),
+    Wrong('empty key', lambda w, c: '=5', "'=5'", True),
+    Wrong('NaN', lambda w, c: 'model.generator.nf=.nan', 'nan'),
     Wrong('no =', lambda w, c: 'total_iters', 'total_iters', True),
     Wrong('groups 0', lambda w, c: 'model.generator.groups=0', 'groups', True),
     Wrong('nf a word', lambda w, c: 'model.generator.nf=lots', 'nf'),

@@ -2,8 +2,9 @@
 """Library entry points check their arguments like the command line does: one line naming it."""
 import pytest
 
+from edvr.config import load_config
 from edvr.deploy.predictor import Predictor
-from edvr.errors import ConfigError
+from edvr.errors import ConfigError, EDVRError
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -24,3 +25,18 @@ def test_predictor_from_config_names_the_argument(kwargs, message):
 def test_predictor_names_the_argument():
     with pytest.raises(ConfigError, match=r"Predictor: num_threads='4'; expected None or a whole"):
         Predictor('no/such/model', num_threads='4')
+
+
+@pytest.mark.parametrize('call, message', [
+    (lambda: load_config(None), r'^config: expected a YAML file or a shipped config name, got None'),
+    (lambda: load_config('edvr_demo', 'total_iters=3'),
+     r'^overrides: expected a list of "key.path=value" strings'),
+    (lambda: load_config('edvr_demo', [5]), r"^-o 5: expected key.path=value"),
+    (lambda: load_config('edvr_demo', ['=5']), r"^-o '=5': .* has an empty part"),
+    (lambda: Predictor.from_config({'model': 5}, 'w.pdparams'), r'^model: expected a mapping'),
+    (lambda: Predictor.from_config('edvr_demo', None), r'^weights: expected a .pdparams file'),
+])
+def test_library_calls_name_the_wrong_argument(call, message):
+    with pytest.raises(EDVRError, match=message):
+        call()
+

@@ -151,3 +151,31 @@ def test_folder_inference_stopped_replaces_no_frame(world, tmp_path, monkeypatch
         f'was written or replaced; temporary files removed')
     assert os.listdir(out) == ['00000000.png']
     assert (out / '00000000.png').read_bytes() == b'an earlier frame'
+
+
+def test_a_stop_after_paddle_is_imported_is_clean_without_any_write():
+    """Paddle's import replaces the handlers; they come back at once, not only at a write
+    (scoring a dataset or computing a comparison writes nothing for a while)."""
+    code = ('import os, signal, sys\n'
+            'from edvr.cli.command import run_command\n'
+            'def work():\n'
+            '    import paddle  # noqa: F401  (installs its fatal-signal handler)\n'
+            '    os.kill(os.getpid(), signal.SIGTERM)\n'
+            '    raise AssertionError("not stopped")\n'
+            'sys.exit(run_command(work))\n')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == ('stopped by SIGTERM; files that existed before '
+                                                    'are unchanged; temporary files removed')
+
+
+def test_a_stopped_evaluation_leaves_no_run_folder(world, tmp_path, monkeypatch, capsys):
+    from edvr.engine import trainer
+    from tools.main import main
+    _signal_inside(monkeypatch, trainer, 'evaluate')
+    runs = tmp_path / 'runs'
+    assert main(['-c', world['cfg'], '--evaluate-only', '--load', world['weights'], '-o',
+                 f'output_dir={runs}']) == 143
+    assert capsys.readouterr().err.splitlines()[-1].startswith('stopped by SIGTERM')
+    assert os.listdir(tmp_path) == []  # neither the run folder nor the output_dir it made

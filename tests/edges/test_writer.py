@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The one writer: beside the target then renamed, own temporaries removed on failure and
 stop, stale ones of dead processes removed, outputs never on top of inputs."""
+import errno
 import os
 import re
 import signal
@@ -119,3 +120,49 @@ def test_a_handler_installed_on_purpose_is_kept_while_writing(tmp_path):
         finally:
             signal.signal(signal.SIGTERM, previous)
     assert run_command(work) == 0
+
+
+def test_two_outputs_of_one_command_may_not_overlap(tmp_path):
+    out, frames = str(tmp_path / 'out.mp4'), str(tmp_path / 'frames')
+    with pytest.raises(EDVRError, match=r'^-o .*out\.mp4: is --frames_out .*out\.mp4; give '
+                                        r'outputs that do not overlap$'):
+        writer.refuse_overlap([('-o', out), ('--frames_out', out)], [])
+    with pytest.raises(EDVRError, match=r'lies inside --frames_out'):
+        writer.refuse_overlap([('-o', os.path.join(frames, 'out.mp4')), ('--frames_out', frames)],
+                              [])
+    writer.refuse_overlap([('-o', out), ('--frames_out', frames), ('--x', None)], [])
+
+
+@pytest.mark.parametrize('exc, message', [
+    (OSError(errno.ENOSPC, 'No space left on device', 'out/a.png'),
+     'out/a.png: no space left on device; nothing half-written is left'),
+    (OSError('112338 requested and 16384 written'),  # numpy's tofile: no errno
+     f'{os.sep}a.png: no space left on device'),
+    (OSError(errno.EROFS, 'Read-only file system', 'ro/a.png'),
+     'ro/a.png: Read-only file system; nothing half-written is left'),
+])
+def test_a_refused_write_is_one_line_and_leaves_no_folder(tmp_path, capsys, exc, message):
+    def work():
+        writer.make_folders(str(tmp_path / 'new' / 'deeper'))
+        with writer.staged_file(str(tmp_path / 'new' / 'deeper' / 'a.png')) as tmp:
+            open(tmp, 'wb').close()
+            raise exc
+    assert run_command(work) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and message in err and err.count('\n') == 1, err
+    assert os.listdir(tmp_path) == []  # the folders it made went with its temporary
+
+
+def test_other_os_errors_are_not_hidden(tmp_path):
+    def work():
+        raise FileNotFoundError(errno.ENOENT, 'No such file', 'x')  # a fault: keep the traceback
+    with pytest.raises(FileNotFoundError):
+        run_command(work)
+
+
+def test_folders_a_successful_command_made_stay(tmp_path):
+    def work():
+        writer.make_folders(str(tmp_path / 'made'))
+    assert run_command(work) == 0
+    writer.undo_created()  # forgotten at success: nothing left to undo
+    assert os.listdir(tmp_path) == ['made']

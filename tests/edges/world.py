@@ -2,9 +2,11 @@
 """The inputs every tool of the edge suite starts from: one small, valid file of each kind.
 
 `build_world(root)` writes, under ``root``: a tiny demo dataset (``data/``), a config using
-it (``cfg.yaml``, training into ``runs/``), tiny weights (``w.pdparams``), a folder of five LR frames (``frames/``),
-a five-frame video (``clip.mp4``) and a 64x64 one (``big.mp4``), the exported model (``model/tiny.*``) and a BasicSR
-checkpoint of a tiny EDVR (``edvr.pth``). Each command in `tests.edges.table` works on them.
+it (``cfg.yaml``, training into ``runs/``), tiny weights (``w.pdparams``), a folder of five
+LR frames (``frames/``), two five-frame videos (``clip.mp4``, and ``big.mp4`` of 64x64,
+large enough to prepare a training clip from), the exported model (``model/tiny.*``) and a
+BasicSR checkpoint of a tiny EDVR (``edvr.pth``). Each command in `tests.edges.table` works
+on them.
 """
 import hashlib
 import os
@@ -33,7 +35,7 @@ def build_world(root, ffmpeg):
     frames = os.path.join(root, 'frames')
     shutil.copytree(os.path.join(data, 'REDS4_test_sharp_bicubic', 'X4', '000'), frames)
     video = str(make_clip(ffmpeg, os.path.join(root, 'clip.mp4'), (24, 16), '25', 5))
-    big = str(make_clip(ffmpeg, os.path.join(root, 'big.mp4'), (64, 64), '25', 3))
+    big = str(make_clip(ffmpeg, os.path.join(root, 'big.mp4'), (64, 64), '25', 5))
     model = os.path.join(root, 'model', 'tiny')
     save_inference_model(net, model, [[1, 5, 3, 16, 24]], network_info(net))
     pth = os.path.join(root, 'edvr.pth')
@@ -43,7 +45,8 @@ def build_world(root, ffmpeg):
 
 
 def tree_state(root):
-    """{relative path: sha1 of the content, or 'dir' / 'link -> target'} of everything under root."""
+    """{relative path: sha1 of the content, or 'dir' / 'link -> target' / 'special'} of
+    everything under root."""
     state = {}
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
@@ -53,6 +56,8 @@ def tree_state(root):
                 state[rel] = 'link -> ' + os.readlink(path)
             elif os.path.isdir(path):
                 state[rel] = 'dir'
+            elif not os.path.isfile(path):
+                state[rel] = 'special'  # a FIFO: reading it would wait for a writer
             else:
                 with open(path, 'rb') as f:
                     state[rel] = hashlib.sha1(f.read()).hexdigest()
