@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Mutation testing of one module at a time with mutmut 3 (a developer command, not in CI).
+
+    python tests/mutation.py edvr/metrics.py        # mutate one module, run its tests
+    python tests/mutation.py --list                 # the modules and their test files
+    python tests/mutation.py edvr/metrics.py --show # list surviving mutants with diffs
+
+Each module gets its own working folder ``mutants/<module>/`` (git-ignored) holding links
+to ``edvr/``, ``tests/`` and the other top-level files the tests read, and a generated ``setup.cfg`` whose
+``[mutmut]`` section mutates only that module and runs only the test files listed in
+``MODULE_TESTS``. mutmut copies the tree into ``mutants/<module>/mutants/``, caches results
+there (a rerun tests only functions that changed) and runs one mutant per child process;
+``--max-children`` (default 1) keeps a shared machine usable. The summary line printed at
+the end counts killed / survived / timeout / no tests; ``tests/mutation_equivalents.md``
+lists the survivors that cannot be killed and why.
+"""
+import argparse
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# module -> test files that exercise it (fast ones; each mutant reruns the tests that
+# reached the mutated function during mutmut's first, instrumented run).
+MODULE_TESTS = {
+    'edvr/settings.py': ['tests/engine/test_settings.py'],
+    'edvr/config.py': ['tests/test_config.py'],
+    'edvr/registry.py': ['tests/test_registry.py'],
+    'edvr/solver.py': ['tests/test_solver.py'],
+    'edvr/metrics.py': ['tests/test_metrics.py'],
+    'edvr/engine/ema.py': ['tests/engine/test_ema_and_clipping.py'],
+    'edvr/datasets/frame_index.py': ['tests/datasets/test_frame_index.py'],
+    'edvr/datasets/transforms.py': ['tests/datasets/test_transforms.py'],
+    'edvr/utils/safe_pickle.py': ['tests/safety/test_safe_loading.py'],
+    'edvr/convert/torch_checkpoint.py': ['tests/convert/test_torch_checkpoint.py'],
+    'edvr/deploy/feature_cache.py': ['tests/deploy/test_feature_cache.py'],
+    'edvr/deploy/encoder.py': ['tests/deploy/test_video_encoder.py'],
+    'edvr/engine/stop_signals.py': ['tests/engine/test_stop_signals.py'],
+    'edvr/engine/distributed.py': ['tests/engine/test_process_agreement.py'],
+    'edvr/utils/output_paths.py': ['tests/deploy/test_output_paths.py'],
+    'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py'],
+}
+
+# copied next to the mutated package so tests that read configs, docs or tools find them
+LINKED = ('edvr', 'tests', 'configs', 'tools', 'docs', 'benchmarks', 'README.md', 'README_cn.md',
+          'setup.py', 'requirements.txt', 'requirements-test.txt')
+
+
+def work_dir(module):
+    return os.path.join(ROOT, 'mutants', module[:-3].replace('/', '.'))
+
+
+def write_setup_cfg(module, tests, path, isolation='fork'):
+    """The repository's pytest options plus a [mutmut] section for this one module."""
+    source = configparser.ConfigParser()
+    source.read(os.path.join(ROOT, 'setup.cfg'))
+    cfg = configparser.ConfigParser()
+    cfg['tool:pytest'] = {k: v for k, v in source['tool:pytest'].items() if k != 'testpaths'}
+    cfg['mutmut'] = {
+        'source_paths': 'edvr',
+        'only_mutate': module,
+        'also_copy': '\n'.join(LINKED[2:]),
+        'pytest_add_cli_args_test_selection': '\n'.join(tests),
+        'use_git_change_detection': 'false',
+        'process_isolation': isolation,
+    }
+    with open(path, 'w') as f:
+        cfg.write(f)
+
+
+def prepare(module, isolation='fork'):
+    tests = MODULE_TESTS[module]
+    work = work_dir(module)
+    os.makedirs(work, exist_ok=True)
+    for name in LINKED:
+        link = os.path.join(work, name)
+        if not os.path.islink(link):
+            os.symlink(os.path.join(ROOT, name), link)
+    write_setup_cfg(module, tests, os.path.join(work, 'setup.cfg'), isolation)
+    return work, tests
+
+
+def results(work):
+    """[(mutant name, status)] of the last run in ``work``."""
+    lines = subprocess.run([sys.executable, '-m', 'mutmut', 'results', '--all', 'true'], cwd=work,
+                           capture_output=True, text=True).stdout.splitlines()
+    return [tuple(line.strip().rsplit(': ', 1)) for line in lines if ': ' in line]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('module', nargs='?', help='e.g. edvr/metrics.py')
+    parser.add_argument('--list', action='store_true', help='print the modules and their tests')
+    parser.add_argument('--show', action='store_true',
+                        help='print the diff of every surviving mutant of the last run')
+    parser.add_argument('--fresh', action='store_true', help='forget cached results first')
+    parser.add_argument('--max-children', type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.list or not args.module:
+        for module, tests in MODULE_TESTS.items():
+            print(module, ' '.join(tests))
+        return 0
+    module = os.path.relpath(os.path.abspath(args.module), ROOT)
+    if module not in MODULE_TESTS:
+        parser.error(f'{module} has no entry in MODULE_TESTS of {__file__}')
+    work, tests = prepare(module)
+    if args.fresh:
+        shutil.rmtree(os.path.join(work, 'mutants'), ignore_errors=True)
+    mutmut = [sys.executable, '-m', 'mutmut']
+    if not args.show:
+        print(f'{module}: tests {" ".join(tests)}', flush=True)
+        with open(os.path.join(work, 'run.log'), 'w') as log:
+            code = subprocess.call(mutmut + ['run', '--max-children', str(args.max_children)],
+                                   cwd=work, stdout=log, stderr=subprocess.STDOUT)
+        if code:
+            print(f'mutmut failed (exit code {code}); its output is in {work}/run.log')
+            return code
+        # Forked from the process that ran the tests once (mutmut's fast default), a
+        # worker whose tests all pass may abort in Paddle's teardown ("suspicious"):
+        # those mutants run again, each in a process forked from a server that
+        # never ran Paddle (slower, but it tells survived from killed).
+        again = [name for name, status in results(work) if status == 'suspicious']
+        if again:
+            prepare(module, isolation='forkserver')
+            with open(os.path.join(work, 'run.log'), 'a') as log:
+                subprocess.call(mutmut + ['run', '--max-children', str(args.max_children),
+                                          *again], cwd=work, stdout=log,
+                                stderr=subprocess.STDOUT)
+            prepare(module)
+    counts = {}
+    for name, status in results(work):
+        counts[status] = counts.get(status, 0) + 1
+        if args.show and status in ('survived', 'no tests', 'timeout', 'suspicious'):
+            print(f'--- {status}')
+            sys.stdout.flush()
+            subprocess.call(mutmut + ['show', name], cwd=work)
+    print(module, ', '.join(f'{v} {k}' for k, v in sorted(counts.items())))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
