@@ -17,6 +17,7 @@ lists the survivors that cannot be killed and why.
 import argparse
 import configparser
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,8 @@ MODULE_TESTS = {
     'edvr/config.py': ['tests/test_config.py'],
     'edvr/registry.py': ['tests/test_registry.py'],
     'edvr/solver.py': ['tests/test_solver.py'],
-    'edvr/metrics.py': ['tests/test_metrics.py'],
+    'edvr/metrics.py': ['tests/test_metrics.py', 'tests/test_metric_options.py',
+                        'tests/test_metric_properties.py'],
     'edvr/engine/ema.py': ['tests/engine/test_ema_and_clipping.py'],
     'edvr/datasets/frame_index.py': ['tests/datasets/test_frame_index.py'],
     'edvr/datasets/transforms.py': ['tests/datasets/test_transforms.py'],
@@ -83,6 +85,12 @@ def prepare(module, isolation='fork'):
     return work, tests
 
 
+def equivalents():
+    """Names of the mutants listed in tests/mutation_equivalents.md."""
+    with open(os.path.join(ROOT, 'tests', 'mutation_equivalents.md'), encoding='utf-8') as f:
+        return set(re.findall(r'^- `([\w.ǁ]+__mutmut_\d+)`', f.read(), re.M))
+
+
 def results(work):
     """[(mutant name, status)] of the last run in ``work``."""
     lines = subprocess.run([sys.executable, '-m', 'mutmut', 'results', '--all', 'true'], cwd=work,
@@ -130,14 +138,22 @@ def main(argv=None):
                                           *again], cwd=work, stdout=log,
                                 stderr=subprocess.STDOUT)
             prepare(module)
-    counts = {}
+    counts, listed = {}, equivalents()
+    prefix = module[:-3].replace('/', '.') + '.'
     for name, status in results(work):
+        if status == 'survived' and name in listed:
+            status = 'equivalent'
         counts[status] = counts.get(status, 0) + 1
+        listed.discard(name if status == 'equivalent' else None)
         if args.show and status in ('survived', 'no tests', 'timeout', 'suspicious'):
             print(f'--- {status}')
             sys.stdout.flush()
             subprocess.call(mutmut + ['show', name], cwd=work)
     print(module, ', '.join(f'{v} {k}' for k, v in sorted(counts.items())))
+    stale = sorted(n for n in listed if n.startswith(prefix))
+    if stale:
+        print('listed as equivalent but not surviving now (update tests/mutation_equivalents.md):',
+              *stale, sep='\n  ')
     return 0
 
 
