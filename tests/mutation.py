@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # module -> test files that exercise it (fast ones; each mutant reruns the tests that
 # reached the mutated function during mutmut's first, instrumented run).
 MODULE_TESTS = {
-    'edvr/settings.py': ['tests/engine/test_settings.py'],
+    'edvr/settings.py': ['tests/engine/test_settings.py', 'tests/test_settings_boundaries.py'],
     'edvr/config.py': ['tests/test_config.py'],
     'edvr/registry.py': ['tests/test_registry.py'],
     'edvr/solver.py': ['tests/test_solver.py'],
