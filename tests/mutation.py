@@ -16,6 +16,7 @@ lists the survivors that cannot be killed and why.
 """
 import argparse
 import configparser
+import hashlib
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # reached the mutated function during mutmut's first, instrumented run).
 MODULE_TESTS = {
     'edvr/settings.py': ['tests/engine/test_settings.py', 'tests/test_settings_boundaries.py'],
-    'edvr/config.py': ['tests/test_config.py'],
+    'edvr/config.py': ['tests/test_config.py', 'tests/test_config_edges.py'],
     'edvr/registry.py': ['tests/test_registry.py'],
     'edvr/solver.py': ['tests/test_solver.py'],
     'edvr/metrics.py': ['tests/test_metrics.py', 'tests/test_metric_options.py',
@@ -91,6 +92,22 @@ def equivalents():
         return set(re.findall(r'^- `([\w.ǁ]+__mutmut_\d+)`', f.read(), re.M))
 
 
+def tests_digest(tests):
+    """A hash of the test files and of the conftest they use."""
+    digest = hashlib.sha256()
+    for name in sorted(tests) + ['tests/conftest.py']:
+        with open(os.path.join(ROOT, name), 'rb') as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def mutmut_run(work, names, max_children, log):
+    """``mutmut run`` in ``work`` (only the mutants ``names`` if given); its exit code."""
+    return subprocess.call([sys.executable, '-m', 'mutmut', 'run', '--max-children',
+                            str(max_children), *names], cwd=work, stdout=log,
+                           stderr=subprocess.STDOUT)
+
+
 def results(work):
     """[(mutant name, status)] of the last run in ``work``."""
     lines = subprocess.run([sys.executable, '-m', 'mutmut', 'results', '--all', 'true'], cwd=work,
@@ -120,24 +137,31 @@ def main(argv=None):
     mutmut = [sys.executable, '-m', 'mutmut']
     if not args.show:
         print(f'{module}: tests {" ".join(tests)}', flush=True)
+        # mutmut keeps a mutant's result until its function changes; when the tests
+        # changed, every mutant not yet killed runs again
+        stamp = os.path.join(work, 'tests.sha256')
+        digest = tests_digest(tests)
+        known = os.path.exists(os.path.join(work, 'mutants'))
         with open(os.path.join(work, 'run.log'), 'w') as log:
-            code = subprocess.call(mutmut + ['run', '--max-children', str(args.max_children)],
-                                   cwd=work, stdout=log, stderr=subprocess.STDOUT)
-        if code:
-            print(f'mutmut failed (exit code {code}); its output is in {work}/run.log')
-            return code
-        # Forked from the process that ran the tests once (mutmut's fast default), a
-        # worker whose tests all pass may abort in Paddle's teardown ("suspicious"):
-        # those mutants run again, each in a process forked from a server that
-        # never ran Paddle (slower, but it tells survived from killed).
-        again = [name for name, status in results(work) if status == 'suspicious']
-        if again:
-            prepare(module, isolation='forkserver')
-            with open(os.path.join(work, 'run.log'), 'a') as log:
-                subprocess.call(mutmut + ['run', '--max-children', str(args.max_children),
-                                          *again], cwd=work, stdout=log,
-                                stderr=subprocess.STDOUT)
-            prepare(module)
+            code = mutmut_run(work, [], args.max_children, log)
+            if code:
+                print(f'mutmut failed (exit code {code}); its output is in {work}/run.log')
+                return code
+            if known and (not os.path.exists(stamp) or open(stamp).read() != digest):
+                again = [name for name, status in results(work) if status != 'killed']
+                if again:
+                    mutmut_run(work, again, args.max_children, log)
+            # Forked from the process that ran the tests once (mutmut's fast default), a
+            # worker whose tests all pass may abort in Paddle's teardown ("suspicious"):
+            # those mutants run again, each in a process forked from a server that
+            # never ran Paddle (slower, but it tells survived from killed).
+            again = [name for name, status in results(work) if status == 'suspicious']
+            if again:
+                prepare(module, isolation='forkserver')
+                mutmut_run(work, again, args.max_children, log)
+                prepare(module)
+        with open(stamp, 'w') as f:
+            f.write(digest)
     counts, listed = {}, equivalents()
     prefix = module[:-3].replace('/', '.') + '.'
     for name, status in results(work):
