@@ -31,7 +31,7 @@ MODULE_TESTS = {
     'edvr/settings.py': ['tests/engine/test_settings.py', 'tests/test_settings_boundaries.py'],
     'edvr/config.py': ['tests/test_config.py', 'tests/test_config_edges.py'],
     'edvr/registry.py': ['tests/test_registry.py'],
-    'edvr/solver.py': ['tests/test_solver.py'],
+    'edvr/solver.py': ['tests/test_solver.py', 'tests/test_solver_defaults.py'],
     'edvr/metrics.py': ['tests/test_metrics.py', 'tests/test_metric_options.py',
                         'tests/test_metric_properties.py'],
     'edvr/engine/ema.py': ['tests/engine/test_ema_and_clipping.py'],
