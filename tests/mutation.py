@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE_TESTS = {
     'edvr/settings.py': ['tests/engine/test_settings.py', 'tests/test_settings_boundaries.py'],
     'edvr/config.py': ['tests/test_config.py', 'tests/test_config_edges.py'],
-    'edvr/registry.py': ['tests/test_registry.py'],
+    'edvr/registry.py': ['tests/test_registry.py', 'tests/test_registry_messages.py'],
     'edvr/solver.py': ['tests/test_solver.py', 'tests/test_solver_defaults.py'],
     'edvr/metrics.py': ['tests/test_metrics.py', 'tests/test_metric_options.py',
                         'tests/test_metric_properties.py'],
