@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Installs the `edvr` package; PaddlePaddle is left to the user (CPU or GPU build).
 
-The version is `edvr.__version__` and the requirements are `requirements.txt` (a line marked
-``# [NAME]`` belongs to the extra NAME) and `requirements-test.txt` (the extra ``test``),
-all read as text so that nothing is imported here. The commands are the console scripts
+The version is `edvr.__version__`; the requirements are `requirements-base.txt` (everything
+but Paddle), the lines of `requirements.txt` marked ``# [NAME]`` (the extra NAME: ``cpu`` is
+PaddlePaddle's CPU build) and `requirements-test.txt` (the extra ``test``), all read as text
+so that nothing is imported here. The commands are the console scripts
 ``edvr-train``, ``edvr-export``, ... (edvr/cli/), and the configs ship as ``edvr/configs``.
 """
 import os
@@ -31,14 +32,14 @@ def requirements(name):
     for line in read(name).splitlines():
         spec, _, comment = line.partition('#')
         extra = re.match(r'\s*\[(\w+)\]', comment)
-        if spec.strip():
+        if spec.strip() and not spec.strip().startswith('-'):  # not "-r other.txt"
             found.append((spec.strip(), extra.group(1) if extra else None))
     return found
 
 
 # The console scripts edvr-NAME, each the main() of the module edvr/cli/NAME.py.
 COMMANDS = ('train', 'export', 'infer', 'video', 'prepare', 'convert', 'compare')
-INSTALL_REQUIRES = [spec for spec, extra in requirements('requirements.txt') if extra is None]
+INSTALL_REQUIRES = [spec for spec, _ in requirements('requirements-base.txt')]
 EXTRAS_REQUIRE = {'gpu': ['paddlepaddle-gpu'],
                   'test': [spec for spec, _ in requirements('requirements-test.txt')]}
 for spec, extra in requirements('requirements.txt'):

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 from safetensors.numpy import load_file, save_file  # noqa: E402
 
-from edvr.engine import checkpoint as ckpt  # noqa: E402
+from edvr import weights as ckpt  # noqa: E402
 from edvr.models.edvr_net import EDVRNet  # noqa: E402
 
 NETS = {

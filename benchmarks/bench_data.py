@@ -32,7 +32,7 @@ PHOTO_UPSCALE = 2.5  # the bundled photographs are ~512 px; the camera needs roo
 
 def build_set(root, clips, frames):
     """REDS-layout GT and LQ PNG folders and meta file under ``root``; returns their paths."""
-    from edvr.datasets.demo import TRAIN_PHOTOS, load_photo, render_clip
+    from edvr.prepare.demo import TRAIN_PHOTOS, load_photo, render_clip
     from edvr.datasets.image_io import write_image
     from edvr.utils.imresize import imresize
     gt_dir, lq_dir = os.path.join(root, 'gt'), os.path.join(root, 'lq')

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 warnings.filterwarnings('ignore', message='No ccache found')
 
 from edvr.config import load_config  # noqa: E402
-from edvr.datasets.demo import make_demo_dataset  # noqa: E402
+from edvr.prepare.demo import make_demo_dataset  # noqa: E402
 from edvr.engine.trainer import Trainer  # noqa: E402
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',

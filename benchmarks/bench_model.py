@@ -265,7 +265,7 @@ def run_memory(name, threads):
     """Peak memory of ours restoring one window, whole or tiled (padded to a multiple of 4)."""
     import numpy as np
     import paddle
-    from edvr.deploy.padding import pad_to_multiple
+    from edvr.utils.padding import pad_to_multiple
     from edvr.deploy.tiling import restore_tiled
     from edvr.models.edvr_net import EDVRNet
     cfg = MEMORY[name]

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """edvr: EDVR video super-resolution and deblurring on PaddlePaddle."""
+import zlib  # noqa: F401  before any Paddle import: see edvr/utils/paddle_compat.py
+
 __version__ = '0.1.0'
 
 

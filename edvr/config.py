@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """YAML configs as attribute dicts, `-o key.path=value` overrides, and dumping.
 
-Loading is `yaml.safe_load`; strings that spell a Python literal tuple, list or
+Loading is `edvr.utils.yaml_reader` (safe, a key written twice is an error); strings that spell a Python literal tuple, list or
 number PyYAML leaves as text (``(0., 1.)``, ``4e-4``) become that value, as
 PaddleGAN configs expect. Overrides are parsed as YAML scalars, never `eval`.
 A config is a path, or the name of a config shipped with the package (`find_config`).
@@ -15,6 +15,7 @@ import yaml
 
 from edvr.errors import ConfigError
 from edvr.utils.output_paths import write_atomic
+from edvr.utils.yaml_reader import parse_yaml, read_yaml_file
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 # Installed, the configs are the package's edvr/configs; in a checkout, configs/ beside edvr/.
@@ -79,7 +80,9 @@ def find_config(path):
     """
     if os.path.isfile(path):
         return path
-    if os.path.dirname(path):
+    if os.path.isdir(path):
+        raise ConfigError(f'{path}: is a folder, expected a YAML config file')
+    if os.path.dirname(path) or os.path.splitext(path)[1] not in ('', '.yaml', '.yml'):
         raise ConfigError(f'{path}: config file not found')
     shipped = shipped_configs()
     name = path[:-len('.yaml')] if path.endswith('.yaml') else path
@@ -102,14 +105,7 @@ def load_config(path, overrides=()):
         AttrDict of the config.
     """
     path = find_config(path)
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = yaml.safe_load(f)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, 'problem_mark', None)
-        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
-        problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
-        raise ConfigError(f'{path}: YAML syntax error{where}: {problem}') from None
+    data = read_yaml_file(path, 'a YAML config')
     if not isinstance(data, dict):
         raise ConfigError(f'{path}: expected a mapping of keys at the top level')
     cfg = _convert(data)
@@ -126,9 +122,11 @@ def apply_override(cfg, item):
     add = key_path.startswith('+')
     parts = key_path.lstrip('+').strip().split('.')
     try:
-        value = _convert(yaml.safe_load(text)) if text.strip() else ''
-    except yaml.YAMLError:
-        value = text
+        value = _convert(parse_yaml(text, f'-o {key_path}')) if text.strip() else ''
+    except ConfigError as exc:
+        if 'written twice' in str(exc) or 'nested' in str(exc):
+            raise
+        value = text  # not YAML: the text itself
     node = cfg
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1

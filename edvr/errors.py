@@ -27,12 +27,32 @@ class TrainingError(EDVRError):
     """Training cannot go on (e.g. the loss became NaN or infinite)."""
 
 
+class Stopped(Exception):
+    """A command stopped cleanly on request (a signal); ``code`` is its exit code.
+
+    Not an error: what was kept has been said already, so the tool prints nothing more.
+    """
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = int(code)
+
+
 def exit_code(func, *args):
-    """Call ``func(*args)`` for a command-line tool: 0 on success; an EDVRError
-    prints one ``error: ...`` line on stderr and gives 2."""
+    """Call ``func(*args)`` for a command-line tool and return its exit code.
+
+    0 on success; an EDVRError prints one ``error: ...`` line on stderr and gives 2;
+    `Stopped` gives its own code; Ctrl-C that reached Python prints ``interrupted``
+    and gives 130.
+    """
     try:
         func(*args)
     except EDVRError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    except Stopped as stop:
+        return stop.code
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130
     return 0

@@ -13,6 +13,7 @@ import difflib
 from collections import namedtuple
 
 from edvr.errors import ConfigError
+from edvr.settings_cross import check_all as _cross_checks
 
 Setting = namedtuple('Setting', 'kind default meaning low high')
 Setting.__new__.__defaults__ = (None, None)
@@ -35,7 +36,8 @@ SETTINGS = {
                          'used for evaluation and weights files' + OFF, 0., 0.999999),
     'demo_data': Setting('str_or_mapping', None, 'build the demo clips here first (a folder, or '
                          '{root: ..., <make_demo_dataset arguments>})'),
-    'export_model': Setting('list', None, 'nets to export: [{name: generator, inputs_num: 1}]'),
+    'export_model': Setting('list', [{'name': 'generator', 'inputs_num': 1}],
+                            'nets to export (tools/export_model.py)'),
     'seed': Setting('int', None, 'run seed (--seed wins; unset: a random seed, logged)', 0),
     'model': Setting('section', None, 'the model component'),
     'model.name': Setting('str', None, 'model class (EDVRModel)'),
@@ -63,7 +65,9 @@ SETTINGS = {
     'validate': Setting('section', None, 'evaluation during training'),
     'validate.interval': Setting('int', 0, 'evaluate on dataset.test every N iterations' + OFF, 0),
     'validate.save_img': Setting('bool', False, 'save restored test frames in visual_test/'),
-    'validate.metrics': Setting('mapping', None, '{any name: metric component (PSNR, SSIM)}'),
+    'validate.metrics': Setting('mapping', {'psnr': {'name': 'PSNR', 'crop_border': 0},
+                                            'ssim': {'name': 'SSIM', 'crop_border': 0}},
+                                '{any name: metric component (PSNR, SSIM)}'),
     'log_config': Setting('section', None, 'training log'),
     'log_config.interval': Setting('int', 10, 'log losses, speed and ETA every N iterations' + OFF, 0),
     'log_config.visiual_interval': Setting('int', 0, 'save an lq/output/gt image in visual_train/ '
@@ -183,9 +187,20 @@ def value(cfg, path):
     node = cfg
     for part in path.split('.'):
         node = node.get(part) if isinstance(node, dict) else None
+    return _typed(setting, node)
+
+
+def _typed(setting, node):
+    """A checked config value as the code uses it (an int for 'int'), or the default for None."""
     if node is None:
         return setting.default
     return int(node) if setting.kind == 'int' else node
+
+
+def loader_value(block, key):
+    """The checked loader ``key`` (``batch_size``, ``num_workers``, ``use_shared_memory``)
+    of one dataset block (``dataset.train``'s mapping), or its declared default."""
+    return _typed(SETTINGS[f'dataset.*.{key}'], block.get(key))
 
 
 def check_settings(cfg, training=True):
@@ -209,12 +224,26 @@ def check_settings(cfg, training=True):
     elif not dataset.get('test'):
         raise ConfigError('dataset.test: missing; --evaluate-only needs a test dataset')
     _check_frames_and_scale(cfg)
+    _cross_checks(cfg)
     best = (cfg.get('snapshot_config') or {}).get('best_metric')
-    metrics = (cfg.get('validate') or {}).get('metrics') or {}
+    metrics = value(cfg, 'validate.metrics')
     if best is not None and best not in metrics:
         raise ConfigError(f'snapshot_config.best_metric: {best!r} is not one of validate.metrics '
                           f'({", ".join(metrics) or "none"})')
     return _schedule_warnings(cfg) if training else []
+
+
+PATH_KEYS = ('lq_folder', 'gt_folder', 'ann_file')
+
+
+def input_paths(cfg):
+    """(key path, path) of every dataset folder and meta file the config reads."""
+    found = []
+    for split, outer in (cfg.get('dataset') or {}).items():
+        for path, block in _inner_datasets(outer, f'dataset.{split}'):
+            found += [(f'{path}.{key}', block[key]) for key in PATH_KEYS
+                      if isinstance(block.get(key), str) and block[key]]
+    return found
 
 
 def unused_keys(cfg):

@@ -62,6 +62,9 @@ class CosineAnnealingRestartLR(LRScheduler):
         self.restart_weights = [_as_float(f'{where}.restart_weights', w)
                                 for w in restart_weights]
         self.eta_min = _as_float(f'{where}.eta_min', eta_min)
+        if not 0 <= self.eta_min <= _as_float(f'{where}.learning_rate', learning_rate):
+            raise ConfigError(f'{where}.eta_min: {eta_min!r}; expected 0 <= eta_min <= '
+                              f'learning_rate {learning_rate!r} (else the rate rises)')
         self.period_ends = [sum(self.periods[:i + 1]) for i in range(len(self.periods))]
         super().__init__(_as_float(f'{where}.learning_rate', learning_rate), last_epoch)
 

@@ -35,7 +35,7 @@ def built_wheel(tmp_path_factory):
     project = tmp / 'project'
     project.mkdir()
     for name in ('setup.py', 'setup.cfg', 'README.md', 'requirements.txt',
-                 'requirements-test.txt'):
+                 'requirements-base.txt', 'requirements-test.txt'):
         shutil.copy(os.path.join(ROOT, name), project / name)
     for folder in ('edvr', 'configs'):
         shutil.copytree(os.path.join(ROOT, folder), project / folder,

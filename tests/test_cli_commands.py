@@ -16,8 +16,8 @@ import pytest
 import edvr
 from edvr.config import find_config, load_config
 from edvr.errors import ConfigError
+from tests.tiny import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = {'edvr-train': 'train', 'edvr-export': 'export', 'edvr-infer': 'infer',
             'edvr-video': 'video', 'edvr-prepare': 'prepare', 'edvr-convert': 'convert',
             'edvr-compare': 'compare'}

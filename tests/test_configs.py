@@ -10,13 +10,12 @@ import yaml
 from edvr import components  # noqa: F401
 from edvr.config import load_config
 from edvr.datasets.loader import build_dataset
-from edvr.engine.evaluator import build_metrics
+from edvr.evaluation import build_metrics
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
-from tests.engine.tiny_run import make_tiny_data
 from tests.paddlegan_configs import TUTORIAL_CONFIG, VARIANTS, flatten, paddlegan_settings, unflatten
+from tests.tiny import ROOT, make_tiny_data
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALL_CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', '*.yaml')))
 # Configs on REDS-layout data; the Vimeo-90K / Vid4 ones build in tests/convert/test_official_configs.py.
 CONFIGS = [p for p in ALL_CONFIGS if not re.search(r'vimeo90k|vid4', os.path.basename(p))]

@@ -7,7 +7,7 @@ import paddle
 import pytest
 from skimage.metrics import structural_similarity
 
-from edvr.engine.evaluator import evaluate
+from edvr.evaluation import evaluate
 from edvr.errors import ConfigError
 from edvr.metrics import PSNR, SSIM, psnr, ssim, tensor2img, to_y_channel
 from edvr.registry import METRICS, build_from_config

@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 import edvr
+from tests.tiny import ROOT
 
 
 def test_package_exposes_version_and_predictor_lazily():
@@ -31,7 +32,6 @@ def test_bad_thread_count_is_one_line(monkeypatch):
     assert env_threads() is None
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_importing_the_package_changes_no_process_setting():
@@ -56,7 +56,8 @@ print(json.dumps({"env": dict(os.environ) == before, "tuned": device._tuned["don
 
 def test_the_wheel_holds_every_file_the_kernel_build_reads(built_wheel):
     """`pip wheel .` of a copy of the project: every module, every file the C++ build reads,
-    the version of edvr/__init__.py and the requirements of requirements.txt."""
+    the version of edvr/__init__.py, the requirements of requirements-base.txt and Paddle's
+    CPU build as the extra cpu only."""
     from edvr.ops.cpu_ops import build_inputs
     wheel = built_wheel
     assert wheel.name.startswith(f'edvr-{edvr.__version__}-')
@@ -72,7 +73,8 @@ def test_the_wheel_holds_every_file_the_kernel_build_reads(built_wheel):
     requires = sorted(re.sub(r'[ ()]', '', line.split(': ', 1)[1])
                       for line in metadata.splitlines()
                       if line.startswith('Requires-Dist: ') and 'extra ==' not in line)
-    with open(os.path.join(ROOT, 'requirements.txt')) as f:
-        listed = [line.split('#')[0].strip() for line in f
-                  if line.split('#')[0].strip() and '# [' not in line]
+    with open(os.path.join(ROOT, 'requirements-base.txt')) as f:
+        listed = [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
     assert requires == sorted(listed) and 'lmdb' in requires
+    assert not any(name.startswith('paddlepaddle') for name in requires)
+    assert 'Requires-Dist: paddlepaddle>=2.6; extra == "cpu"' in metadata.splitlines()

@@ -1,43 +1,48 @@
 # SPDX-License-Identifier: Apache-2.0
 """Super-resolve a video: edvr-video INPUT.mp4 -o OUTPUT.mp4 (--model_path | -c --load)."""
-import argparse
 import sys
 import warnings
 
-from edvr.cli.restore_options import add_restore_options, restore_options
-from edvr.errors import EDVRError, exit_code
+from edvr.cli import arg_types
+from edvr.cli.command import parse_and_run
+from edvr.cli.restore_options import add_restore_options, model_inputs, restore_options
+from edvr.errors import EDVRError
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description='Super-resolve every frame of a video.')
-    parser.add_argument('input', help='video file (anything OpenCV reads)')
-    parser.add_argument('-o', '--output', required=True,
+    parser = arg_types.Parser(description='Super-resolve every frame of a video.')
+    parser.add_argument('input', type=arg_types.path_text, help='video file (anything OpenCV reads)')
+    parser.add_argument('-o', '--output', required=True, type=arg_types.video_output,
                         help='output video (.mp4, .m4v, .mov, .mkv, .avi): H.264 through ffmpeg')
-    parser.add_argument('--model_path', help='exported model DIR/NAME (edvr-export), or its .onnx file')
-    parser.add_argument('-c', '--config-file',
+    parser.add_argument('--model_path', type=arg_types.path_text, help='exported model DIR/NAME (edvr-export), or its .onnx file')
+    parser.add_argument('-c', '--config-file', type=arg_types.path_text,
                         help='config (file or shipped name) of the network (with --load)')
-    parser.add_argument('--load', help='weights (.pdparams) for the config\'s network')
+    parser.add_argument('--load', type=arg_types.path_text, help='weights (.pdparams) for the config\'s network')
     add_restore_options(parser)
-    parser.add_argument('--crf', type=int, default=18,
+    parser.add_argument('--crf', type=arg_types.int_range(0, 51, 'an x264 quality'), default=18,
                         help='H.264 quality, 0 (best) to 51; 18 is visually lossless')
     parser.add_argument('--preset', default='medium', help='x264 preset (ultrafast ... veryslow)')
     parser.add_argument('--lossless', action='store_true',
                         help='x264 lossless RGB: decoded frames equal the restored ones '
                              '(large files)')
-    parser.add_argument('--frames_out', metavar='DIR',
+    parser.add_argument('--frames_out', metavar='DIR', type=arg_types.path_text,
                         help='also write every restored frame as PNG into DIR')
     parser.add_argument('--no_audio', action='store_true', help='do not copy the audio track')
     return parser
 
 
 def run(args):
+    from edvr.config import find_config
     from edvr.deploy.encoder import PRESETS
-    from edvr.deploy.predictor import Predictor
-    if not 0 <= args.crf <= 51:
-        raise EDVRError(f'--crf {args.crf}: expected 0 (best) to 51')
+    from edvr.utils.writer import refuse_overlap
     if args.preset not in PRESETS:
         raise EDVRError(f'--preset {args.preset!r}: expected one of {", ".join(PRESETS)}')
     options = restore_options(args)
+    if args.config_file:
+        args.config_file = find_config(args.config_file)
+    refuse_overlap([('-o', args.output), ('--frames_out', args.frames_out)],
+                   [('video', args.input)] + model_inputs(args))
+    from edvr.deploy.predictor import Predictor
     if args.model_path:
         predictor = Predictor(args.model_path, **options)
     elif args.config_file and args.load:
@@ -59,7 +64,7 @@ def _one_line_warning(message, category, filename, lineno, line=None):
 
 def main(argv=None):
     warnings.formatwarning = _one_line_warning
-    return exit_code(run, build_parser().parse_args(argv))
+    return parse_and_run(build_parser(), run, argv)
 
 
 if __name__ == '__main__':

@@ -17,7 +17,7 @@ from edvr.convert.basicsr import basicsr_state, basicsr_to_paddle
 from edvr.convert.infer_arch import infer_edvr_args
 from edvr.convert.mmagic import mmagic_state, mmagic_to_paddle
 from edvr.convert.torch_checkpoint import load_torch_checkpoint
-from edvr.engine.checkpoint import save_atomic
+from edvr.weights import save_atomic
 from edvr.errors import ConfigError, WeightsError
 from edvr.models.edvr_net import EDVRNet
 

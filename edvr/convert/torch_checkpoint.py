@@ -23,6 +23,8 @@ functions, storage classes and ``collections.OrderedDict``) to inert stand-ins
 and refuses every other name with a WeightsError before anything runs.
 """
 import io
+import math
+import os
 import pickle
 import struct
 import zipfile
@@ -31,7 +33,7 @@ from collections import OrderedDict
 import numpy as np
 
 from edvr.errors import WeightsError
-from edvr.utils.safe_pickle import RestrictedUnpickler, unpickle
+from edvr.utils.safe_pickle import RestrictedUnpickler, check_depth, unpickle
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 LEGACY_PROTOCOL = 1001
@@ -108,6 +110,9 @@ class PendingTensor:
         if last >= data.size:
             raise WeightsError(f'{where}: a tensor of size {list(self.size)} reaches element '
                                f'{last} of a storage of {data.size} (file damaged)')
+        if math.prod(self.size) > data.size:
+            raise WeightsError(f'{where}: a tensor of size {list(self.size)} has more elements '
+                               f'than its storage of {data.size} (file damaged)')
         strides = tuple(s * data.itemsize for s in self.stride)
         view = np.lib.stride_tricks.as_strided(data[self.offset:], self.size, strides)
         return np.array(view)
@@ -163,23 +168,25 @@ class SafeUnpickler(RestrictedUnpickler):
         return storage
 
 
-def _materialise(obj, where):
+def _materialise(obj, where, depth=0):
     """Replace every PendingTensor in nested dicts/lists/tuples by a numpy array."""
+    check_depth(depth, where)
     if isinstance(obj, PendingTensor):
         return obj.materialise(where)
     if isinstance(obj, dict):
         out = type(obj)() if isinstance(obj, OrderedDict) else {}
         for key, value in obj.items():
-            out[key] = _materialise(value, where)
+            out[key] = _materialise(value, where, depth + 1)
         return out
     if isinstance(obj, list):
-        return [_materialise(v, where) for v in obj]
+        return [_materialise(v, where, depth + 1) for v in obj]
     if isinstance(obj, tuple):
-        return tuple(_materialise(v, where) for v in obj)
+        return tuple(_materialise(v, where, depth + 1) for v in obj)
     return obj
 
 
 def _load_zip(path, f):
+    file_size = os.fstat(f.fileno()).st_size
     try:
         archive = zipfile.ZipFile(f)
         names = archive.namelist()
@@ -201,13 +208,21 @@ def _load_zip(path, f):
     def load_storage(key, storage_type, numel):
         if key not in storages:
             member = f'{prefix}data/{key}'
+            expected = int(numel) * storage_type.itemsize
+            try:
+                stored = archive.getinfo(member).file_size
+            except KeyError:
+                raise WeightsError(f'{path}: storage {member} is missing from the archive') from None
+            if expected > file_size or stored > max(expected, file_size):
+                raise WeightsError(f'{path}: storage {member} declares {expected:,} bytes '
+                                   f'({stored:,} stored) in a file of {file_size:,} bytes '
+                                   f'(file damaged)')
             try:
                 raw = archive.read(member)
             except KeyError:
                 raise WeightsError(f'{path}: storage {member} is missing from the archive') from None
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
                 raise WeightsError(f'{path}: damaged or truncated zip archive ({exc})') from None
-            expected = int(numel) * storage_type.itemsize
             if len(raw) < expected:
                 raise WeightsError(f'{path}: storage {member} holds {len(raw)} bytes, '
                                    f'expected {expected}')
@@ -264,6 +279,11 @@ def _load_legacy(path, f):
         if numel != storage.numel:
             raise WeightsError(f'{path}: storage {key!r} has {numel} elements, '
                                f'the pickle says {storage.numel}')
+        left = os.fstat(f.fileno()).st_size - f.tell()
+        if numel < 0 or numel * storage.type.itemsize > left:
+            raise WeightsError(f'{path}: storage {key!r} declares {numel:,} elements '
+                               f'({numel * storage.type.itemsize:,} bytes) but the file has '
+                               f'{left:,} bytes left (truncated or damaged)')
         raw = f.read(numel * storage.type.itemsize)
         if len(raw) < numel * storage.type.itemsize:
             raise WeightsError(f'{path}: file ends inside storage {key!r} (truncated)')
@@ -284,6 +304,8 @@ def load_torch_checkpoint(path):
         WeightsError: missing, unreadable, damaged or not a PyTorch checkpoint,
             or the pickle names anything outside the allow-list.
     """
+    if os.path.isdir(path):
+        raise WeightsError(f'{path}: is a folder, expected a PyTorch checkpoint (.pth)')
     try:
         f = open(path, 'rb')
     except OSError as exc:

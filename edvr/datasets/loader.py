@@ -17,6 +17,7 @@ from paddle.io.dataloader.collate import default_collate_fn
 
 from edvr import errors
 from edvr.registry import DATASETS, build_from_config
+from edvr.settings import loader_value
 
 _LOADER_KEYS = ('batch_size', 'num_workers', 'use_shared_memory')
 _ERROR = '__loading_error__'
@@ -164,15 +165,15 @@ class SafeLoader:
 
 def build_train_loader(cfg, dataset, seed, rank=0, world_size=1, start_iter=0):
     """An endless training DataLoader over ``dataset`` following ``cfg`` (batch_size, num_workers)."""
-    sampler = TrainBatchSampler(len(dataset), int(cfg.get('batch_size', 1)), seed,
+    sampler = TrainBatchSampler(len(dataset), loader_value(cfg, 'batch_size'), seed,
                                 rank, world_size, start_iter)
-    loader = SafeLoader(dataset, sampler, int(cfg.get('num_workers', 0)),
-                        bool(cfg.get('use_shared_memory', True)))
+    loader = SafeLoader(dataset, sampler, loader_value(cfg, 'num_workers'),
+                        loader_value(cfg, 'use_shared_memory'))
     return loader, sampler
 
 
 def build_eval_loader(cfg, dataset, rank=0, world_size=1):
     """An evaluation DataLoader over this rank's strided share of ``dataset``."""
-    sampler = StridedEvalSampler(len(dataset), int(cfg.get('batch_size', 1)), rank, world_size)
-    return SafeLoader(dataset, sampler, int(cfg.get('num_workers', 0)),
-                      bool(cfg.get('use_shared_memory', True)))
+    sampler = StridedEvalSampler(len(dataset), loader_value(cfg, 'batch_size'), rank, world_size)
+    return SafeLoader(dataset, sampler, loader_value(cfg, 'num_workers'),
+                      loader_value(cfg, 'use_shared_memory'))

@@ -8,12 +8,14 @@ from edvr.datasets.base import BaseVSRDataset, require_folders
 from edvr.datasets.packed import open_store, parse_io_backend
 from edvr.errors import ConfigError, DataError
 from edvr.registry import DATASETS
+from edvr.utils.yaml_reader import read_text
 
 PARTITIONS = {
     'REDS4': ['000', '011', '015', '020'],
     'official': [f'{i:03d}' for i in range(240, 270)],
 }
 
+MAX_FRAMES_PER_CLIP = 1_000_000
 _PER_CLIP = re.compile(r'^(\S+)\s+(\d+)(\s+\(.*\))?$')
 
 
@@ -30,25 +32,28 @@ def read_meta_info(ann_file):
     Raises:
         DataError: the file is missing or a line fits neither format.
     """
-    if not os.path.isfile(ann_file):
+    if not os.path.exists(ann_file):
         raise DataError(f'{ann_file}: meta-info (ann_file) not found')
     clips = OrderedDict()
-    with open(ann_file, encoding='utf-8') as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            first = line.split()[0]
-            per_clip = _PER_CLIP.match(line)
-            frame = os.path.splitext(first.rsplit('/', 1)[-1])[0]
-            if '/' in first and frame.isdigit():
-                clips.setdefault(first.rsplit('/', 1)[0], []).append(frame)
-            elif per_clip:
-                count = int(per_clip.group(2))
-                clips.setdefault(per_clip.group(1), []).extend(f'{i:08d}' for i in range(count))
-            else:
-                raise DataError(f'{ann_file}:{number}: expected "clip/frame.png (h, w, c)" '
-                                f'or "clip frame_count (h,w,c)", got {line!r}')
+    text = read_text(ann_file, 'a meta-info text file (ann_file)', DataError)
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        first = line.split()[0]
+        per_clip = _PER_CLIP.match(line)
+        frame = os.path.splitext(first.rsplit('/', 1)[-1])[0]
+        if '/' in first and frame.isdigit():
+            clips.setdefault(first.rsplit('/', 1)[0], []).append(frame)
+        elif per_clip:
+            count = int(per_clip.group(2))
+            if count > MAX_FRAMES_PER_CLIP:
+                raise DataError(f'{ann_file}:{number}: {count} frames in one clip; expected at '
+                                f'most {MAX_FRAMES_PER_CLIP}')
+            clips.setdefault(per_clip.group(1), []).extend(f'{i:08d}' for i in range(count))
+        else:
+            raise DataError(f'{ann_file}:{number}: expected "clip/frame.png (h, w, c)" '
+                            f'or "clip frame_count (h,w,c)", got {line!r}')
     return clips
 
 

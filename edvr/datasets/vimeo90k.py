@@ -6,6 +6,7 @@ from edvr.datasets.base import BaseVSRDataset, require_folders
 from edvr.datasets.packed import open_store, parse_io_backend
 from edvr.errors import ConfigError, DataError
 from edvr.registry import DATASETS
+from edvr.utils.yaml_reader import read_text
 
 SEPTUPLET = 7
 
@@ -51,10 +52,10 @@ class VSRVimeo90KDataset(BaseVSRDataset):
     def prepare_data_infos(self):
         """One info per septuplet of the ann_file."""
         require_folders(self.lq_folder, self.gt_folder)
-        if not os.path.isfile(self.ann_file):
+        if not os.path.exists(self.ann_file):
             raise DataError(f'{self.ann_file}: meta-info (ann_file) not found')
-        with open(self.ann_file, encoding='utf-8') as f:
-            seqs = [line.split()[0] for line in f if line.strip()]
+        text = read_text(self.ann_file, 'a meta-info text file (ann_file)', DataError)
+        seqs = [line.split()[0] for line in text.splitlines() if line.strip()]
         if not seqs:
             raise DataError(f'{self.ann_file}: lists no septuplets')
         if self.io_backend == 'lmdb':

@@ -42,6 +42,12 @@ def comparison_image(lq_center, output, gt=None, scale=4, crop=None, zoom=1):
     if bicubic.shape != output.shape or (gt is not None and gt.shape != output.shape):
         raise ConfigError(f'comparison: sizes differ (bicubic {bicubic.shape}, output '
                           f'{output.shape}, gt {None if gt is None else gt.shape})')
+    if crop:
+        top, left, height, width = crop
+        if top + height > output.shape[0] or left + width > output.shape[1]:
+            raise ConfigError(f'--crop {",".join(map(str, crop))}: reaches row {top + height} and '
+                              f'column {left + width}, outside the {output.shape[0]}x'
+                              f'{output.shape[1]} output frame')
     panels = [('bicubic', bicubic), ('EDVR', output)]
     if gt is not None:
         panels.append(('GT', gt))
@@ -81,7 +87,7 @@ def write_comparison(cfg, key, path, weights=None, model_path=None, crop=None, z
     dataset = build_dataset(cfg.dataset.test, where='dataset.test')
     keys = [info['key'] for info in dataset.data_infos]
     if key not in keys:
-        raise DataError(f'--key {key}: not a test frame (e.g. {", ".join(keys[:3])})')
+        raise DataError(f'--key {key!r}: not a test frame (e.g. {", ".join(keys[:3])})')
     sample = dataset[keys.index(key)]
     lq = sample['lq'][None]
     output = tensor2img(predictor.restore(lq)[0], predictor.min_max)

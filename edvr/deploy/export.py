@@ -4,8 +4,8 @@
 `export_model` builds the config's model, loads the weights and writes one
 inference model per entry of the config's ``export_model`` list (PaddleGAN's
 key, e.g. ``[{name: generator, inputs_num: 1}]``) under
-``<output_dir>/<model_name>``: ``.json`` (the program; ``.pdmodel`` on older
-Paddle), ``.pdiparams`` (the weights) and ``.edvr.yml`` (what the `Predictor`
+``<output_dir>/<model_name>``: ``.json`` (the program; ``.pdmodel`` on Paddle
+2.6), ``.pdiparams (the weights) and ``.edvr.yml`` (what the `Predictor`
 needs to know: frames per window, scale, size multiple, value range).
 
 Batch, height and width stay dynamic (input spec ``[None, t, c, None, None]``);
@@ -15,17 +15,15 @@ program file last, so a crash never leaves a half-written file under a real
 name and a present program file means a complete model.
 """
 import os
-import shutil
-import tempfile
 
 import paddle
 import yaml
 
 from edvr.errors import ConfigError, WeightsError
-from edvr.ops import get_dcn_kernel, set_dcn_kernel
+from edvr.settings import value
+from edvr.utils import writer
+from edvr.utils.paddle_compat import PROGRAM_EXTENSIONS, program_format, save_static
 
-DEFAULT_EXPORT = ({'name': 'generator', 'inputs_num': 1},)
-PROGRAM_EXTENSIONS = ('.json', '.pdmodel')
 PARAMS_EXTENSION = '.pdiparams'
 INFO_EXTENSION = '.edvr.yml'
 
@@ -64,9 +62,9 @@ def _fsync(path):
 def save_inference_model(net, prefix, input_shapes, info=None):
     """Write ``net`` as a static inference model at ``prefix`` (atomically).
 
-    The network runs in eval mode with Paddle's own DCN kernel while it is
-    traced; its mode, its ``forward`` and the DCN kernel choice are restored
-    afterwards.
+    The network runs in eval mode while it is traced (static graphs run Paddle's own
+    kernels: `edvr.ops` chooses them whatever kernel is set); its mode and its
+    ``forward`` are restored afterwards.
 
     Args:
         net: the dygraph network.
@@ -80,25 +78,22 @@ def save_inference_model(net, prefix, input_shapes, info=None):
     folder, name = os.path.split(os.path.abspath(prefix))
     os.makedirs(folder, exist_ok=True)
     specs = [dynamic_input_spec(s, f'x{i}' if i else 'x') for i, s in enumerate(input_shapes)]
-    was_training, kernel = net.training, get_dcn_kernel()
+    was_training = net.training
     own_forward = net.__dict__.get('forward')
-    tmp = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=folder)
     try:
-        net.eval()
-        set_dcn_kernel('paddle')
-        static = paddle.jit.to_static(net, input_spec=specs, full_graph=True)
-        paddle.jit.save(static, os.path.join(tmp, name))
-        if info is not None:
-            with open(os.path.join(tmp, name + INFO_EXTENSION), 'w', encoding='utf-8') as f:
-                yaml.safe_dump(info, f, sort_keys=False)
-        written = sorted(os.listdir(tmp), key=lambda n: n.endswith(PROGRAM_EXTENSIONS))
-        for file_name in written:  # the program file goes last
-            _fsync(os.path.join(tmp, file_name))
-            os.replace(os.path.join(tmp, file_name), os.path.join(folder, file_name))
-        return [os.path.join(folder, n) for n in written]
+        with writer.scratch_folder(prefix) as tmp:
+            net.eval()
+            save_static(net, specs, os.path.join(tmp, name))
+            if info is not None:
+                with open(os.path.join(tmp, name + INFO_EXTENSION), 'w', encoding='utf-8') as f:
+                    yaml.safe_dump(info, f, sort_keys=False)
+            written = sorted(os.listdir(tmp), key=lambda n: n.endswith(PROGRAM_EXTENSIONS))
+            for file_name in written:  # the program file goes last
+                _fsync(os.path.join(tmp, file_name))
+                writer.move_into_place(os.path.join(tmp, file_name),
+                                       os.path.join(folder, file_name))
+            return [os.path.join(folder, n) for n in written]
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        set_dcn_kernel(kernel)
         if own_forward is None:
             net.__dict__.pop('forward', None)
         else:
@@ -136,20 +131,20 @@ def export_model(cfg, weights=None, inputs_size='1,5,3,180,320', output_dir='inf
         dict {model prefix (``output_dir/name``): [the files written]}, in export order.
     """
     from edvr import components  # noqa: F401  (registers every component)
-    from edvr.engine.checkpoint import read_state, set_generator_state
     from edvr.registry import MODELS, build_from_config
-
     from edvr.utils.output_paths import check_output_folder
+    from edvr.weights import read_state, set_generator_state
+
     check_output_folder(output_dir, 'output_dir')
     shapes = parse_inputs_size(inputs_size)
-    entries = list(cfg.get('export_model') or DEFAULT_EXPORT)
+    entries = list(value(cfg, 'export_model') or value({}, 'export_model'))  # [] means the default
     needed = sum(int(e.get('inputs_num', 1)) for e in entries)
     if len(shapes) < needed:
         raise ConfigError(f'--inputs_size {inputs_size!r}: {len(shapes)} shape(s) given, the '
                           f'config\'s export_model needs {needed}')
     model = build_from_config(cfg.get('model'), MODELS, where='model')
     state = read_state(weights) if weights else None
-    min_max = tuple(cfg.get('min_max', (0., 1.)))
+    min_max = tuple(value(cfg, 'min_max'))
     written, first = {}, 0
     for entry in entries:
         name = entry.get('name')
@@ -199,7 +194,8 @@ def find_model_files(model_path):
             what = 'no exported model' if not found else f'several models ({", ".join(found)})'
             raise WeightsError(f'{model_path}: {what} in this folder; give --model_path DIR/NAME')
         path = os.path.join(path, found[0])
-    program = next((path + ext for ext in PROGRAM_EXTENSIONS if os.path.isfile(path + ext)), None)
+    preferred = sorted(PROGRAM_EXTENSIONS, key=lambda ext: ext != program_format())  # ours first
+    program = next((path + ext for ext in preferred if os.path.isfile(path + ext)), None)
     if program is None:
         raise WeightsError(f'{model_path}: exported model not found (expected {path}.json or '
                            f'{path}.pdmodel; make one with tools/export_model.py)')

@@ -17,7 +17,6 @@ Batch, height and width stay dynamic, as in the Paddle model.
 """
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
@@ -25,6 +24,8 @@ from edvr.deploy.export import INFO_EXTENSION, PARAMS_EXTENSION, find_model_file
 from edvr.deploy.onnx_runner import onnx_session, require, run_onnx
 from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError, EDVRError, WeightsError
+from edvr.utils import stopping, writer
+from edvr.utils.paddle_compat import onnx_export_refusal
 
 __all__ = ['export_onnx', 'max_difference', 'onnx_session', 'require_onnx_tools',
            'restore_offset_groups', 'run_onnx']
@@ -36,8 +37,12 @@ def require_onnx_tools():
     """Check that the packages ONNX export and its check need are installed.
 
     Raises:
-        ConfigError: naming the first one missing.
+        ConfigError: on Paddle 2 (see `onnx_export_refusal`), or naming the first
+            package missing.
     """
+    refusal = onnx_export_refusal()
+    if refusal:
+        raise ConfigError(refusal)
     for module in ('paddle2onnx', 'onnx', 'onnxruntime'):
         require(module, 'ONNX export')
 
@@ -102,14 +107,18 @@ def export_onnx(model_path, onnx_path=None):
     Returns:
         the path written.
     """
+    require_onnx_tools()
     paddle2onnx, onnx = require('paddle2onnx', 'ONNX export'), require('onnx', 'ONNX export')
     program, params, info = find_model_files(model_path)
     onnx_path = onnx_path or params[:-len(PARAMS_EXTENSION)] + '.onnx'
     folder = os.path.dirname(os.path.abspath(onnx_path))
     if not os.path.isdir(folder):
         raise ConfigError(f'{onnx_path}: the folder {folder} does not exist')
-    tmp = tempfile.mkdtemp(prefix='.onnx.tmp-', dir=folder)
-    try:
+    info_copy = onnx_path[:-len('.onnx')] + INFO_EXTENSION
+    copy_info = info and onnx_path.endswith('.onnx') and \
+        os.path.abspath(info) != os.path.abspath(info_copy)
+    with stopping.task(f'converting {program} to ONNX', f'{onnx_path} was not written'), \
+            writer.scratch_folder(onnx_path) as tmp:
         converted = os.path.join(tmp, 'model.onnx')
         paddle2onnx.export(_program_with_float32_attributes(program, tmp), params,
                            save_file=converted, opset_version=OPSET,
@@ -120,17 +129,12 @@ def export_onnx(model_path, onnx_path=None):
         restore_offset_groups(model)
         onnx.checker.check_model(model)
         onnx.save(model, converted)
-        info_copy = onnx_path[:-len('.onnx')] + INFO_EXTENSION
-        copy_info = info and onnx_path.endswith('.onnx') and \
-            os.path.abspath(info) != os.path.abspath(info_copy)
         if copy_info:
             shutil.copy(info, os.path.join(tmp, 'info'))  # the predictor reads it beside the model
-        os.replace(converted, onnx_path)
+        writer.move_into_place(converted, onnx_path)
         if copy_info:
-            os.replace(os.path.join(tmp, 'info'), info_copy)
-        return onnx_path
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            writer.move_into_place(os.path.join(tmp, 'info'), info_copy)
+    return onnx_path
 
 
 def max_difference(model_path, onnx_path, shape, seed=0):

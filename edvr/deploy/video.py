@@ -14,9 +14,7 @@ timing of individual frames is not kept).
 """
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import warnings
 
 import cv2
@@ -25,6 +23,8 @@ from tqdm import tqdm
 from edvr.deploy.encoder import (CONTAINERS, DEFAULT_CRF, DEFAULT_PRESET, FFmpegWriter,
                                  OpenCVWriter, as_rate, audio_args, count_frames, find_ffmpeg)
 from edvr.errors import DataError
+from edvr.utils import stopping, writer
+from edvr.utils.video_reader import open_video
 
 __all__ = ['upscale_video', 'find_ffmpeg', 'has_audio']
 
@@ -84,10 +84,7 @@ def _check_destinations(destination, frames_out):
 
 def _open(source):
     """(capture, fps, first BGR frame) of ``source``."""
-    capture = cv2.VideoCapture(source)
-    if not os.path.isfile(source) or not capture.isOpened():
-        raise DataError(f'{source}: cannot open this video')
-    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture, (_, fps, _, _) = open_video(source)
     if not fps > 0:
         capture.release()
         raise DataError(f'{source}: cannot tell the frame rate of this video')
@@ -110,12 +107,14 @@ def _source_frames(ffmpeg, source, capture):
 
 class _PNGFolder:
     """Restored frames as ``00000000.png``, ... into a hidden folder beside ``folder``,
-    moved into ``folder`` only when the whole video succeeded."""
+    moved into ``folder`` only when the whole video succeeded (`edvr.utils.writer`)."""
 
     def __init__(self, folder):
         self.folder = folder
-        parent, name = os.path.split(os.path.abspath(folder))
-        self.staging = tempfile.mkdtemp(prefix=f'.{name}.tmp-', dir=parent)
+        parent = os.path.dirname(os.path.abspath(folder))
+        writer.remove_stale(parent)
+        self.staging = writer.temporary_path(folder)
+        os.mkdir(self.staging)
         self.names = []
 
     def write(self, frame):
@@ -129,11 +128,11 @@ class _PNGFolder:
     def commit(self):
         os.makedirs(self.folder, exist_ok=True)
         for name in self.names:
-            os.replace(os.path.join(self.staging, name), os.path.join(self.folder, name))
+            writer.move_into_place(os.path.join(self.staging, name), os.path.join(self.folder, name))
         self.discard()
 
     def discard(self):
-        shutil.rmtree(self.staging, ignore_errors=True)
+        writer.discard(self.staging)
 
 
 def upscale_video(predictor, source, destination, keep_audio=True, progress=True,
@@ -161,6 +160,8 @@ def upscale_video(predictor, source, destination, keep_audio=True, progress=True
         DataError: an unreadable source, a missing output folder, an encoder failure.
     """
     ext = _check_destinations(destination, frames_out)
+    writer.refuse_overlap([('-o', destination), ('--frames_out', frames_out)],
+                          [('video', source)])
     capture, fps, first = _open(source)
     try:
         ffmpeg, rate = find_ffmpeg(), as_rate(fps)
@@ -202,35 +203,35 @@ def _encode(predictor, frames, destination, ffmpeg, encoding, frames_out, total,
     Returns:
         (frames counted in the finished file, (w, h)).
     """
-    folder, name = os.path.split(os.path.abspath(destination))
-    temporary = os.path.join(folder, f'.{name}.{os.getpid()}{os.path.splitext(name)[1]}')
-    pngs = _PNGFolder(frames_out) if frames_out is not None else None
-    writer = None
-    try:
-        with tqdm(total=total, unit='frame', disable=not progress, desc='video') as bar:
-            for frame in predictor.run_sequence(frames):
-                if writer is None:
-                    size = (frame.shape[1], frame.shape[0])
-                    writer = (FFmpegWriter(ffmpeg, temporary, size, **encoding) if ffmpeg else
-                              OpenCVWriter(temporary, size, encoding['fps']))
-                writer.write(frame)
-                if pngs is not None:
-                    pngs.write(frame)
-                bar.update(1)
-        writer.close()
-        count = count_frames(ffmpeg, temporary) if ffmpeg else writer.count
-        if count != writer.count:
-            raise DataError(f'{temporary}: {writer.count} frames were encoded but the file '
-                            f'holds {count}')
-        os.replace(temporary, destination)
-        if pngs is not None:
-            pngs.commit()
-        return count, size
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        if pngs is not None:
-            pngs.discard()
-        if os.path.exists(temporary):
-            os.remove(temporary)  # an existing destination stays as it was
-        raise
+    pngs = None
+    writer_ = None
+    kept = (f'{destination} was not written' if not os.path.exists(destination) else
+            f'{destination} is unchanged') + (f', nor any frame in {frames_out}' if frames_out else '')
+    with stopping.task(f'restoring frames into {destination}', kept), \
+            writer.staged_file(destination) as temporary:
+        try:
+            pngs = _PNGFolder(frames_out) if frames_out is not None else None
+            with tqdm(total=total, unit='frame', disable=not progress, desc='video') as bar:
+                for frame in predictor.run_sequence(frames):
+                    if writer_ is None:
+                        size = (frame.shape[1], frame.shape[0])
+                        writer_ = (FFmpegWriter(ffmpeg, temporary, size, **encoding) if ffmpeg else
+                                   OpenCVWriter(temporary, size, encoding['fps']))
+                    writer_.write(frame)
+                    if pngs is not None:
+                        pngs.write(frame)
+                    bar.update(1)
+            writer_.close()
+            count = count_frames(ffmpeg, temporary) if ffmpeg else writer_.count
+            if count != writer_.count:
+                raise DataError(f'{destination}: {writer_.count} frames were encoded but the file '
+                                f'holds {count}')
+        except BaseException:
+            if writer_ is not None:
+                writer_.abort()
+            if pngs is not None:
+                pngs.discard()
+            raise
+    if pngs is not None:
+        pngs.commit()
+    return count, size

@@ -6,7 +6,7 @@ process path runs no collective at all.
 """
 import paddle.distributed as dist
 
-from edvr.engine import checkpoint as ckpt
+from edvr import weights
 from edvr.errors import EDVRError, WeightsError
 
 SHARED_FOLDER_HINT = 'output_dir must be one folder shared by all machines'
@@ -63,7 +63,7 @@ def read_checkpoint_everywhere(path):
     """
     state, error = None, None
     try:
-        state = ckpt.read_checkpoint(path)
+        state = weights.read_checkpoint(path)
     except EDVRError as exc:
         error = str(exc)
     errors = gather(error)

@@ -4,8 +4,9 @@ import glob
 import os
 import time
 
-from edvr.engine import checkpoint as ckpt
+from edvr import weights
 from edvr.errors import TrainingError
+from edvr.settings import value
 
 
 def run_folder(cfg, config_path, resume=None):
@@ -14,15 +15,19 @@ def run_folder(cfg, config_path, resume=None):
         return os.path.dirname(os.path.abspath(resume))
     name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
     stamp = time.strftime('%Y-%m-%d-%H-%M-%S')
-    return os.path.join(cfg.get('output_dir', 'output_dir'), f'{name}-{stamp}')
+    path, copy = os.path.join(value(cfg, 'output_dir'), f'{name}-{stamp}'), 1
+    while os.path.exists(path):  # another run started this second: never share its folder
+        copy += 1
+        path = os.path.join(value(cfg, 'output_dir'), f'{name}-{stamp}-{copy}')
+    return path
 
 
 def auto_resume_checkpoint(cfg, config_path):
     """The newest checkpoint of the newest run of this config in output_dir, or None."""
     name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
-    runs = sorted(glob.glob(os.path.join(cfg.get('output_dir', 'output_dir'), f'{name}-*')),
+    runs = sorted(glob.glob(os.path.join(value(cfg, 'output_dir'), f'{name}-*')),
                   reverse=True)
-    return next((found for run in runs if (found := ckpt.latest_checkpoint(run))), None)
+    return next((found for run in runs if (found := weights.latest_checkpoint(run))), None)
 
 
 def config_record_path(run_dir, resumed_iter=None):
@@ -40,7 +45,7 @@ def config_record_path(run_dir, resumed_iter=None):
 
 def disk_full_error(exc, run_dir, config_path):
     """The one-line TrainingError for a checkpoint or weights file that did not fit on disk."""
-    kept = ckpt.latest_checkpoint(run_dir)
+    kept = weights.latest_checkpoint(run_dir)
     resume = f'--resume {kept}' if kept else '(no checkpoint yet: start again)'
     return TrainingError(f'{exc.filename}: no space left on device, not written; kept '
                          f'{kept or "nothing"}; free space, then continue: python '

@@ -15,18 +15,18 @@ import paddle
 import paddle.distributed as dist
 
 from edvr import components  # noqa: F401  (registers every component)
-from edvr import settings
+from edvr import settings, weights
 from edvr.config import dump_config
 from edvr.datasets.loader import build_dataset, build_eval_loader, build_train_loader
-from edvr.engine import checkpoint as ckpt
 from edvr.engine.distributed import from_rank0, gather, join_process_group, read_checkpoint_everywhere
 from edvr.engine.ema import WeightAverage
-from edvr.engine.evaluator import build_metrics, evaluate, upscale_center
 from edvr.engine.run_folder import config_record_path, disk_full_error, run_folder
 from edvr.engine.stop_signals import StopSignals
 from edvr.engine.train_visual import save_train_visual
 from edvr.engine.visualdl_writer import VisualDLWriter
 from edvr.errors import ConfigError, TrainingError
+from edvr.evaluation import build_metrics, evaluate, upscale_center
+from edvr.models.edvr_model import unwrap
 from edvr.registry import MODELS, build_from_config
 from edvr.solver import build_lr_scheduler, build_optimizer
 from edvr.utils.device import select_device, tune_cpu_runtime
@@ -60,7 +60,8 @@ class Trainer:
         self.rank = dist.get_rank()
         join_process_group()
         resume_state = read_checkpoint_everywhere(resume) if resume else None
-        self.run_dir = run_folder(cfg, config_path, resume)
+        # an evaluation of a checkpoint writes into a new run folder, never into that run's
+        self.run_dir = run_folder(cfg, config_path, None if evaluate_only else resume)
         self.logger = setup_logger(None, self.rank)  # the log file opens once all is built
         device = select_device(int(os.environ.get('PADDLE_LOCAL_RANK', self.rank)),
                                int(os.environ.get('PADDLE_LOCAL_SIZE', self.world_size)))
@@ -71,7 +72,10 @@ class Trainer:
 
         self.model = build_from_config(cfg.get('model'), MODELS, where='model')
         if load:
-            ckpt.load_generator_weights(self.model.generator, load)
+            weights.load_generator_weights(self.model.generator, load)
+        evaluated = _evaluated_weights(resume_state) if evaluate_only else None
+        if evaluated:
+            weights.set_generator_state(self.model.generator, resume_state[evaluated], resume)
         self.min_max = tuple(settings.value(cfg, 'min_max'))
         self.metrics = build_metrics(settings.value(cfg, 'validate.metrics'))
         test_cfg = (cfg.get('dataset') or {}).get('test')
@@ -86,7 +90,7 @@ class Trainer:
         self._baseline = None
         if not evaluate_only:
             self._build_training(resume, resume_state, amp, amp_level)
-        self._open_run_folder(resume_state)
+        self._open_run_folder(None if evaluate_only else resume_state)
         self.logger.info(f'device: {device}; processes: {self.world_size}; seed: {self.seed}')
         for line in notes:
             self.logger.warning(line)
@@ -95,7 +99,11 @@ class Trainer:
             self.logger.info('accepted but unused (PaddleGAN keys): ' + ', '.join(unused))
         if load:
             self.logger.info(f'loaded weights {load}')
-        if resume_state:
+        if evaluated:
+            self.current_iter = int(resume_state['iter'])
+            self.logger.info(f'evaluating the {"EMA " if evaluated == "generator_ema" else ""}'
+                             f'weights of {resume} (iteration {self.current_iter})')
+        elif resume_state:
             self.logger.info(f'resumed from {resume} at iteration {self.current_iter}')
 
     def _open_run_folder(self, resume_state):
@@ -105,7 +113,11 @@ class Trainer:
         settings beside it as config.resume-<iteration>.yaml.
         """
         if self.rank == 0:
-            os.makedirs(self.run_dir, exist_ok=True)
+            try:
+                os.makedirs(self.run_dir, exist_ok=True)
+            except OSError as exc:
+                raise TrainingError(f'output_dir: cannot create the run folder {self.run_dir} '
+                                    f'({exc.strerror or exc})') from None
             dump_config(self.cfg, config_record_path(
                 self.run_dir, resume_state['iter'] if resume_state else None))
         self.logger = setup_logger(self.run_dir, self.rank)
@@ -135,8 +147,8 @@ class Trainer:
             self.logger.warning('--amp: Paddle runs mixed precision only on GPU-like devices; '
                                 'on CPU this run trains in float32')
         if resume_state:
-            ckpt.set_generator_state(self.model.generator, resume_state['generator'], resume)
-            ckpt.load_portable_optimizer_state(self.optimizer, self.model.generator,
+            weights.set_generator_state(self.model.generator, resume_state['generator'], resume)
+            weights.load_portable_optimizer_state(self.optimizer, self.model.generator,
                                                resume_state['optimizer'])
             self.scheduler.set_state_dict(resume_state['lr_scheduler'])
             self.current_iter = int(resume_state['iter'])
@@ -167,8 +179,7 @@ class Trainer:
     @property
     def generator(self):
         """The bare generator (unwrapped from DataParallel)."""
-        net = self.model.generator
-        return getattr(net, '_layers', net)
+        return unwrap(self.model.generator)
 
     def train(self):
         """Run iterations current_iter+1 .. total_iters.
@@ -181,7 +192,7 @@ class Trainer:
             try:
                 return self._train_loop(signals)
             except TrainingError as exc:
-                last = ckpt.latest_checkpoint(self.run_dir)
+                last = weights.latest_checkpoint(self.run_dir)
                 raise TrainingError(f'{exc}; last good checkpoint: {last or "none yet"}') from None
 
     def close(self):
@@ -291,13 +302,13 @@ class Trainer:
     def _save_best_weights(self):
         with full_disk_raises(lambda exc: disk_full_error(exc, self.run_dir, self.config_path)), \
                 self.eval_weights():
-            ckpt.save_atomic({'generator': self.generator.state_dict()},
+            weights.save_atomic({'generator': self.generator.state_dict()},
                              os.path.join(self.run_dir, 'best_weight.pdparams'))
 
     def bicubic_baseline(self):
         """Scores of the bicubic upscale of each centre LQ frame (the number to beat); computed once."""
         if self._baseline is None:
-            scale = int((self.cfg.model.get('generator') or {}).get('scale_factor', 4))
+            scale = int(self.generator.scale_factor)
             self._baseline = evaluate(
                 upscale_center(scale, self.min_max), self.test_loader,
                 build_metrics(settings.value(self.cfg, 'validate.metrics')), self.min_max,
@@ -330,18 +341,25 @@ class Trainer:
 
     def _write_snapshot(self, current_iter):
         with self.eval_weights():
-            ckpt.save_atomic({'generator': self.generator.state_dict()},
+            weights.save_atomic({'generator': self.generator.state_dict()},
                              os.path.join(self.run_dir, f'iter_{current_iter}_weight.pdparams'))
         state = dict(generator=self.generator.state_dict(),
-                     optimizer=ckpt.portable_optimizer_state(self.optimizer, self.generator),
+                     optimizer=weights.portable_optimizer_state(self.optimizer, self.generator),
                      lr_scheduler=self.scheduler.state_dict(), iter=current_iter,
                      seed=self.seed, best=self.best)
         if self.ema:
             state['generator_ema'] = self.ema.state_dict()
         if self.amp_scaler:
             state['scaler'] = self.amp_scaler.state_dict()
-        ckpt.save_atomic(state, os.path.join(self.run_dir, f'iter_{current_iter}_checkpoint.pdparams'))
-        ckpt.prune_checkpoints(self.run_dir, settings.value(self.cfg, 'snapshot_config.max_keep'))
+        weights.save_atomic(state, os.path.join(self.run_dir, f'iter_{current_iter}_checkpoint.pdparams'))
+        weights.prune_checkpoints(self.run_dir, settings.value(self.cfg, 'snapshot_config.max_keep'))
+
+
+def _evaluated_weights(state):
+    """Which weights of a checkpoint an evaluation uses: the EMA ones if the run kept them."""
+    if not state:
+        return None
+    return 'generator_ema' if 'generator_ema' in state else 'generator'
 
 
 def _first_given(*values):

@@ -6,11 +6,10 @@ Paper: EDVR: Video Restoration with Enhanced Deformable Convolutional Networks
 """
 import paddle
 import paddle.distributed as dist
-import paddle.nn.functional as F
 
 from edvr.errors import TrainingError
 from edvr.registry import LOSSES, MODELS, NETWORKS, build_from_config
-from edvr.utils.padding import padding_for
+from edvr.utils.padding import run_padded
 
 TSA_MODULE = 'TSAModule'
 
@@ -89,8 +88,7 @@ class EDVRModel:
             _check_finite_gradients(self.generator, optimizer, current_iter)
             optimizer.step()
         optimizer.clear_grad()
-        net = getattr(self.generator, '_layers', self.generator)  # unwrap DataParallel
-        center = getattr(net, 'center', lq.shape[1] // 2)
+        center = getattr(unwrap(self.generator), 'center', lq.shape[1] // 2)
         self.visuals = {'lq': lq[:, center].detach(), 'output': output.detach(), 'gt': gt}
         return {'loss_pixel': float(loss)}
 
@@ -102,19 +100,15 @@ class EDVRModel:
         multiple and the output is cropped back.
         """
         self.generator.eval()
-        b, t, c, h, w = lq.shape
-        multiple = getattr(getattr(self.generator, '_layers', self.generator), 'size_multiple', 1)
-        top, bottom = padding_for(h, multiple)
-        left, right = padding_for(w, multiple)
-        if top or bottom or left or right:
-            frames = F.pad(lq.reshape([b * t, c, h, w]), [left, right, top, bottom], mode='reflect')
-            output = self.generator(frames.reshape([b, t, c, h + top + bottom, w + left + right]))
-            scale = output.shape[-1] // (w + left + right)
-            output = output[..., top * scale:(top + h) * scale, left * scale:(left + w) * scale]
-        else:
-            output = self.generator(lq)
+        multiple = getattr(unwrap(self.generator), 'size_multiple', 1)
+        output, _ = run_padded(self.generator, lq, multiple)
         self.generator.train()
         return output
+
+
+def unwrap(net):
+    """The network itself, also when it is wrapped in ``paddle.DataParallel``."""
+    return getattr(net, '_layers', net)
 
 
 def _check_finite(loss, current_iter):

@@ -52,6 +52,9 @@ class EDVRNet(nn.Layer):
                  front_RBs=5, back_RBs=10, center=None, predeblur=False, HR_in=False,
                  w_TSA=True, dcn_kernel=None, conv_kernel=None):
         super().__init__()
+        _check_types(dict(in_nf=in_nf, out_nf=out_nf, scale_factor=scale_factor, nf=nf,
+                          nframes=nframes, groups=groups, front_RBs=front_RBs,
+                          back_RBs=back_RBs, center=center))
         self.center = nframes // 2 if center is None else center
         self.nframes = nframes
         self.predeblur = bool(predeblur)
@@ -168,6 +171,22 @@ class EDVRNet(nn.Layer):
         if not values:
             return None
         return float(paddle.stack(values).mean())
+
+
+# argument -> smallest allowed value (all whole numbers; center may be None)
+_LOWEST = dict(in_nf=1, out_nf=1, scale_factor=1, nf=1, nframes=1, groups=1, front_RBs=0,
+               back_RBs=0, center=0)
+
+
+def _check_types(args):
+    """Raise ConfigError naming the first argument that is not a whole number in range."""
+    for name, value in args.items():
+        if value is None and name == 'center':
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < _LOWEST[name] \
+                or value > 4096:
+            raise ConfigError(f'EDVRNet: {name}={value!r}; expected a whole number from '
+                              f'{_LOWEST[name]} to 4096')
 
 
 def _check_args(scale_factor, nf, nframes, groups, center, predeblur, hr_in):

@@ -19,6 +19,7 @@ from paddle.autograd import PyLayer
 
 from edvr.ops.cpu_ops import load_cpu_ops
 from edvr.utils.device import cpu_threads
+from edvr.utils.paddle_compat import autocast_enabled
 
 CHUNK_BYTES = 32 << 20
 
@@ -197,7 +198,7 @@ class _DeformConvFunction(_ColumnsFunction):
 def columns_available(*tensors):
     """Whether the column kernels can take these tensors: a dygraph call on the CPU,
     float32, outside AMP autocast, with the C++ ops built (building them on first use)."""
-    if not paddle.in_dynamic_mode() or paddle.amp.is_autocast_enabled():
+    if not paddle.in_dynamic_mode() or autocast_enabled():
         return False
     for t in tensors:
         if t is not None and (t.dtype != paddle.float32 or not t.place.is_cpu_place()):

@@ -68,7 +68,7 @@ class Conv2D(nn.Conv2D):
             y = conv2d_columns(x, self.weight, self.bias, self._stride, padding,
                                self._dilation)
         else:
-            y = super().forward(x)
+            y = nn.Conv2D.forward(self, x)  # no zero-argument super(): Paddle 2.6's to_static
         if self.negative_slope is None:
             return y
         return F.leaky_relu(y, self.negative_slope) if self.negative_slope else F.relu(y)

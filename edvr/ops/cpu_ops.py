@@ -26,6 +26,8 @@ import warnings
 
 import paddle
 
+from edvr.utils.paddle_compat import cpp_extension_load, version_key
+
 logger = logging.getLogger(__name__)
 
 CSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc')
@@ -91,7 +93,7 @@ def _build_dir(tag, cflags, ldflags):
     for path in build_inputs():
         with open(path, 'rb') as f:
             digest.update(f'{os.path.basename(path)}\0'.encode() + f.read() + b'\0')
-    digest.update(repr((tag, cflags, ldflags, paddle.__version__, sys.version,
+    digest.update(repr((tag, cflags, ldflags, version_key(), sys.version,
                         platform.machine(), platform.node())).encode())
     return os.path.join(cache_dir(), f'{tag}-{digest.hexdigest()[:16]}')
 
@@ -154,8 +156,7 @@ def _build(tag, cflags, ldflags):
                       flush=True)
             _state['compiled'] = True
         with _output_to(os.path.join(build_dir, 'build.log')):
-            from paddle.utils import cpp_extension
-            ops = cpp_extension.load(name=NAME, sources=source_paths(src_dir),
+            ops = cpp_extension_load(name=NAME, sources=source_paths(src_dir),
                                      extra_cxx_cflags=cflags, extra_ldflags=ldflags,
                                      build_directory=build_dir, verbose=False)
         missing = [op for op in ops_names() if not hasattr(ops, op)]

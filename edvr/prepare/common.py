@@ -14,6 +14,7 @@ from multiprocessing import get_context
 import cv2
 
 from edvr.errors import DataError
+from edvr.utils import writer
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -234,17 +235,6 @@ def format_bytes(n):
     return f'{n:.1f} TB'
 
 
-def write_text_atomic(path, lines):
-    """Write ``lines`` (one per line) to ``path`` through a temporary file and a rename."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(''.join(f'{line}\n' for line in lines))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def place_folder(src, dst, mode):
     """Make ``dst`` show the contents of folder ``src``: 'symlink', 'copy' or 'move'.
 
@@ -257,12 +247,11 @@ def place_folder(src, dst, mode):
     if mode == 'symlink':
         os.symlink(os.path.abspath(src), dst, target_is_directory=True)
     elif mode == 'copy':
-        tmp = f'{dst}.tmp'
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp)
-        os.replace(tmp, dst)
+        with writer.staged_folder(dst) as tmp:
+            os.rmdir(tmp)
+            shutil.copytree(src, tmp)
     elif mode == 'move':
-        shutil.move(src, dst)
+        writer.move_into_place(src, dst)
     else:
         raise ValueError(f'place_folder: unknown mode {mode!r}')
     return True

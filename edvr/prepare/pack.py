@@ -17,6 +17,8 @@ from edvr.datasets.image_io import read_image
 from edvr.datasets.packed import (CODECS, FORMAT, META_NAME, VERSION, frame_key, import_lmdb,
                                   read_pack_meta)
 from edvr.errors import ConfigError, DataError
+from edvr.utils import stopping, writer
+from edvr.utils.output_paths import write_atomic
 from edvr.prepare.common import (IMAGE_EXTENSIONS, Problems, check_clip_frames, check_free_space,
                                  parallel_map)
 
@@ -117,6 +119,8 @@ def pack_folder(src, out, codec='raw', workers=1, verify=False):
     if codec not in CODECS:
         raise ConfigError(f'pack --codec: expected one of {", ".join(CODECS)}, got {codec!r}')
     out = os.path.normpath(out)
+    writer.refuse_overlap([('pack output', out), ('pack output', f'{out}.partial')],
+                          [('folder to pack', src)])
     if store_is_complete(out):
         meta = read_pack_meta(out)
         return dict(out=out, frames=meta['frames'], clips=len(meta['clips']),
@@ -147,35 +151,32 @@ def pack_folder(src, out, codec='raw', workers=1, verify=False):
     else:
         check_free_space(os.path.dirname(out) or '.', need, f'packing {src} ({codec})')
         os.makedirs(partial)
-        with open(os.path.join(partial, STARTED_NAME), 'w', encoding='utf-8') as f:
-            json.dump(started_by, f)
+        write_atomic(os.path.join(partial, STARTED_NAME), json.dumps(started_by))
     env = lmdb.open(partial, map_size=max(need, 1 << 24), subdir=True, meminit=False,
                     map_async=True)
-    try:
-        with env.begin() as txn:
-            done = {bytes(k).decode('utf-8') for k in txn.cursor().iternext(values=False)}
-        if resuming:
-            left = need * (1 - len(done) / max(1, sum(len(i['names']) for i in clips.values())))
-            check_free_space(os.path.dirname(out) or '.', int(left), f'packing {src} ({codec})')
-        todo = [(clip, name) for clip, info in clips.items() for name in info['names']
-                if frame_key(clip, name) not in done]
-        _write_frames(env, todo, clips, codec, workers)
-        env.sync(True)
-    finally:
-        env.close()
+    kept = (f'the frames packed so far are kept in {partial}; the same command continues '
+            f'from them')
+    with stopping.task(f'packing {src} into {out}', kept):
+        try:
+            with env.begin() as txn:
+                done = {bytes(k).decode('utf-8') for k in txn.cursor().iternext(values=False)}
+            if resuming:
+                left = need * (1 - len(done) / max(1, sum(len(i['names']) for i in clips.values())))
+                check_free_space(os.path.dirname(out) or '.', int(left), f'packing {src} ({codec})')
+            todo = [(clip, name) for clip, info in clips.items() for name in info['names']
+                    if frame_key(clip, name) not in done]
+            _write_frames(env, todo, clips, codec, workers)
+            env.sync(True)
+        finally:
+            env.close()
 
     meta = dict(format=FORMAT, version=VERSION, codec=codec, channels='rgb',
                 frames=sum(len(i['names']) for i in clips.values()),
                 source=os.path.abspath(src),
                 clips={clip: {'shape': list(info['shape']), 'names': info['names']}
                        for clip, info in clips.items()})
-    tmp = os.path.join(partial, f'{META_NAME}.tmp')
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(meta, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, os.path.join(partial, META_NAME))
-    os.replace(partial, out)
+    write_atomic(os.path.join(partial, META_NAME), json.dumps(meta))
+    writer.move_into_place(partial, out)
     return dict(out=out, frames=meta['frames'], clips=len(clips), bytes=_store_bytes(out),
                 skipped=False)
 

@@ -20,7 +20,8 @@ import os
 from edvr.datasets.reds import PARTITIONS
 from edvr.errors import DataError
 from edvr.prepare.common import (SCALE, Problems, check_clip_frames, check_free_space,
-                                 list_clips, place_folder, write_text_atomic)
+                                 list_clips, place_folder)
+from edvr.utils.output_paths import write_atomic
 
 # output variant -> (train archive folder, val archive folder, frames are x4 LQ)
 VARIANTS = {
@@ -144,8 +145,8 @@ def prepare_reds(src, root, mode='symlink', workers=1, verify=False, no_val=Fals
                 place_folder(os.path.join(out, clip), os.path.join(test_out, clip), 'symlink')
         report[variant] = len(clip_dirs)
     clips = sorted(sources['train_sharp'])
-    lines = [f'{clip}/{name} ({gt_h}, {gt_w}, 3)' for clip in clips for name in names]
+    lines = [f'{clip}/{name} ({gt_h}, {gt_w}, 3)\n' for clip in clips for name in names]
     meta = os.path.join(root, META_NAME)
-    write_text_atomic(meta, lines)
+    write_atomic(meta, ''.join(lines))
     report.update(meta=meta, frames=len(lines))
     return report

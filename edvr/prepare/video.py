@@ -9,38 +9,24 @@ Layout under ``root``::
 
 so `VSRREDSDataset` (lq_folder BIx4, gt_folder GT, ann_file meta_info.txt)
 trains on it; a clip name outside REDS4 is a training clip. A clip is
-written into ``<clip>.partial`` and renamed when complete, so a finished
+written into a hidden temporary folder beside it and renamed when complete, so a finished
 clip is skipped on a re-run and an interrupted one is redone.
 """
 import os
-import shutil
 
 import cv2
+import yaml
 
 from edvr.datasets.image_io import write_image
-from edvr.errors import DataError
-from edvr.prepare.common import (SCALE, check_free_space, list_clips, list_images,
-                                  progress, write_text_atomic)
+from edvr.errors import ConfigError, DataError
+from edvr.prepare.common import SCALE, check_free_space, list_clips, list_images, progress
+from edvr.utils import stopping, writer
+from edvr.utils.video_reader import open_video
+from edvr.utils.yaml_reader import read_yaml_file
 from edvr.prepare.degrade import crop_to_multiple, degrade
+from edvr.utils.output_paths import write_atomic
 
 META_NAME = 'meta_info.txt'
-
-
-def open_video(path):
-    """An opened cv2.VideoCapture and its (frame count, fps, height, width).
-
-    Raises:
-        DataError: the file is missing or OpenCV cannot open or decode it.
-    """
-    if not os.path.isfile(path):
-        raise DataError(f'{path}: video file not found')
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        raise DataError(f'{path}: OpenCV cannot open this video (unsupported or corrupt file)')
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-    return cap, (count, fps, h, w)
 
 
 def prepare_video(video, root, clip=None, lq=False, degradation='BI', step=1, max_frames=None):
@@ -64,6 +50,8 @@ def prepare_video(video, root, clip=None, lq=False, degradation='BI', step=1, ma
     clip = clip or os.path.splitext(os.path.basename(video))[0]
     gt_dir = os.path.join(root, 'GT', clip)
     lq_dir = os.path.join(root, f'{degradation}x{SCALE}', clip) if lq else None
+    writer.refuse_overlap([('GT folder', gt_dir), ('LQ folder', lq_dir),
+                           ('meta file', os.path.join(root, META_NAME))], [('video', video)])
     if os.path.isdir(gt_dir) and (lq_dir is None or os.path.isdir(lq_dir)):
         meta = write_meta(root)
         return dict(clip=clip, frames=len(list_images(gt_dir)), gt=gt_dir, lq=lq_dir,
@@ -74,45 +62,67 @@ def prepare_video(video, root, clip=None, lq=False, degradation='BI', step=1, ma
         cap.release()
         raise DataError(f'{video}: frames of {h}x{w} are too small (need at least '
                         f'{SCALE * 16}x{SCALE * 16})')
-    kept = -(-count // step) if count > 0 else 0
+    kept_count = -(-count // step) if count > 0 else 0
     if max_frames:
-        kept = min(kept, int(max_frames))
+        kept_count = min(kept_count, int(max_frames))
     per_frame = h4 * w4 * 3 * (1 + (1 / SCALE ** 2 if lq else 0))
-    check_free_space(root, int(kept * per_frame * 0.7), f'frames of {video}')
+    check_free_space(root, int(kept_count * per_frame * 0.7), f'frames of {video}')
 
-    partial = {d: f'{d}.partial' for d in (gt_dir, lq_dir) if d}
-    for tmp in partial.values():
-        shutil.rmtree(tmp, ignore_errors=True)
-    written, index = 0, 0
-    try:
-        limit = int(max_frames) if max_frames else 10 ** 9  # the container's count is an estimate
-        for _ in progress(range(limit), kept or None, f'frames of {clip}'):
-            ok, frame = cap.read()
-            while ok and index % step:
-                index += 1
-                ok, frame = cap.read()
-            if not ok:
-                break
-            index += 1
-            rgb = cv2.cvtColor(crop_to_multiple(frame, SCALE), cv2.COLOR_BGR2RGB)
-            write_image(os.path.join(partial[gt_dir], f'{written:08d}.png'), rgb)
-            if lq_dir:
-                write_image(os.path.join(partial[lq_dir], f'{written:08d}.png'),
-                            degrade(rgb, degradation, SCALE))
-            written += 1
-            if max_frames and written >= int(max_frames):
-                break
-    finally:
-        cap.release()
-    if written == 0:
-        raise DataError(f'{video}: OpenCV opened the file but decoded no frame')
-    for final, tmp in partial.items():
-        if os.path.isdir(final):
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+    partial = {}
+    with writer.removed_if_failed(*[os.path.dirname(d) for d in (gt_dir, lq_dir) if d]):
+        try:
+            written = _make_partial_and_extract(video, cap, partial, gt_dir, lq_dir, degradation,
+                                                step, max_frames, kept_count)
+            for final, tmp in partial.items():
+                writer.commit(tmp, final)
+        finally:
+            cap.release()
+            for tmp in partial.values():
+                writer.discard(tmp)
     meta = write_meta(root)
     return dict(clip=clip, frames=written, size=(h4, w4), gt=gt_dir, lq=lq_dir, meta=meta,
                 skipped=False)
+
+
+def _make_partial_and_extract(video, cap, partial, gt_dir, lq_dir, degradation, step,
+                              max_frames, kept_count):
+    """Create the temporary clip folders (into ``partial``) and extract the frames into them."""
+    for d in (gt_dir, lq_dir):
+        if d:
+            os.makedirs(os.path.dirname(d), exist_ok=True)
+            writer.remove_stale(os.path.dirname(d))
+            partial[d] = writer.temporary_path(d)
+            os.mkdir(partial[d])
+    kept = f'{gt_dir} is as it was' + (f', and so is {lq_dir}' if lq_dir else '')
+    with stopping.task(f'extracting the frames of {video}', kept):
+        written = _extract(cap, partial, gt_dir, lq_dir, degradation, step, max_frames,
+                           kept_count)
+    if written == 0:
+        raise DataError(f'{video}: OpenCV opened the file but decoded no frame')
+    return written
+
+
+def _extract(cap, partial, gt_dir, lq_dir, degradation, step, max_frames, expected):
+    """Read frames from ``cap`` into the temporary folders ``partial``; the count written."""
+    written, index = 0, 0
+    limit = int(max_frames) if max_frames else 10 ** 9  # the container's count is an estimate
+    for _ in progress(range(limit), expected or None, f'frames of {os.path.basename(gt_dir)}'):
+        ok, frame = cap.read()
+        while ok and index % step:
+            index += 1
+            ok, frame = cap.read()
+        if not ok:
+            break
+        index += 1
+        rgb = cv2.cvtColor(crop_to_multiple(frame, SCALE), cv2.COLOR_BGR2RGB)
+        write_image(os.path.join(partial[gt_dir], f'{written:08d}.png'), rgb)
+        if lq_dir:
+            write_image(os.path.join(partial[lq_dir], f'{written:08d}.png'),
+                        degrade(rgb, degradation, SCALE))
+        written += 1
+        if max_frames and written >= int(max_frames):
+            break
+    return written
 
 
 def write_meta(root):
@@ -130,7 +140,50 @@ def write_meta(root):
         if img is None:
             raise DataError(f'{first}: truncated or corrupt image (cannot be decoded)')
         h, w = img.shape[:2]
-        lines += [f'{clip}/{n} ({h}, {w}, 3)' for n in names]
+        lines += [f'{clip}/{n} ({h}, {w}, 3)\n' for n in names]
     path = os.path.join(root, META_NAME)
-    write_text_atomic(path, lines)
+    write_atomic(path, ''.join(lines))
+    return path
+
+
+def read_video_template(template):
+    """(config, its VSRREDSDataset block) of a training-config template, checked."""
+    cfg = read_yaml_file(template, 'a YAML config')
+    try:
+        train = cfg['dataset']['train']
+        inner = train['dataset'] if 'dataset' in train else train
+    except (KeyError, TypeError):
+        raise ConfigError(f'{template}: expected dataset.train in the template') from None
+    if not isinstance(inner, dict) or inner.get('name') != 'VSRREDSDataset':
+        raise ConfigError(f'{template}: dataset.train must be a VSRREDSDataset config')
+    return cfg, inner
+
+
+def write_video_config(template, root, report):
+    """A training config for a prepared clip, made from the config file ``template``.
+
+    Args:
+        template: a config whose ``dataset.train`` is (or wraps) a VSRREDSDataset.
+        root: the prepared dataset's root; the config is written there.
+        report: what `prepare_video` returned (with ``lq``).
+
+    Returns:
+        the path of the written config, ``root/<template name>_<clip>.yaml``.
+    """
+    cfg, inner = read_video_template(template)
+    inner['lq_folder'] = os.path.dirname(report['lq'])
+    inner['gt_folder'] = os.path.dirname(report['gt'])
+    inner['ann_file'] = report['meta']
+    with open(report['meta'], encoding='utf-8') as f:
+        longest = max(int(line.split()[0].rsplit('/', 1)[1][:8]) for line in f if line.strip())
+    for op in inner.get('preprocess') or []:
+        if op.get('name') == 'GetFrameIdx':
+            op['frames_per_clip'] = longest
+    cfg['dataset'].pop('test', None)
+    cfg.pop('validate', None)
+    name = os.path.splitext(os.path.basename(template))[0]
+    path = os.path.join(root, f'{name}_{report["clip"]}.yaml')
+    writer.refuse_overlap([('training config', path)], [('--config-template', template)])
+    header = f'# Made by tools/prepare_data.py video from {template}: trains on {root}, no validation set.\n'
+    write_atomic(path, header + yaml.safe_dump(cfg, sort_keys=False))
     return path

@@ -15,8 +15,9 @@ import os
 
 from edvr.errors import DataError
 from edvr.prepare.common import (SCALE, Problems, check_clip_frames, check_free_space,
-                                 check_sizes_divisible, write_text_atomic)
+                                 check_sizes_divisible)
 from edvr.prepare.degrade import run_degrade_jobs
+from edvr.utils.output_paths import write_atomic
 
 LISTS = {'train': 'sep_trainlist.txt', 'test': 'sep_testlist.txt'}
 LQ_FOLDERS = {'BI': 'vimeo_septuplet_matlabLRx4', 'BD': 'vimeo_septuplet_BD_matlabLRx4'}
@@ -61,7 +62,8 @@ def prepare_vimeo90k(src, root, splits=('train', 'test'), degradations=('BI', 'B
     for split, seqs in lists.items():
         h, w, c = found[seqs[0]]['shape']
         meta = os.path.join(root, f'meta_info_Vimeo90K_{split}_GT.txt')
-        write_text_atomic(meta, [f'{s} 7 ({h},{w},{c})' for s in seqs])
+        os.makedirs(root, exist_ok=True)
+        write_atomic(meta, ''.join(f'{s} 7 ({h},{w},{c})\n' for s in seqs))
         report['meta'][split] = meta
         report['septuplets'][split] = len(seqs)
     jobs_by = {}

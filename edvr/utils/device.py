@@ -7,6 +7,7 @@ import sys
 import paddle
 
 from edvr.errors import ConfigError
+from edvr.utils.paddle_compat import set_math_threads
 
 
 def available_cores():
@@ -25,9 +26,7 @@ def set_cpu_threads(num_threads):
     kernels (`edvr.ops`) use too. Returns the count set. (The CPU runtime tuning is
     `tune_cpu_runtime`.)"""
     num_threads = max(int(num_threads), 1)
-    setter = getattr(paddle.base.core, 'set_num_threads', None)
-    if setter is not None:
-        setter(num_threads)
+    set_math_threads(num_threads)
     _threads['count'] = num_threads
     return num_threads
 

@@ -1,10 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Output locations checked before work starts, and atomic writes that survive a full disk."""
+"""Output locations checked before work starts, and atomic writes that survive a full disk.
+
+The writing itself is `edvr.utils.writer` (temporary name beside the target, then a rename).
+"""
 import contextlib
 import errno
 import os
 
 from edvr.errors import EDVRError
+from edvr.utils.writer import replace_atomically
+
+__all__ = ['check_output_folder', 'full_disk_raises', 'is_disk_full', 'replace_atomically',
+           'write_atomic', 'written_unless_disk_full']
 
 
 def is_disk_full(exc):
@@ -52,25 +59,6 @@ def write_atomic(path, data):
         with open(tmp, 'wb') as f:
             f.write(data.encode('utf-8') if isinstance(data, str) else data)
     replace_atomically(path, write)
-
-
-def replace_atomically(path, write):
-    """Call ``write(tmp)`` for a temporary name beside ``path``, sync it, rename it to ``path``.
-
-    On an OSError (a full disk) nothing is left under the temporary name,
-    ``path`` keeps its previous content, and the error raised names ``path``.
-    """
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        write(tmp)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:  # name the file meant, not the temporary one
-        raise OSError(exc.errno, exc.strerror or str(exc), path) from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 @contextlib.contextmanager

@@ -22,6 +22,9 @@ Everything else (``os.system``, ``builtins.eval``, ...) is refused.
 """
 import codecs
 import functools
+import math
+import mmap
+import os
 import pickle
 from collections import OrderedDict
 
@@ -31,6 +34,30 @@ from edvr.errors import WeightsError
 
 # the key paddle.save adds to a state dict (structured name -> parameter name)
 NAME_TABLE_KEY = 'StructuredToParameterName@@'
+MAX_DEPTH = 100  # nesting of containers; a state dict or checkpoint has fewer than 10
+
+
+def check_depth(depth, where):
+    """Refuse containers nested deeper than `MAX_DEPTH` (before Python's recursion limit)."""
+    if depth > MAX_DEPTH:
+        raise WeightsError(f'{where}: refused to load: containers nested more than {MAX_DEPTH} '
+                           f'levels deep (not weights or a checkpoint)')
+
+
+def declared_bytes(shape, dtype, where, limit):
+    """Bytes an array of ``shape`` and ``dtype`` needs; refused if more than ``limit``."""
+    try:
+        dims = [int(shape)] if isinstance(shape, int) else [int(d) for d in shape]
+        itemsize = np.dtype(dtype).itemsize
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f'{where}: damaged array header ({exc})') from None
+    if any(d < 0 for d in dims):
+        raise WeightsError(f'{where}: an array with a negative size {dims}')
+    need = math.prod(dims) * itemsize
+    if need > limit:
+        raise WeightsError(f'{where}: an array of shape {dims} ({need:,} bytes) is larger than '
+                           f'the file ({limit:,} bytes); the file is damaged or not weights')
+    return need
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -88,8 +115,33 @@ def _latin1_encode(text, encoding='latin1', where='?'):
 _reconstruct = np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's array-rebuild function
 
 
+class _SizedArray:
+    """Stands for ``numpy.ndarray`` in a pickle: an array no larger than the file."""
+
+    def __init__(self, where, limit):
+        self.where, self.limit = where, limit
+
+    def __call__(self, shape, dtype=float, buffer=None, offset=0, strides=None, order=None):
+        if buffer is None:
+            declared_bytes(shape, dtype, self.where, self.limit)
+        return np.ndarray(shape, dtype, buffer, offset, strides, order)
+
+
+def _sized_reconstruct(subtype, shape, dtype, where, limit):
+    """numpy's ``_reconstruct`` for plain arrays, refusing sizes beyond the file's."""
+    if not isinstance(subtype, _SizedArray) and subtype is not np.ndarray:
+        raise WeightsError(f'{where}: refused to load: an array of type {subtype!r:.60}')
+    declared_bytes(shape, dtype, where, limit)
+    return _reconstruct(np.ndarray, shape, dtype)
+
+
 class PaddleUnpickler(RestrictedUnpickler):
-    """Resolves what ``paddle.save`` (Paddle 2.x and 3.x, numpy 1.x and 2.x) needs."""
+    """Resolves what ``paddle.save`` (Paddle 2.x and 3.x, numpy 1.x and 2.x) needs.
+
+    Args:
+        file, where: as for `RestrictedUnpickler`.
+        limit: the file's size; no array may declare more bytes than that.
+    """
 
     allowed = {
         ('collections', 'OrderedDict'): OrderedDict,
@@ -103,13 +155,25 @@ class PaddleUnpickler(RestrictedUnpickler):
     accepts = 'an array or plain container (only weights and checkpoints are read)'
     encoding = 'latin1'  # as paddle.load reads
 
+    def __init__(self, file, where, limit=float('inf')):
+        super().__init__(file, where)
+        self.limit = limit
+        self.array = _SizedArray(where, limit)
+
     def find_class(self, module, name):
         found = super().find_class(module, name)
-        return functools.partial(found, where=self.where) if found is _latin1_encode else found
+        if found is _latin1_encode:
+            return functools.partial(found, where=self.where)
+        if found is np.ndarray:
+            return self.array
+        if found is _reconstruct:
+            return functools.partial(_sized_reconstruct, where=self.where, limit=self.limit)
+        return found
 
 
-def _clean(obj, where):
+def _clean(obj, where, depth=0):
     """Undo ``paddle.save``'s wrappings: ``(name, array)`` tensors become arrays, name tables go."""
+    check_depth(depth, where)
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise WeightsError(f'{where}: refused to load: an array of Python objects')
@@ -118,13 +182,13 @@ def _clean(obj, where):
         out = OrderedDict() if isinstance(obj, OrderedDict) else {}
         for key, value in obj.items():
             if key != NAME_TABLE_KEY:
-                out[key] = _clean(value, where)
+                out[key] = _clean(value, where, depth + 1)
         return out
     if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[0], str) \
             and isinstance(obj[1], np.ndarray):
-        return _clean(obj[1], where)
+        return _clean(obj[1], where, depth + 1)
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_clean(v, where) for v in obj)
+        return type(obj)(_clean(v, where, depth + 1) for v in obj)
     return obj
 
 
@@ -141,9 +205,20 @@ def read_paddle_pickle(path):
         WeightsError: unreadable, not a pickle, or it asks for anything outside
             `PaddleUnpickler.allowed`.
     """
+    if os.path.isdir(path):
+        raise WeightsError(f'{path}: is a folder, expected a weights file (.pdparams)')
     try:
         f = open(path, 'rb')
     except OSError as exc:
         raise WeightsError(f'{path}: cannot open ({exc.strerror or exc})') from None
     with f:
-        return _clean(unpickle(PaddleUnpickler(f, path), 'not a Paddle state dict'), path)
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise WeightsError(f'{path}: empty file, expected weights (.pdparams)')
+        try:  # reads never ask for more than the file holds (a damaged length cannot allocate)
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise WeightsError(f'{path}: cannot read ({exc})') from None
+        with data:
+            return _clean(unpickle(PaddleUnpickler(data, path, size), 'not a Paddle state dict'),
+                          path)

@@ -18,7 +18,7 @@ from edvr.convert.basicsr import basicsr_to_paddle
 from edvr.convert.convert import check_fits_edvr, convert_checkpoint
 from edvr.convert.infer_arch import infer_edvr_args
 from edvr.convert.mmagic import mmagic_to_paddle
-from edvr.engine.checkpoint import load_generator_weights
+from edvr.weights import load_generator_weights
 from edvr.models.edvr_net import EDVRNet
 from tests.convert.numpy_edvr import BasicSREDVR
 from tests.convert.source_layers import (MMAGIC_VARIANTS, REAL, VARIANTS, basicsr_checkpoint,

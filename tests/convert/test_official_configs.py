@@ -19,17 +19,16 @@ from edvr.convert.basicsr import basicsr_to_paddle
 from edvr.convert.convert import config_mismatches
 from edvr.convert.infer_arch import infer_edvr_args
 from edvr.datasets.image_io import read_image, write_image
+from edvr.cli.train import main as edvr_main
 from edvr.datasets.loader import build_dataset
-from edvr.engine.cli import main as edvr_main
 from edvr.metrics import tensor2img
 from edvr.registry import MODELS, build_from_config
 from tests.convert.numpy_edvr import BasicSREDVR
 from tests.convert.source_layers import REAL, basicsr_checkpoint, random_weights, source_layers
 from tests.convert.torch_writer import save_legacy, save_zip
-from tests.engine.tiny_run import make_tiny_data
+from tests.tiny import ROOT, make_tiny_data
 from tools.convert_weights import main as convert_main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OFFICIAL = {
     'edvr_l_x4_sr_reds_official.yaml': 'EDVR_L_x4_SR_REDS',
     'edvr_m_x4_sr_reds_official.yaml': 'EDVR_M_x4_SR_REDS',

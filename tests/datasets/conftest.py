@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures of the dataset tests."""
 import pytest
-from vsr_fixtures import make_reds_tree
+from tests.datasets.vsr_fixtures import make_reds_tree
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from edvr.datasets.demo import (demo_is_complete, ensure_demo_dataset, make_demo_dataset,
+from edvr.prepare.demo import (demo_is_complete, ensure_demo_dataset, make_demo_dataset,
                                 train_clip_names)
 from edvr.datasets.image_io import read_image
 from edvr.datasets.reds import VSRREDSDataset

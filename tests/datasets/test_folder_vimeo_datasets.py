@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 import pytest
-from vsr_fixtures import flat_frame, write_rgb
+from tests.datasets.vsr_fixtures import flat_frame, write_rgb
 
 from edvr.datasets.folder import VSRFolderDataset
 from edvr.datasets.vimeo90k import VSRVimeo90KDataset

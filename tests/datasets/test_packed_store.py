@@ -10,7 +10,7 @@ from edvr.datasets import VSRFolderDataset, VSRREDSDataset, VSRVimeo90KDataset
 from edvr.datasets.packed import import_lmdb, parse_io_backend
 from edvr.errors import ConfigError, DataError
 from edvr.prepare.pack import pack_folder
-from vsr_fixtures import make_reds_tree, write_rgb
+from tests.datasets.vsr_fixtures import make_reds_tree, write_rgb
 
 READ = [{'name': 'ReadImageSequence', 'key': 'lq'}, {'name': 'ReadImageSequence', 'key': 'gt'}]
 EVAL = [{'name': 'GetFrameIdxwithPadding', 'padding': 'reflection_circle'}] + READ

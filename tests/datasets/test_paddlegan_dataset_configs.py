@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 import yaml
-from vsr_fixtures import flat_frame, write_meta, write_rgb
+from tests.datasets.vsr_fixtures import flat_frame, write_meta, write_rgb
 
 from edvr.config import load_config
 from edvr.datasets.loader import build_dataset

@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 import pytest
-from vsr_fixtures import make_reds_tree, write_meta
+from tests.datasets.vsr_fixtures import make_reds_tree, write_meta
 
 from edvr.datasets.reds import VSRREDSDataset, read_meta_info
 from edvr.datasets.repeat import RepeatDataset

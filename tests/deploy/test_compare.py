@@ -1,5 +1,4 @@
 # SPDX-License-Identifier: Apache-2.0
-import os
 
 import cv2
 import numpy as np
@@ -10,11 +9,8 @@ from edvr.deploy.compare import comparison_image, write_comparison
 from edvr.errors import DataError
 from edvr.metrics import psnr
 from edvr.utils.imresize import imresize
-from tests.deploy.conftest import tiny_overrides
+from tests.tiny import DEMO_CONFIG as DEMO, tiny_overrides
 from tools.compare import main
-
-DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                    'configs', 'edvr_demo.yaml')
 
 
 def test_panels_line_up_and_are_labelled_with_psnr():
@@ -40,7 +36,7 @@ def test_tool_writes_a_comparison_of_a_test_frame(demo_data, tiny_weights, tmp_p
     image = cv2.imread(str(out))
     assert image.shape == (22 + 32, 3 * 48 + 2 * 4, 3)
     assert main(['-c', str(cfg_path), '--load', weights, '--key', '000/99', '-o', str(out)]) == 2
-    assert "--key 000/99: not a test frame (e.g. 000/00000000" in capsys.readouterr().err
+    assert "--key '000/99': not a test frame (e.g. 000/00000000" in capsys.readouterr().err
     with pytest.raises(DataError, match='output folder .* does not exist'):
         write_comparison(load_config(str(cfg_path)), '000/00000002', str(tmp_path / 'no' / 'x.png'),
                          weights=weights)

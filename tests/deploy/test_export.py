@@ -12,12 +12,18 @@ import yaml
 
 from edvr.config import load_config
 from edvr.deploy.export import export_model, find_model_files, network_info, save_inference_model
-from edvr.deploy.predictor import _InferenceRunner
+from edvr.deploy.runners import InferenceRunner
 from edvr.errors import ConfigError, DataError, WeightsError
-from tests.deploy.conftest import DEMO_CONFIG, dygraph, tiny_net, tiny_overrides
+from edvr.utils.paddle_compat import program_format, saved_suffixes
+from tests.tiny import DEMO_CONFIG, dygraph, tiny_net, tiny_overrides
 from tools.export_model import main as export_main
 
 SIZES = [(1, 5, 3, 16, 24), (1, 5, 3, 32, 20), (2, 5, 3, 8, 12)]
+
+
+def model_files(prefix):
+    """The sorted files of an export at ``prefix``: Paddle's (program and weights) and ours."""
+    return sorted([prefix + '.edvr.yml'] + [prefix + suffix for suffix in saved_suffixes()])
 
 
 @pytest.mark.parametrize('w_tsa', [False, True])
@@ -28,16 +34,17 @@ def test_exported_equals_dygraph_at_several_sizes(tmp_path, w_tsa):
     expected = [dygraph(net, x) for x in inputs]
     files = save_inference_model(net, str(tmp_path / 'm'), [[1, 5, 3, 180, 320]],
                                  network_info(net))
-    assert sorted(os.path.basename(f) for f in files) == ['m.edvr.yml', 'm.json', 'm.pdiparams']
-    assert sorted(os.listdir(tmp_path)) == ['m.edvr.yml', 'm.json', 'm.pdiparams']  # no temp left
+    assert sorted(os.path.basename(f) for f in files) == model_files('m')
+    assert sorted(os.listdir(tmp_path)) == model_files('m')  # no temp left
     program, params, _ = find_model_files(str(tmp_path / 'm'))
-    runner = _InferenceRunner(program, params, 'cpu', 1)
+    runner = InferenceRunner(program, params, 'cpu', 1)
     for x, want in zip(inputs, expected):
         got = runner(x)
         assert got.shape == want.shape == (x.shape[0], 3, 4 * x.shape[3], 4 * x.shape[4])
         assert np.abs(got - want).max() < 1e-5
-    # The net is a dynamic graph again afterwards, in eval mode.
+    # The net is a dynamic graph again afterwards (each layer), in eval mode.
     assert not net.training and 'forward' not in net.__dict__
+    assert [name for name, layer in net.named_sublayers() if 'forward' in layer.__dict__] == []
     with pytest.raises(DataError, match='divisible by 4'):
         dygraph(net, np.zeros((1, 5, 3, 18, 22), np.float32))
 
@@ -64,24 +71,24 @@ def test_tool_writes_model_and_info(tmp_path, demo_data, tiny_weights, capsys):
             '-o', *tiny_overrides(demo_data)]
     assert export_main(argv) == 0
     out = tmp_path / 'out'
-    assert re.fullmatch(rf'exported {out}/edvr_tiny in \d+\.\d s: edvr_tiny\.edvr\.yml, '
-                        r'edvr_tiny\.json, edvr_tiny\.pdiparams\n', capsys.readouterr().out)
+    assert re.fullmatch(rf'exported {out}/edvr_tiny in \d+\.\d s: '
+                        rf'{re.escape(", ".join(model_files("edvr_tiny")))}\n',
+                        capsys.readouterr().out)
     program, params, info = find_model_files(str(tmp_path / 'out'))  # a folder with one model
-    assert program == str(tmp_path / 'out' / 'edvr_tiny.json')
+    assert program == str(tmp_path / 'out' / ('edvr_tiny' + program_format()))
     with open(info) as f:
         assert yaml.safe_load(f) == {'num_frames': 5, 'scale': 4, 'size_multiple': 4,
                                      'min_max': [0.0, 1.0]}
     x = np.random.default_rng(2).random((1, 5, 3, 12, 8)).astype(np.float32)
-    got = _InferenceRunner(program, params, 'cpu', 1)(x)
+    got = InferenceRunner(program, params, 'cpu', 1)(x)
     assert np.abs(got - dygraph(net, x)).max() < 1e-5
     # Without --model_name the file is named as PaddleGAN names it.
     cfg = load_config(DEMO_CONFIG, tiny_overrides(demo_data))
     prefix = str(tmp_path / 'd' / 'edvrmodel_generator')
     written = export_model(cfg, weights, '1,5,3,8,8', str(tmp_path / 'd'))
     assert list(written) == [prefix]
-    assert sorted(written[prefix]) == [prefix + '.edvr.yml', prefix + '.json', prefix + '.pdiparams']
-    assert sorted(os.listdir(tmp_path / 'd')) == [
-        'edvrmodel_generator.edvr.yml', 'edvrmodel_generator.json', 'edvrmodel_generator.pdiparams']
+    assert sorted(written[prefix]) == model_files(prefix)
+    assert sorted(os.listdir(tmp_path / 'd')) == model_files('edvrmodel_generator')
 
 
 def _error_line(capsys):
@@ -96,7 +103,7 @@ def test_tool_bad_input(tmp_path, demo_data, tiny_weights, capsys):
             '-o', *tiny_overrides(demo_data)]
     cases = [
         (['--load', weights, '--inputs_size', '1,7,3,64,64'], r'takes .* t = 5 frames'),
-        (['--load', weights, '--inputs_size', '1,5,x'], r'--inputs_size .*expected positive ints'),
+        (['--load', weights, '--inputs_size', '1,5,x'], r'--inputs_size: expected positive whole numbers b,t,c,h,w'),
         (['--load', str(tmp_path / 'none.pdparams'), '--inputs_size', '1,5,3,64,64'],
          r'none\.pdparams: weights file not found'),
     ]
@@ -111,6 +118,8 @@ def test_tool_bad_input(tmp_path, demo_data, tiny_weights, capsys):
 def test_onnx_packages_are_checked_before_exporting(tmp_path, demo_data, tiny_weights, capsys,
                                                     monkeypatch):
     monkeypatch.setitem(sys.modules, 'paddle2onnx', None)  # as if not installed
+    # on Paddle 3: on 2.6 the version is refused first (tests/test_paddle_compat.py)
+    monkeypatch.setattr('edvr.deploy.onnx_export.onnx_export_refusal', lambda: None)
     argv = ['-c', DEMO_CONFIG, '--load', tiny_weights[1], '--inputs_size', '1,5,3,16,24',
             '--output_dir', str(tmp_path / 'out'), '--onnx', '-o', *tiny_overrides(demo_data)]
     assert export_main(argv) == 2
@@ -143,3 +152,24 @@ def test_predictor_and_onnx_export_import_one_way():
     assert 'edvr.deploy.predictor' in _imports(os.path.join(deploy, 'onnx_export.py'))
     assert 'edvr.deploy.onnx_export' not in _imports(os.path.join(deploy, 'predictor.py'))
     assert 'edvr.deploy.onnx_export' not in _imports(os.path.join(deploy, 'onnx_runner.py'))
+
+
+@pytest.mark.parametrize('kernel', ['cpp', 'sampling', 'paddle'])
+def test_export_runs_paddles_dcn_whatever_kernel_is_chosen(tmp_path, kernel):
+    """The static program holds Paddle's deformable convolution, and the choice is left as set."""
+    from edvr.ops import get_dcn_kernel, set_dcn_kernel
+    net = tiny_net(seed=4)
+    x = np.random.default_rng(1).random((1, 5, 3, 16, 12)).astype(np.float32)
+    previous = get_dcn_kernel()
+    set_dcn_kernel(kernel)
+    try:
+        want = dygraph(net, x)
+        files = save_inference_model(net, str(tmp_path / 'm'), [[1, 5, 3, 16, 16]])
+        assert get_dcn_kernel() == kernel
+    finally:
+        set_dcn_kernel(previous)
+    program, params, _ = find_model_files(str(tmp_path / 'm'))
+    assert program in files
+    with open(program, 'rb') as f:
+        assert b'deformable_conv' in f.read()
+    assert np.abs(InferenceRunner(program, params, 'cpu', 1)(x) - want).max() < 1e-5

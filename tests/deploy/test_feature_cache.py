@@ -7,11 +7,12 @@ import pytest
 from edvr.config import load_config
 from edvr.datasets.frame_index import padded_frame_indices
 from edvr.deploy import feature_cache
-from edvr.deploy.predictor import Predictor, _DygraphRunner
+from edvr.deploy.predictor import Predictor
+from edvr.deploy.runners import DygraphRunner
 from edvr.deploy.tiling import tile_starts
 from edvr.errors import ConfigError
 from edvr.models.edvr_net import EDVRNet
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 
 TINY = dict(nf=8, groups=2, front_RBs=1, back_RBs=1, nframes=5)
 
@@ -41,7 +42,7 @@ def counting(net):
 
 def predictor(net, cache_mib, padding='reflection_circle', threads=1, **options):
     result = Predictor.__new__(Predictor)
-    result._setup(_DygraphRunner(net, threads, cache_mib), net.nframes, net.scale_factor,
+    result._setup(DygraphRunner(net, threads, cache_mib), net.nframes, net.scale_factor,
                   net.size_multiple, (0., 1.), padding, **options)
     return result
 
@@ -163,7 +164,7 @@ def test_evaluate_reuses_features_and_scores_the_same(demo_data, tiny_weights):
     whole = Predictor.from_config(cfg, weights, num_threads=1, feature_cache_mib=0)
     cached = Predictor.from_config(cfg, weights, num_threads=1)
     assert whole.runner.cache is None
-    with pytest.raises(ConfigError, match=r'feature_cache_mib -1: expected MiB >= 0'):
+    with pytest.raises(ConfigError, match=r'feature_cache_mib=-1; expected a number of MiB >= 0'):
         Predictor.from_config(cfg, weights, feature_cache_mib=-1)
     counting(cached.runner.net)
     cached.runner.cache.extract = cached.runner.net.extract_features

@@ -9,7 +9,7 @@ from edvr.cli.infer import build_parser, run
 from edvr.datasets.image_io import read_image, write_image
 from edvr.deploy.predictor import Predictor
 from edvr.metrics import psnr, ssim
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 from tools.inference import main
 
 
@@ -92,7 +92,7 @@ def test_bad_input(tmp_path, demo_data, exported, capsys):
     fails_with(capsys, ['--input', frames], r'no model: give --model_path')
     fails_with(capsys, model, r'nothing to do')
     fails_with(capsys, model + ['--input', frames, '--padding', 'mirror'],
-               r'padding: expected one of')
+               r"argument --padding: invalid choice: 'mirror'")
     assert not os.path.exists(tmp_path / 'o') and not os.path.exists(tmp_path / 'a')
     os.remove(os.path.join(frames, '00000002.jpg'))
     with open(os.path.join(frames, '00000002.jpg'), 'wb') as f:

@@ -7,11 +7,12 @@ import re
 import paddle
 import pytest
 
+import edvr.deploy.folder as folder
 import edvr.utils.output_paths as output_paths
 from edvr.datasets.image_io import read_image, write_image
 from edvr.deploy.predictor import Predictor
 from edvr.errors import DataError
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 from tools.export_model import main as export_main
 from tools.inference import main as inference_main
 
@@ -100,7 +101,7 @@ def test_full_disk_part_way_replaces_no_frame(tmp_path, demo_data, exported, mon
         if len(calls) == 3:
             raise OSError(errno.ENOSPC, 'No space left on device', path)
         real_write(path, payload)
-    monkeypatch.setattr(output_paths, 'write_atomic', fills_up)
+    monkeypatch.setattr(folder, 'write_atomic', fills_up)
     predictor = Predictor(exported[1], num_threads=1)
     with pytest.raises(DataError, match=r'out/00000002\.png: no space left on device; no '
                                         r'existing frame in .*out was replaced; free space and '

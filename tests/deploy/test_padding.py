@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """pad_to_multiple: exact shapes, reflected values, crop boxes; no-op on multiples."""
 import numpy as np
+import pytest
 
-from edvr.deploy.padding import CropBox, pad_to_multiple
-from tests.deploy.conftest import dygraph, tiny_net
+from edvr.utils.padding import CropBox, pad_to_multiple
+from tests.tiny import dygraph, tiny_net
 
 
 def test_shapes_and_box_split_between_sides():
@@ -51,3 +52,25 @@ def test_padded_then_cropped_equals_unpadded_net_output():
     frames = np.random.default_rng(1).random((1, 5, 3, 16, 24)).astype(np.float32)
     padded, box = pad_to_multiple(frames, net.size_multiple, scale=4)
     np.testing.assert_array_equal(box.crop(dygraph(net, padded)), dygraph(net, frames))
+
+
+@pytest.mark.parametrize('shape', [(1, 5, 3, 90, 158), (2, 3, 3, 1, 7), (1, 5, 3, 16, 12)])
+def test_tensors_pad_and_crop_as_arrays_do(shape):
+    """Training-time validation (tensors) and inference (arrays) share one padding rule."""
+    import paddle
+    from edvr.utils.padding import run_padded
+    frames = np.random.default_rng(3).random(shape).astype(np.float32)
+    want, box = pad_to_multiple(frames, 4, scale=2)
+    got, tensor_box = pad_to_multiple(paddle.to_tensor(frames), 4, scale=2)
+    assert tensor_box == box
+    np.testing.assert_array_equal(got.numpy(), want)
+
+    def upscale(x):  # (b, t, c, h, w) -> (b, c, 2h, 2w): the centre frame, each pixel doubled
+        centre = x[:, x.shape[1] // 2]
+        return centre.repeat(2, axis=-1).repeat(2, axis=-2) if isinstance(x, np.ndarray) else \
+            paddle.repeat_interleave(paddle.repeat_interleave(centre, 2, axis=-1), 2, axis=-2)
+    for source in (frames, paddle.to_tensor(frames)):
+        out, scale = run_padded(upscale, source, 4)
+        out = out if isinstance(out, np.ndarray) else out.numpy()
+        assert scale == 2
+        np.testing.assert_array_equal(out, upscale(frames))

@@ -8,7 +8,7 @@ from edvr.datasets.frame_index import padded_frame_indices
 from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.metrics import tensor2img
-from tests.deploy.conftest import DEMO_CONFIG, dygraph, tiny_overrides
+from tests.tiny import DEMO_CONFIG, dygraph, tiny_overrides
 
 
 def uint8_frames(shape, seed=0):

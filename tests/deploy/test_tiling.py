@@ -7,7 +7,7 @@ from edvr.deploy.predictor import Predictor
 from edvr.deploy.tiling import restore_tiled, tile_starts
 from edvr.errors import ConfigError
 from edvr.metrics import tensor2img
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 
 
 def test_tile_starts_cover_the_frame_with_the_overlap():

@@ -14,7 +14,7 @@ import edvr.deploy.video as video
 from edvr.config import dump_config, load_config
 from edvr.deploy.encoder import FFmpegWriter
 from edvr.deploy.predictor import Predictor
-from tests.deploy.conftest import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 from tests.deploy.video_clips import (container_rate, decode_opencv, decode_rgb, ffmpeg,  # noqa: F401
                                       make_clip, stream_lines, stream_seconds)
 from tools.video_sr import main
@@ -112,7 +112,7 @@ def test_failure_damages_nothing(ffmpeg, tmp_path, model, capsys, monkeypatch):
 
     monkeypatch.setattr(FFmpegWriter, 'close', disk_full)
     assert main([str(source), '-o', str(out), '--frames_out', str(frames_dir), *model]) == 2
-    assert re.search(r'error: .*out\.mp4\.\d+\.mp4: disk full', capsys.readouterr().err)
+    assert re.search(r'error: .*out\.mp4\.tmp-\d+-\d+\.mp4: disk full', capsys.readouterr().err)
     assert out.read_bytes() == b'an earlier result'
     assert os.listdir(frames_dir) == ['00000000.png']
     assert (frames_dir / '00000000.png').read_bytes() == b'an earlier frame'
@@ -126,18 +126,19 @@ def test_bad_input_is_one_line(ffmpeg, tmp_path, model, capsys):
     broken.write_bytes(b'not a video')
     cases = [
         ([str(tmp_path / 'none.mp4'), '-o', str(tmp_path / 'o.mp4')],
-         r'none\.mp4: cannot open this video'),
-        ([str(broken), '-o', str(tmp_path / 'o.mp4')], r'broken\.mp4: cannot open this video'),
+         r'none\.mp4: video file not found'),
+        ([str(broken), '-o', str(tmp_path / 'o.mp4')], r'broken\.mp4: cannot open this video \(unsupported or damaged file\)'),
         ([str(source), '-o', str(tmp_path / 'missing' / 'o.mp4')],
          r'o\.mp4: output folder .*missing does not exist'),
         ([str(source), '-o', str(tmp_path / 'o.gif')],
-         r'o\.gif: expected one of \.avi, \.m4v, \.mkv, \.mov, \.mp4'),
+         r'argument -o/--output: expected a video file ending in \.mp4, \.m4v, \.mov, \.mkv, '
+         r"\.avi, got '.*o\.gif'"),
         ([str(source), '-o', str(tmp_path / 'o.mp4'), '--frames_out', str(tmp_path / 'a' / 'b')],
          r'b: its parent folder .*a does not exist'),
         ([str(source), '-o', str(tmp_path / 'o.mp4'), '--frames_out', str(tmp_path / 'file')],
          r'file: exists and is not a folder'),
         ([str(source), '-o', str(tmp_path / 'o.mp4'), '--crf', '52'],
-         r'--crf 52: expected 0 \(best\) to 51'),
+         r"argument --crf: expected an x264 quality from 0 to 51, got '52'"),
         ([str(source), '-o', str(tmp_path / 'o.mp4'), '--preset', 'quick'],
          r"--preset 'quick': expected one of ultrafast, superfast, .*, veryslow, placebo"),
         ([str(source), '-o', str(tmp_path / 'o.mp4')],  # 2 frames, 5-frame window

@@ -7,11 +7,11 @@ import paddle
 import pytest
 
 from edvr.config import load_config
-from edvr.datasets.demo import make_demo_dataset
+from edvr.prepare.demo import make_demo_dataset
 from edvr.deploy.predictor import Predictor
-from edvr.engine.cli import main
+from edvr.cli.train import main
 from edvr.engine.trainer import Trainer
-from tests.engine.tiny_run import DEMO_CONFIG, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_overrides
 
 
 def test_evaluate_only_pads_and_crops_like_the_predictor(tmp_path):

@@ -9,8 +9,8 @@ import numpy as np
 import paddle
 import pytest
 
-from edvr.engine.cli import main
-from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+from edvr.cli.train import main
+from tests.tiny import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from edvr.engine import checkpoint as ckpt
+from edvr import weights as ckpt
 from edvr.errors import WeightsError
 from edvr.models.edvr_net import EDVRNet
 

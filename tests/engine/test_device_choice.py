@@ -7,7 +7,7 @@ from edvr.config import load_config
 from edvr.engine.trainer import Trainer
 from edvr.errors import ConfigError
 from edvr.utils import device
-from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+from tests.tiny import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import numpy as np
 import paddle
 import pytest
 
-from edvr.engine import evaluator
-from edvr.engine.evaluator import build_metrics, evaluate
+from edvr import evaluation
+from edvr.evaluation import build_metrics, evaluate
 from edvr.utils import output_paths
 from edvr.utils.logger import get_logger
 
@@ -75,6 +75,6 @@ def test_a_full_disk_warns_once_and_the_scores_still_come(tmp_path, monkeypatch)
 def test_other_write_errors_still_raise(tmp_path, monkeypatch):
     def denied(path, data):
         raise OSError(errno.EACCES, 'Permission denied', path)
-    monkeypatch.setattr(evaluator, 'write_image', denied)
+    monkeypatch.setattr(evaluation, 'write_image', denied)
     with pytest.raises(PermissionError, match=r"Permission denied: '.*000/00000000\.png'"):
         evaluate(restore_center, two_frames(), build_metrics(PSNR), save_dir=str(tmp_path))

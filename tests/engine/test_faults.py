@@ -13,10 +13,10 @@ import paddle
 import pytest
 
 from edvr.config import load_config
-from edvr.engine.cli import main
+from edvr.cli.train import main
 from edvr.engine.trainer import Trainer
 from edvr.errors import TrainingError
-from tests.engine.tiny_run import DEMO_CONFIG, ROOT, make_tiny_data, tiny_overrides
+from tests.tiny import DEMO_CONFIG, ROOT, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture(scope='module')

@@ -14,8 +14,8 @@ import os
 import paddle
 import pytest
 
-from edvr.engine.cli import main
-from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+from edvr.cli.train import main
+from tests.tiny import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 HAS_GPU = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
 ITERATIONS = 100

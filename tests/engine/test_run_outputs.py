@@ -11,12 +11,12 @@ import paddle
 import pytest
 
 from edvr.config import load_config
-from edvr.engine import checkpoint as ckpt
-from edvr.engine.cli import main
+from edvr import weights as ckpt
+from edvr.cli.train import main
 from edvr.engine.trainer import Trainer
 from edvr.metrics import psnr, ssim
 from edvr.utils.imresize import imresize
-from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+from tests.tiny import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture(scope='module')

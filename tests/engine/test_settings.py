@@ -11,8 +11,8 @@ from edvr.config import _convert, load_config
 from edvr.errors import ConfigError
 from edvr.settings import check_settings, reference_markdown
 from tests.paddlegan_configs import TUTORIAL_CONFIG, VARIANTS, paddlegan_settings, unflatten
+from tests.tiny import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def paddlegan_config(variant):
     """One of PaddleGAN's six EDVR configs, as loaded by `load_config`."""

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from edvr.engine import checkpoint as ckpt
-from edvr.engine.cli import main
+from edvr import weights as ckpt
+from edvr.cli.train import main
 from tests.engine.test_bad_input import fails_with as fails_with_message
-from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+from tests.tiny import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture(scope='module')

@@ -11,9 +11,9 @@ import paddle
 import pytest
 
 from edvr.config import load_config
-from edvr.engine.cli import main
+from edvr.cli.train import main
 from edvr.engine.trainer import Trainer
-from tests.engine.tiny_run import DEMO_CONFIG, make_tiny_data, tiny_overrides
+from tests.tiny import DEMO_CONFIG, make_tiny_data, tiny_overrides
 
 
 @pytest.fixture(scope='module')

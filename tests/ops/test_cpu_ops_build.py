@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 from edvr.ops import cpu_ops
+from tests.tiny import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_sources_table_lists_every_source_and_op():

@@ -94,7 +94,7 @@ def test_video_opencv_cannot_open(tmp_path, capsys):
     bad.write_bytes(b'\x00\x01 definitely not a video' * 10)
     assert main(['video', str(bad), '--root', str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err
-    assert 'broken.mp4' in err and ('OpenCV cannot open' in err or 'decoded no frame' in err)
+    assert 'broken.mp4' in err and ('cannot open this video' in err or 'decoded no frame' in err)
     assert not os.path.exists(tmp_path / 'o' / 'GT' / 'broken')
     with pytest.raises(DataError, match='video file not found'):
         prepare_video(str(tmp_path / 'none.mp4'), str(tmp_path / 'o'))
@@ -102,7 +102,7 @@ def test_video_opencv_cannot_open(tmp_path, capsys):
 
 def test_demo_command_builds_then_reuses(tmp_path, monkeypatch, capsys):
     import functools
-    from edvr.datasets import demo
+    from edvr.prepare import demo
     import edvr.cli.prepare as tool
     small = dict(num_train_clips=2, num_frames=6, num_test_frames=6, gt_size=(32, 48))
     monkeypatch.setattr(tool, 'make_demo_dataset', functools.partial(demo.make_demo_dataset, **small))

@@ -16,10 +16,10 @@ import pytest
 
 from edvr.config import dump_config, load_config
 from edvr.deploy.predictor import Predictor
-from edvr.engine import checkpoint as ckpt
+from edvr import weights as ckpt
 from edvr.errors import WeightsError
 from edvr.utils.safe_pickle import read_paddle_pickle
-from tests.deploy.conftest import DEMO_CONFIG, tiny_net, tiny_overrides
+from tests.tiny import DEMO_CONFIG, tiny_net, tiny_overrides
 from tests.safety.paddle_writer import Call, Global, globals_of, save_pickle
 
 
@@ -207,7 +207,7 @@ def test_a_full_checkpoint_with_adam_ema_and_scaler_state_loads(tmp_path):
 
 @pytest.fixture(scope='module')
 def tiny_config(tmp_path_factory):
-    from tests.engine.tiny_run import make_tiny_data
+    from tests.tiny import make_tiny_data
     data = make_tiny_data(tmp_path_factory.mktemp('demo'))
     path = str(tmp_path_factory.mktemp('cfg') / 'tiny.yaml')
     dump_config(load_config(DEMO_CONFIG, tiny_overrides(data)), path)
@@ -230,8 +230,8 @@ def test_python_api_refuses(hostile, tiny_config):
 
 
 def test_training_cli_refuses_load_resume_and_resume_auto(hostile, tiny_config, tmp_path, capsys):
-    from edvr.engine.cli import main
-    from tests.engine.tiny_run import tiny_overrides as run_overrides
+    from edvr.cli.train import main
+    from tests.tiny import tiny_overrides as run_overrides
     data, _ = tiny_config
     path, _ = hostile['os_system']
     out = tmp_path / 'out'

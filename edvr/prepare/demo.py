@@ -171,7 +171,7 @@ def _clear(root, folders):
                          f'choose another root')
     os.makedirs(root, exist_ok=True)
     with open(owner, 'w', encoding='utf-8') as f:
-        f.write('made by edvr.datasets.demo\n')
+        f.write('made by edvr.prepare.demo\n')
     marker = os.path.join(root, _MARKER)
     if os.path.exists(marker):
         os.remove(marker)
