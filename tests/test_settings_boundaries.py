@@ -75,7 +75,7 @@ def test_a_null_section_does_not_hide_a_later_mistake():
 
 def test_best_metric_without_any_metric():
     cfg = config()
-    cfg.validate.metrics = None
+    cfg.validate.metrics = {}
     cfg.snapshot_config.best_metric = 'psnr'
     refused(cfg, "snapshot_config.best_metric: 'psnr' is not one of validate.metrics (none)")
 
