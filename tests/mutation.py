@@ -35,13 +35,17 @@ MODULE_TESTS = {
     'edvr/metrics.py': ['tests/test_metrics.py', 'tests/test_metric_options.py',
                         'tests/test_metric_properties.py'],
     'edvr/engine/ema.py': ['tests/engine/test_ema_and_clipping.py'],
-    'edvr/datasets/frame_index.py': ['tests/datasets/test_frame_index.py'],
-    'edvr/datasets/transforms.py': ['tests/datasets/test_transforms.py'],
+    'edvr/datasets/frame_index.py': ['tests/datasets/test_frame_index.py',
+                                     'tests/datasets/test_frame_index_edges.py'],
+    'edvr/datasets/transforms.py': ['tests/datasets/test_transforms.py',
+                                    'tests/datasets/test_transform_edges.py'],
     'edvr/utils/safe_pickle.py': ['tests/safety/test_safe_loading.py'],
     'edvr/convert/torch_checkpoint.py': ['tests/convert/test_torch_checkpoint.py'],
-    'edvr/deploy/feature_cache.py': ['tests/deploy/test_feature_cache.py'],
+    'edvr/deploy/feature_cache.py': ['tests/deploy/test_feature_cache.py',
+                                     'tests/deploy/test_feature_cache_accounting.py'],
     'edvr/deploy/encoder.py': ['tests/deploy/test_video_encoder.py'],
-    'edvr/engine/stop_signals.py': ['tests/engine/test_stop_signals.py'],
+    'edvr/engine/stop_signals.py': ['tests/engine/test_stop_signals.py',
+                                    'tests/engine/test_stop_requests.py'],
     'edvr/engine/distributed.py': ['tests/engine/test_process_agreement.py'],
     'edvr/utils/output_paths.py': ['tests/deploy/test_output_paths.py'],
     'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py'],
@@ -87,17 +91,30 @@ def prepare(module, isolation='fork'):
 
 
 def equivalents():
-    """Names of the mutants listed in tests/mutation_equivalents.md."""
+    """{mutant name: fingerprint} of the mutants listed in tests/mutation_equivalents.md."""
     with open(os.path.join(ROOT, 'tests', 'mutation_equivalents.md'), encoding='utf-8') as f:
-        return set(re.findall(r'^- `([\w.ǁ]+__mutmut_\d+)`', f.read(), re.M))
+        return dict(re.findall(r'^- `([\w.ǁ]+__mutmut_\d+)` \[(\w+)\]', f.read(), re.M))
+
+
+def mutant_diff(work, name):
+    """(diff text, fingerprint): mutmut's diff of mutant ``name`` and a hash of its changed
+    lines, so that a renumbered mutant is not taken for the one listed under its name."""
+    text = subprocess.run([sys.executable, '-m', 'mutmut', 'show', name], cwd=work,
+                          capture_output=True, text=True).stdout
+    changed = [line for line in text.splitlines()
+               if line[:1] in '+-' and not line.startswith(('+++', '---'))]
+    return text, hashlib.sha1('\n'.join(changed).encode()).hexdigest()[:8]
 
 
 def tests_digest(tests):
-    """A hash of the test files and of the conftest they use."""
+    """A hash of the test files, the conftest they use and the package's sources."""
     digest = hashlib.sha256()
-    for name in sorted(tests) + ['tests/conftest.py']:
+    package = sorted(os.path.relpath(os.path.join(folder, name), ROOT)
+                     for folder, _, names in os.walk(os.path.join(ROOT, 'edvr'))
+                     for name in names if name.endswith('.py'))
+    for name in sorted(tests) + ['tests/conftest.py'] + package:
         with open(os.path.join(ROOT, name), 'rb') as f:
-            digest.update(f.read())
+            digest.update(name.encode() + f.read())
     return digest.hexdigest()
 
 
@@ -134,20 +151,23 @@ def main(argv=None):
     work, tests = prepare(module)
     if args.fresh:
         shutil.rmtree(os.path.join(work, 'mutants'), ignore_errors=True)
-    mutmut = [sys.executable, '-m', 'mutmut']
     if not args.show:
         print(f'{module}: tests {" ".join(tests)}', flush=True)
-        # mutmut keeps a mutant's result until its function changes; when the tests
-        # changed, every mutant not yet killed runs again
+        # mutmut keeps a mutant's result until its function changes, and which tests
+        # reach which function until a test is added; when the tests or the package
+        # changed, it maps the tests again and every mutant not yet killed runs again
         stamp = os.path.join(work, 'tests.sha256')
         digest = tests_digest(tests)
         known = os.path.exists(os.path.join(work, 'mutants'))
+        changed = known and (not os.path.exists(stamp) or open(stamp).read() != digest)
+        if changed and os.path.exists(os.path.join(work, 'mutants', 'mutmut-stats.json')):
+            os.remove(os.path.join(work, 'mutants', 'mutmut-stats.json'))
         with open(os.path.join(work, 'run.log'), 'w') as log:
             code = mutmut_run(work, [], args.max_children, log)
             if code:
                 print(f'mutmut failed (exit code {code}); its output is in {work}/run.log')
                 return code
-            if known and (not os.path.exists(stamp) or open(stamp).read() != digest):
+            if changed:
                 again = [name for name, status in results(work) if status != 'killed']
                 if again:
                     mutmut_run(work, again, args.max_children, log)
@@ -165,14 +185,17 @@ def main(argv=None):
     counts, listed = {}, equivalents()
     prefix = module[:-3].replace('/', '.') + '.'
     for name, status in results(work):
+        diff = None
         if status == 'survived' and name in listed:
-            status = 'equivalent'
+            diff, fingerprint = mutant_diff(work, name)
+            if fingerprint == listed.pop(name):
+                status = 'equivalent'
+            else:
+                print(f'{name} is listed as equivalent but is now another mutation')
         counts[status] = counts.get(status, 0) + 1
-        listed.discard(name if status == 'equivalent' else None)
-        if args.show and status in ('survived', 'no tests', 'timeout', 'suspicious'):
-            print(f'--- {status}')
-            sys.stdout.flush()
-            subprocess.call(mutmut + ['show', name], cwd=work)
+        if args.show and status in ('survived', 'no tests', 'timeout', 'suspicious', 'segfault'):
+            diff, fingerprint = mutant_diff(work, name) if diff is None else (diff, fingerprint)
+            print(f'--- {status} [{fingerprint}]\n{diff}', flush=True)
     print(module, ', '.join(f'{v} {k}' for k, v in sorted(counts.items())))
     stale = sorted(n for n in listed if n.startswith(prefix))
     if stale:

@@ -54,6 +54,31 @@ def test_unknown_names_are_refused_with_the_close_ones_or_the_whole_list():
         find_config('configs/edvr_m_tsa.yaml')
 
 
+def test_a_folder_a_yml_name_and_a_file_that_is_not_text(tmp_path):
+    with pytest.raises(ConfigError, match=exactly(
+            f'{tmp_path}: is a folder, expected a YAML config file')):
+        find_config(str(tmp_path))
+    with pytest.raises(ConfigError, match=exactly(
+            'edvr_demo.yml: config file not found, nor a shipped config of that name; '
+            'did you mean edvr_demo, edvr_m_wo_tsa?')):
+        find_config('edvr_demo.yml')
+    with pytest.raises(ConfigError, match=exactly('edvr_demo.json: config file not found')):
+        find_config('edvr_demo.json')
+    path = tmp_path / 'binary.yaml'
+    path.write_bytes(b'a: 1\n\xff\xfe')
+    with pytest.raises(ConfigError, match=exactly(
+            f'{path}: not UTF-8 text (byte 0xff at offset 5), expected a YAML config')):
+        load_config(str(path))
+
+
+def test_an_override_value_with_a_key_twice_or_nested_too_deep_is_refused():
+    with pytest.raises(ConfigError, match=exactly(
+            "-o x: key 'a' written twice (lines 1 and 1)")):
+        apply_override(AttrDict(x=1), 'x={a: 1, a: 2}')
+    with pytest.raises(ConfigError, match=exactly('-o x: nested more than 100 levels deep')):
+        apply_override(AttrDict(x=1), 'x=' + '[' * 101 + ']' * 101)
+
+
 def test_yaml_errors_name_the_file_and_position(tmp_path):
     path = write(tmp_path, 'a: 1\nb: [1, 2\nc: 3\n')
     with pytest.raises(ConfigError, match=exactly(

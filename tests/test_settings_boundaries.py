@@ -102,3 +102,29 @@ def test_value_returns_declared_defaults_and_integers():
     assert settings.value({}, 'min_max') == (0., 1.)
     with pytest.raises(KeyError, match=r"^'log_config\.intervall is not a declared setting'$"):
         settings.value(cfg, 'log_config.intervall')
+
+
+def test_loader_values_of_a_dataset_block():
+    cfg = config()
+    train, test = cfg.dataset.train, cfg.dataset.test
+    train.batch_size = 32.0
+    assert settings.loader_value(train, 'batch_size') == 32
+    assert type(settings.loader_value(train, 'batch_size')) is int
+    assert settings.loader_value(train, 'num_workers') == train.num_workers
+    assert settings.loader_value(test, 'batch_size') == 1
+    assert settings.loader_value(test, 'num_workers') == 0
+    assert settings.loader_value(test, 'use_shared_memory') is True
+    test.use_shared_memory = False
+    assert settings.loader_value(test, 'use_shared_memory') is False
+
+
+def test_input_paths_of_every_dataset_including_wrapped_ones():
+    cfg = config()
+    cfg.dataset.test.ann_file = ''                 # empty: not a path
+    cfg.dataset.test.gt_folder = None
+    assert settings.input_paths(cfg) == [
+        ('dataset.train.dataset.lq_folder', 'data/REDS/train_sharp_bicubic/X4'),
+        ('dataset.train.dataset.gt_folder', 'data/REDS/train_sharp/X4'),
+        ('dataset.train.dataset.ann_file', 'data/REDS/meta_info_REDS_GT.txt'),
+        ('dataset.test.lq_folder', 'data/REDS/REDS4_test_sharp_bicubic/X4')]
+    assert settings.input_paths({}) == []

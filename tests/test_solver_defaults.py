@@ -74,6 +74,15 @@ def test_schedule_defaults_one_weight_and_eta_min_zero():
     assert rates == pytest.approx([1.0, half, 0.5, 1 - half, 0.0, 0.0], abs=1e-15)
 
 
+def test_eta_min_equal_to_the_rate_keeps_it_constant():
+    sched = CosineAnnealingRestartLR(0.25, periods=[3], eta_min=0.25)
+    rates = [sched()]
+    for _ in range(4):
+        sched.step()
+        rates.append(sched())
+    assert rates == [0.25] * 5
+
+
 def test_periods_of_one_step_and_a_given_last_epoch():
     sched = CosineAnnealingRestartLR(1.0, periods=[1, 2], restart_weights=[1, 0.5])
     rates = [sched()]
@@ -95,6 +104,10 @@ def test_periods_of_one_step_and_a_given_last_epoch():
     (dict(periods=[5], restart_weights=[1, 1]),
      'lr_scheduler.restart_weights: needs one weight per period (1), got 2'),
     (dict(periods=[5], eta_min=None), 'lr_scheduler.eta_min: expected a number, got None'),
+    (dict(periods=[5], eta_min=-1),
+     'lr_scheduler.eta_min: -1; expected 0 <= eta_min <= learning_rate 1.0 (else the rate rises)'),
+    (dict(periods=[5], eta_min=1.5),
+     'lr_scheduler.eta_min: 1.5; expected 0 <= eta_min <= learning_rate 1.0 (else the rate rises)'),
     (dict(periods=[5], learning_rate='fast'),
      "lr_scheduler.learning_rate: expected a number, got 'fast'"),
 ])
