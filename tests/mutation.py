@@ -47,8 +47,11 @@ MODULE_TESTS = {
                                'tests/deploy/test_encoder_edges.py'],
     'edvr/engine/stop_signals.py': ['tests/engine/test_stop_signals.py',
                                     'tests/engine/test_stop_requests.py'],
-    'edvr/engine/distributed.py': ['tests/engine/test_process_agreement.py'],
-    'edvr/utils/output_paths.py': ['tests/deploy/test_output_paths.py'],
+    'edvr/engine/distributed.py': ['tests/engine/test_process_agreement.py',
+                                   'tests/engine/test_rank_agreement.py'],
+    'edvr/utils/output_paths.py': ['tests/deploy/test_output_paths.py',
+                                   'tests/utils/test_writer_edges.py'],
+    'edvr/utils/writer.py': ['tests/edges/test_writer.py', 'tests/utils/test_writer_edges.py'],
     'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py'],
 }
 

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Where temporaries go (beside the target: same folder, same file system, hidden, same
+extension), what a failed write names, moves across file systems, and the refusals of
+outputs that overlap inputs, each matched on its whole line."""
+import errno
+import os
+import re
+
+import pytest
+
+from edvr.errors import EDVRError
+from edvr.utils import output_paths, writer
+
+
+def exactly(message):
+    return rf'^{re.escape(message)}$'
+
+
+@pytest.mark.parametrize('name', ['best_weight.pdparams', 'video.mp4', 'log'])
+def test_a_temporary_lies_beside_its_target(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'out').mkdir()
+    seen = []
+
+    def write(tmp):
+        seen.append((tmp, os.stat(os.path.dirname(tmp)).st_dev))
+        with open(tmp, 'wb') as f:
+            f.write(b'new')
+    output_paths.replace_atomically(os.path.join('out', name), write)   # a relative target
+    (tmp, device), = seen
+    folder, base = os.path.split(tmp)
+    assert folder == str(tmp_path / 'out')
+    assert device == os.stat(tmp_path / 'out').st_dev
+    ext = os.path.splitext(name)[1]
+    assert re.fullmatch(rf'\.{re.escape(name)}\.tmp-{os.getpid()}-\d+{re.escape(ext)}', base)
+    assert writer.is_temporary(base) and not writer.is_temporary(name)
+    assert os.listdir(tmp_path / 'out') == [name]
+    assert (tmp_path / 'out' / name).read_bytes() == b'new'
+
+
+def test_each_temporary_name_is_new(tmp_path):
+    first, second = (writer.temporary_path(tmp_path / 'a.png') for _ in range(2))
+    assert first != second and os.path.dirname(first) == os.path.dirname(second) == str(tmp_path)
+    writer.discard(first)
+    writer.discard(second)
+
+
+def test_a_full_disk_names_the_target_and_keeps_its_content(tmp_path):
+    target = tmp_path / 'config.yaml'
+    target.write_text('old')
+
+    def full(tmp):
+        with open(tmp, 'wb') as f:
+            f.write(b'half')
+        raise OSError(errno.ENOSPC, 'No space left on device', tmp)
+    with pytest.raises(OSError) as caught:
+        output_paths.replace_atomically(str(target), full)
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(target))
+    assert str(caught.value) == f"[Errno {errno.ENOSPC}] No space left on device: '{target}'"
+    assert target.read_text() == 'old' and os.listdir(tmp_path) == ['config.yaml']
+    assert output_paths.written_unless_disk_full(output_paths.replace_atomically,
+                                                 str(target), full) is False
+    with pytest.raises(OSError, match=r'Permission denied'):
+        output_paths.written_unless_disk_full(
+            output_paths.replace_atomically, str(target),
+            lambda tmp: (_ for _ in ()).throw(OSError(errno.EACCES, 'Permission denied', tmp)))
+    assert output_paths.written_unless_disk_full(output_paths.write_atomic, str(target), 'x')
+    assert target.read_text() == 'x'
+
+
+def test_disk_full_means_no_space_or_no_quota():
+    assert output_paths.is_disk_full(OSError(errno.ENOSPC, 'full'))
+    assert output_paths.is_disk_full(OSError(errno.EDQUOT, 'quota'))
+    assert not output_paths.is_disk_full(OSError(errno.EACCES, 'denied'))
+    assert not output_paths.is_disk_full(ValueError(errno.ENOSPC))
+
+
+def test_a_move_across_file_systems_copies(tmp_path, monkeypatch):
+    src, dst = tmp_path / 'src.txt', tmp_path / 'dst.txt'
+    src.write_text('moved')
+
+    def cross_device(a, b):
+        raise OSError(errno.EXDEV, 'Invalid cross-device link')
+    monkeypatch.setattr(writer.os, 'replace', cross_device)
+    writer.move_into_place(str(src), str(dst))
+    assert dst.read_text() == 'moved' and not src.exists()
+    monkeypatch.setattr(writer.os, 'replace',
+                        lambda a, b: (_ for _ in ()).throw(OSError(errno.EACCES, 'denied')))
+    with pytest.raises(OSError, match='denied'):
+        writer.move_into_place(str(dst), str(src))
+
+
+def test_output_folders_checked_first(tmp_path):
+    (tmp_path / 'file').write_text('x')
+    output_paths.check_output_folder(str(tmp_path / 'new' / 'deeper'), 'output_dir')
+    with pytest.raises(EDVRError, match=exactly(
+            f'output_dir {tmp_path / "file"}: is a file, expected a folder')):
+        output_paths.check_output_folder(str(tmp_path / 'file'), 'output_dir')
+    with pytest.raises(EDVRError, match=exactly(
+            f'--output_path {tmp_path / "file" / "x" / "y"}: cannot be created, '
+            f'{tmp_path / "file"} is a file')):
+        output_paths.check_output_folder(str(tmp_path / 'file' / 'x' / 'y'), '--output_path')
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):      # root may write anywhere
+            with pytest.raises(EDVRError, match=exactly(
+                    f'output_dir {locked / "run"}: cannot be created or written, {locked} is '
+                    'not writable')):
+                output_paths.check_output_folder(str(locked / 'run'), 'output_dir')
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize('output, relation', [('in', 'is'), ('in/sub', 'lies inside'),
+                                              ('.', 'contains')])
+def test_outputs_overlapping_inputs_are_refused(tmp_path, output, relation):
+    (tmp_path / 'in' / 'sub').mkdir(parents=True)
+    out, src = os.path.normpath(tmp_path / output), str(tmp_path / 'in')
+    with pytest.raises(EDVRError, match=exactly(
+            f'--output {out}: {relation} the input --input {src}; write the output elsewhere '
+            '(inputs are never written over)')):
+        writer.refuse_overlap([('--output', out)], [('--input', src)])
+    if relation == 'contains':
+        writer.refuse_overlap([('--output', out)], [('--input', src)], contains=False)
+    writer.refuse_overlap([('--output', None), ('--other', str(tmp_path / 'other'))],
+                          [('--input', src), ('--none', None)])
