@@ -57,7 +57,8 @@ MODULE_TESTS = {
     'edvr/utils/output_paths.py': ['tests/deploy/test_output_paths.py',
                                    'tests/utils/test_writer_edges.py'],
     'edvr/utils/writer.py': ['tests/edges/test_writer.py', 'tests/utils/test_writer_edges.py'],
-    'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py'],
+    'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py',
+                               'tests/utils/test_imresize_properties.py'],
 }
 
 # copied next to the mutated package so tests that read configs, docs or tools find them
