@@ -57,6 +57,8 @@ MODULE_TESTS = {
     'edvr/utils/output_paths.py': ['tests/deploy/test_output_paths.py',
                                    'tests/utils/test_writer_edges.py'],
     'edvr/utils/writer.py': ['tests/edges/test_writer.py', 'tests/utils/test_writer_edges.py'],
+    'edvr/utils/video_reader.py': ['tests/utils/test_video_reader_edges.py'],
+    'edvr/weights.py': ['tests/engine/test_checkpoint.py', 'tests/engine/test_run_folders.py'],
     'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py',
                                'tests/utils/test_imresize_properties.py'],
 }
