@@ -26,7 +26,7 @@ class Ranks:
         monkeypatch.setattr(dist, 'broadcast_object_list', self.broadcast)
         monkeypatch.setattr(dist, 'all_gather_object', self.all_gather)
 
-    def broadcast(self, holder, src=0):
+    def broadcast(self, holder, src):        # Paddle's signature: src has no default
         self.calls.append(('broadcast', src))
         if self.rank != src:
             holder[:] = [self.values[src]]
@@ -50,6 +50,12 @@ def test_every_rank_uses_rank_0s_value(monkeypatch):
     assert distributed.join_process_group() == (2, 4)
     assert distributed.from_rank0(99) == 1234            # e.g. the run seed rank 1 drew itself
     assert ranks.calls == ['init', ('broadcast', 0)]
+
+
+def test_two_processes_join_the_group(monkeypatch):
+    ranks = Ranks(monkeypatch, 1, 2)
+    assert distributed.join_process_group() == (1, 2)
+    assert ranks.calls == ['init']
 
 
 def test_values_are_gathered_in_rank_order(monkeypatch):
