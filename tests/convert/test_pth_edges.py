@@ -238,3 +238,179 @@ def test_files_that_are_not_checkpoints(tmp_path):
     with pytest.raises(WeightsError, match=exactly(
             f'{text}: not a PyTorch checkpoint (neither a zip archive nor a pickle stream)')):
         load_torch_checkpoint(str(text))
+
+
+class _PidPickler(_Pickler):
+    """Writes every storage with the persistent id ``pid(key, storage)``."""
+
+    def __init__(self, file, pid):
+        super().__init__(file, legacy=False)
+        self.pid = pid
+
+    def persistent_id(self, obj):
+        if not isinstance(obj, Storage):
+            return None
+        key = next((k for k, s in self.storages.items() if s is obj), None)
+        if key is None:
+            key = str(len(self.storages))
+            self.storages[key] = obj
+        return self.pid(key, obj)
+
+
+def zip_with_pid(path, obj, pid, byteorder=None):
+    buf = io.BytesIO()
+    pickler = _PidPickler(buf, pid)
+    pickler.dump(obj)
+    members = {'a/data.pkl': buf.getvalue()}
+    if byteorder is not None:
+        members['a/byteorder'] = byteorder
+    for key, storage in pickler.storages.items():
+        members[f'a/data/{key}'] = storage.data.tobytes()
+    return zip_with(path, members)
+
+
+STORAGE_CLASS = "<edvr.convert.torch_checkpoint.StorageType object at 0x"
+
+
+@pytest.mark.parametrize('pid, shown', [
+    (lambda key, s: ['storage', Global('torch', 'FloatStorage'), key, 'cpu', 2],
+     f"['storage', {STORAGE_CLASS}"),
+    (lambda key, s: ('storage', Global('torch', 'FloatStorage')), f"('storage', {STORAGE_CLASS}"),
+    (lambda key, s: ('other', Global('torch', 'FloatStorage'), key, 'cpu', 2),
+     f"('other', {STORAGE_CLASS}"),
+    (lambda key, s: ('storage', 'FloatStorage', key, 'cpu', 2),
+     "('storage', 'FloatStorage', '0', 'cpu', 2)"),
+], ids=['list', 'short', 'not storage', 'no storage class'])
+def test_persistent_ids_other_than_storages_are_refused(tmp_path, pid, shown):
+    """The id is shown as its repr, cut at 80 characters (a storage class shows its address)."""
+    path = zip_with_pid(tmp_path / 'pid.pth', {'w': Tensor(np.float32([1, 2]))}, pid)
+    with pytest.raises(WeightsError) as caught:
+        load_torch_checkpoint(path)
+    head = f'{path}: unexpected persistent id '
+    message = str(caught.value)
+    assert message.startswith(head + shown) and '\n' not in message
+    assert len(message) - len(head) == (80 if 'object at' in shown else len(shown))
+
+
+def test_a_zip_without_byteorder_is_little_endian(tmp_path):
+    path = zip_with_pid(tmp_path / 'le.pth', {'w': Tensor(np.float32([1.5, -2.0]))},
+                        lambda key, s: ('storage', Global('torch', 'FloatStorage'), key, 'cpu', 2))
+    assert load_torch_checkpoint(path)['w'].tolist() == [1.5, -2.0]
+
+
+def test_a_byteorder_that_is_not_ascii(tmp_path):
+    path = zip_with_pid(tmp_path / 'bo.pth', {'w': Tensor(np.float32([1.5]))},
+                        lambda key, s: ('storage', Global('torch', 'FloatStorage'), key, 'cpu', 1),
+                        byteorder=b'\xfflittle')
+    with pytest.raises(WeightsError, match=exactly(f"{path}: unknown byte order '\ufffdlittle'")):
+        load_torch_checkpoint(path)
+
+
+def test_big_endian_bfloat16(tmp_path):
+    bits = np.array([0x3FC0, 0xC000, 0x4049], np.uint16)       # 1.5, -2.0, 3.140625
+    path = str(tmp_path / 'bf16.pth')
+    save_zip({'w': Tensor(storage=Storage(bits, 'BFloat16Storage'), size=(3,), stride=(1,))},
+             path, byteorder='big')
+    loaded = load_torch_checkpoint(path)['w']
+    assert loaded.dtype == np.float32 and loaded.tolist() == [1.5, -2.0, 3.140625]
+
+
+def test_an_empty_float32_tensor_keeps_its_dtype(save):
+    path = save({'w': Tensor(storage=Storage(np.float32([1, 2])), size=(0,), stride=(1,))})
+    loaded = load_torch_checkpoint(path)['w']
+    assert loaded.shape == (0,) and loaded.dtype == np.float32
+
+
+@pytest.mark.parametrize('kind', ['dict', 'tuple'])
+def test_nesting_of_dicts_and_tuples_to_the_limit(save, kind):
+    obj = Tensor(np.float32([1]))              # {'x': ...} is level 1: the tensor at 100
+    for _ in range(99):
+        obj = {'a': obj} if kind == 'dict' else (obj,)
+    loaded = load_torch_checkpoint(save({'x': obj}))['x']
+    for _ in range(99):
+        loaded = loaded['a'] if kind == 'dict' else loaded[0]
+    assert loaded.tolist() == [1.0]
+    path = save({'x': {'a': obj} if kind == 'dict' else (obj,)})
+    with pytest.raises(WeightsError, match=exactly(
+            f'{path}: refused to load: containers nested more than 100 levels deep (not '
+            'weights or a checkpoint)')):
+        load_torch_checkpoint(path)
+
+
+def test_a_storage_declaring_exactly_the_file_size(tmp_path):
+    """Not more than the file: the size check passes and the short member is named."""
+    numel = 1000
+    data, _ = pickled({'w': Tensor(storage=Storage(np.zeros(numel, np.float32)), size=(1,),
+                                   stride=(1,))})
+    path = tmp_path / 'exact.pth'
+    zip_with(path, {'a/data.pkl': data, 'a/data/0': b'\x00' * 16})
+    with zipfile.ZipFile(path, 'a') as archive:
+        archive.comment = b'x' * (numel * 4 - os.path.getsize(path))
+    assert os.path.getsize(path) == numel * 4
+    with pytest.raises(WeightsError, match=exactly(
+            f'{path}: storage a/data/0 holds 16 bytes, expected 4000')):
+        load_torch_checkpoint(str(path))
+
+
+@pytest.mark.parametrize('member', ['a/data.pkl', 'a/data/0'])
+def test_a_member_failing_its_checksum(tmp_path, member):
+    data, _ = pickled({'w': Tensor(np.float32([1, 2]))})
+    path = zip_with(tmp_path / 'crc.pth', {'a/data.pkl': data, 'a/data/0': np.float32([1, 2]).tobytes()})
+    raw = bytearray(open(path, 'rb').read())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    raw[start + info.file_size - 1] ^= 0xFF
+    open(path, 'wb').write(bytes(raw))
+    with pytest.raises(WeightsError, match=exactly(
+            f"{path}: damaged or truncated zip archive (Bad CRC-32 for file '{member}')")):
+        load_torch_checkpoint(path)
+
+
+def legacy_with_views(path, keys, sys_info=None, counts=None, pid_numel=None):
+    """A legacy stream whose tensors lie in views of one root storage of 6 float32."""
+    root = Storage(np.arange(6, dtype=np.float32))
+
+    class Views(_Pickler):
+        def persistent_id(self, obj):
+            if not isinstance(obj, Storage):
+                return None
+            self.storages['root'] = root
+            numel = root.data.size if pid_numel is None else pid_numel
+            return ('storage', Global('torch', 'FloatStorage'), 'root', 'cpu', numel,
+                    ('root', 2, 3))
+    with open(path, 'wb') as f:
+        for head in (MAGIC, 1001, sys_info if sys_info is not None else {'little_endian': True}):
+            pickle.dump(head, f, protocol=2)
+        Views(f, legacy=True).dump({'w': Tensor(storage=root, offset=1, size=(2,), stride=(1,))})
+        pickle.dump(keys, f, protocol=2)
+        if keys:
+            f.write(struct.pack('<q', 6 if counts is None else counts))
+            f.write(root.data.tobytes())
+    return str(path)
+
+
+def test_legacy_views_into_a_root_storage(tmp_path):
+    path = legacy_with_views(tmp_path / 'view.pth', ['root'])
+    assert load_torch_checkpoint(path)['w'].tolist() == [3.0, 4.0]    # view 2..4, offset 1
+    path = legacy_with_views(tmp_path / 'unread.pth', [])
+    with pytest.raises(WeightsError, match=exactly(
+            f"{path}: a tensor refers to storage '?', which the file does not hold")):
+        load_torch_checkpoint(path)
+
+
+def test_legacy_system_info_without_byte_order_is_little_endian(tmp_path):
+    path = legacy_with_views(tmp_path / 'noinfo.pth', ['root'], sys_info={})
+    assert load_torch_checkpoint(path)['w'].tolist() == [3.0, 4.0]
+
+
+def test_legacy_negative_and_empty_storages(tmp_path):
+    path = legacy_with_views(tmp_path / 'neg.pth', ['root'], counts=-1, pid_numel=-1)
+    with pytest.raises(WeightsError, match=exactly(
+            f"{path}: storage 'root' declares -1 elements (-4 bytes) but the file has 24 bytes "
+            'left (truncated or damaged)')):
+        load_torch_checkpoint(path)
+    empty = legacy(tmp_path / 'empty.pth', {'w': Tensor(storage=Storage(np.zeros(0, np.float32)),
+                                                        size=(0,), stride=(1,))})
+    loaded = load_torch_checkpoint(empty)['w']
+    assert loaded.shape == (0,) and loaded.dtype == np.float32
