@@ -158,11 +158,15 @@ def test_m4v_is_written_as_mp4(ffmpeg, tmp_path):
 
 @pytest.fixture
 def scratch(tmp_path, monkeypatch):
-    """The temporary folder audio_args uses, to see that it leaves nothing behind."""
-    folder = tmp_path / 'tmp'
+    """The temporary folder audio_args uses and an empty working folder, to see that it
+    leaves nothing behind in either."""
+    folder, work = tmp_path / 'tmp', tmp_path / 'cwd'
     folder.mkdir()
+    work.mkdir()
     monkeypatch.setattr(tempfile, 'tempdir', str(folder))
-    return folder
+    monkeypatch.chdir(work)
+    yield folder
+    assert os.listdir(folder) == [] and os.listdir(work) == []
 
 
 def alaw_clip(ffmpeg, path):
@@ -176,21 +180,20 @@ def alaw_clip(ffmpeg, path):
 def test_audio_is_copied_when_the_container_takes_it(ffmpeg, tmp_path, scratch):
     clip = make_clip(ffmpeg, tmp_path / 'aac.mp4', (16, 16), '25', 10, audio_seconds=2)
     assert audio_args(ffmpeg, str(clip), '.mkv') == (['-c:a', 'copy'], 'copied')
-    assert os.listdir(scratch) == []
 
 
 def test_audio_is_re_encoded_when_the_container_refuses_its_codec(ffmpeg, tmp_path, scratch):
     clip = alaw_clip(ffmpeg, tmp_path / 'alaw.avi')
     assert audio_args(ffmpeg, str(clip), '.mp4') == (['-c:a', 'aac', '-b:a', '192k'],
                                                      're-encoded to AAC')
-    assert os.listdir(scratch) == []
 
 
-def test_a_source_without_audio_gives_none(ffmpeg, tmp_path, scratch):
+def test_a_source_without_audio_gives_none_quietly(ffmpeg, tmp_path, scratch, capfd):
     clip = make_clip(ffmpeg, tmp_path / 'mute.mp4', (16, 16), '25', 5)
+    capfd.readouterr()
     assert audio_args(ffmpeg, str(clip), '.mp4') == \
         (None, 'cannot be written into .mp4; video without audio')
-    assert os.listdir(scratch) == []
+    assert capfd.readouterr() == ('', '')                          # ffmpeg's complaints captured
 
 
 def test_the_writer_adds_the_audio_cut_at_the_video_length(ffmpeg, tmp_path):
@@ -208,6 +211,27 @@ def test_the_writer_adds_the_audio_cut_at_the_video_length(ffmpeg, tmp_path):
                              capture_output=True, text=True, check=True).stdout
     assert int(re.findall(r'^out_time_us=(\d+)', seconds, re.M)[-1]) / 1e6 == \
         pytest.approx(0.4, abs=0.05)
+
+
+def test_the_opencv_fallback_warns_at_the_caller_and_writes_mjpg(tmp_path):
+    import warnings
+    import cv2
+    from edvr.deploy.encoder import OpenCVWriter
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        writer = OpenCVWriter(str(tmp_path / 'cv.avi'), (32, 24), 10)
+    assert [w.filename for w in caught] == [__file__]
+    writer.write(gradient(24, 32))
+    writer.close()
+    capture = cv2.VideoCapture(str(tmp_path / 'cv.avi'))
+    fourcc = int(capture.get(cv2.CAP_PROP_FOURCC))
+    capture.release()
+    assert fourcc.to_bytes(4, 'little') == b'MJPG'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        with pytest.raises(DataError, match=exactly(
+                f'{tmp_path / "no" / "cv.avi"}: OpenCV cannot write .avi video here')):
+            OpenCVWriter(str(tmp_path / 'no' / 'cv.avi'), (32, 24), 10)
 
 
 def test_a_failing_encoder_is_named_by_its_last_line(tmp_path):

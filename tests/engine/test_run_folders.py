@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Which checkpoint `--resume auto` picks among several run folders, the names of new run
 folders and of the config records a resumed run writes."""
+import errno
 import os
+import re
 import time
 
 from edvr.config import AttrDict
-from edvr.engine.run_folder import auto_resume_checkpoint, config_record_path, run_folder
+from edvr.engine.run_folder import (auto_resume_checkpoint, config_record_path, disk_full_error,
+                                   run_folder)
 from edvr.weights import latest_checkpoint
 
 
@@ -67,6 +70,34 @@ def test_a_second_run_in_the_same_second_gets_its_own_folder(tmp_path, monkeypat
     assert run_folder(cfg, None) == str(tmp_path / 'run-2024-03-01-09-00-00')
     resumed = str(tmp_path / 'x' / 'iter_4_checkpoint.pdparams')
     assert run_folder(cfg, 'configs/edvr_demo.yaml', resumed) == str(tmp_path / 'x')
+
+
+def test_a_run_folder_is_named_by_the_config_and_the_time(tmp_path):
+    before = time.time()
+    folder = run_folder(AttrDict(output_dir=str(tmp_path)), 'configs/edvr_demo.yaml')
+    name = os.path.basename(folder)
+    assert re.fullmatch(r'edvr_demo-\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d', name)
+    stamp = time.mktime(time.strptime(name[len('edvr_demo-'):], '%Y-%m-%d-%H-%M-%S'))
+    assert before - 1 <= stamp <= time.time()
+
+
+def test_runs_without_a_config_file_are_run_folders(tmp_path):
+    cfg = runs(tmp_path, {'run-2024-03-01-09-00-00': [3]})
+    assert auto_resume_checkpoint(cfg, None) == \
+        str(tmp_path / 'run-2024-03-01-09-00-00' / 'iter_3_checkpoint.pdparams')
+
+
+def test_a_full_disk_says_what_was_kept_and_how_to_continue(tmp_path):
+    runs(tmp_path, {'r': [2, 4]})
+    exc = OSError(errno.ENOSPC, 'No space left on device', str(tmp_path / 'r' / 'iter_6_weight.pdparams'))
+    kept = tmp_path / 'r' / 'iter_4_checkpoint.pdparams'
+    assert str(disk_full_error(exc, str(tmp_path / 'r'), 'configs/x.yaml')) == (
+        f'{exc.filename}: no space left on device, not written; kept {kept}; free space, then '
+        f'continue: python tools/main.py -c configs/x.yaml --resume {kept}')
+    os.makedirs(tmp_path / 'empty')
+    assert str(disk_full_error(exc, str(tmp_path / 'empty'), 'configs/x.yaml')) == (
+        f'{exc.filename}: no space left on device, not written; kept nothing; free space, then '
+        'continue: python tools/main.py -c configs/x.yaml (no checkpoint yet: start again)')
 
 
 def test_config_records_of_a_run_resumed_twice_at_the_same_iteration(tmp_path):

@@ -126,3 +126,43 @@ def test_outputs_overlapping_inputs_are_refused(tmp_path, output, relation):
         writer.refuse_overlap([('--output', out)], [('--input', src)], contains=False)
     writer.refuse_overlap([('--output', None), ('--other', str(tmp_path / 'other'))],
                           [('--input', src), ('--none', None)])
+
+
+def test_none_entries_are_skipped_not_the_end_of_the_list(tmp_path):
+    src = str(tmp_path / 'in')
+    with pytest.raises(EDVRError, match=exactly(
+            f'--b {src}: is the input --in {src}; write the output elsewhere (inputs are '
+            'never written over)')):
+        writer.refuse_overlap([('--a', None), ('--b', src)], [('--none', None), ('--in', src)])
+
+
+def test_a_path_that_does_not_exist_yet_is_still_the_same_path(tmp_path):
+    path = str(tmp_path / 'not-yet' / 'clip.mp4')
+    with pytest.raises(EDVRError, match=exactly(
+            f'--output {path}: is the input --input {path}; write the output elsewhere (inputs '
+            'are never written over)')):
+        writer.refuse_overlap([('--output', path)], [('--input', path)])
+
+
+def test_this_processs_own_temporaries_are_never_stale(tmp_path):
+    mine = tmp_path / f'.a.png.tmp-{os.getpid()}-0.png'
+    mine.write_bytes(b'being written')
+    assert writer.remove_stale(str(tmp_path)) == []
+    assert mine.exists()
+
+
+def test_an_error_without_errno_names_the_target(tmp_path):
+    target = tmp_path / 'best_weight.pdparams'
+
+    def fails(tmp):
+        raise OSError('disk full')
+    with pytest.raises(OSError) as caught:
+        output_paths.replace_atomically(str(target), fails)
+    assert str(caught.value) == f"[Errno None] disk full: '{target}'"
+
+
+def test_a_move_on_one_file_system_renames(tmp_path):
+    (tmp_path / 'src').write_text('moved')
+    (tmp_path / 'dst').write_text('old')
+    writer.move_into_place(str(tmp_path / 'src'), str(tmp_path / 'dst'))
+    assert os.listdir(tmp_path) == ['dst'] and (tmp_path / 'dst').read_text() == 'moved'
