@@ -384,9 +384,10 @@ def legacy_with_views(path, keys, sys_info=None, counts=None, pid_numel=None):
             pickle.dump(head, f, protocol=2)
         Views(f, legacy=True).dump({'w': Tensor(storage=root, offset=1, size=(2,), stride=(1,))})
         pickle.dump(keys, f, protocol=2)
+        big = sys_info is not None and sys_info.get('little_endian') is False
         if keys:
-            f.write(struct.pack('<q', 6 if counts is None else counts))
-            f.write(root.data.tobytes())
+            f.write(struct.pack('>q' if big else '<q', 6 if counts is None else counts))
+            f.write(root.data.astype('>f4' if big else '<f4').tobytes())
     return str(path)
 
 
@@ -404,12 +405,18 @@ def test_legacy_system_info_without_byte_order_is_little_endian(tmp_path):
     assert load_torch_checkpoint(path)['w'].tolist() == [3.0, 4.0]
 
 
-def test_legacy_negative_and_empty_storages(tmp_path):
-    path = legacy_with_views(tmp_path / 'neg.pth', ['root'], counts=-1, pid_numel=-1)
+@pytest.mark.parametrize('little', [True, False])
+def test_legacy_negative_and_empty_storages(tmp_path, little):
+    path = legacy_with_views(tmp_path / 'neg.pth', ['root'], counts=-1, pid_numel=-1,
+                             sys_info={'little_endian': little})
     with pytest.raises(WeightsError, match=exactly(
             f"{path}: storage 'root' declares -1 elements (-4 bytes) but the file has 24 bytes "
             'left (truncated or damaged)')):
         load_torch_checkpoint(path)
+    if not little:
+        big = legacy_with_views(tmp_path / 'big.pth', ['root'], sys_info={'little_endian': False})
+        assert load_torch_checkpoint(big)['w'].tolist() == [3.0, 4.0]
+        return
     empty = legacy(tmp_path / 'empty.pth', {'w': Tensor(storage=Storage(np.zeros(0, np.float32)),
                                                         size=(0,), stride=(1,))})
     loaded = load_torch_checkpoint(empty)['w']

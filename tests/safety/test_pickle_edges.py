@@ -104,6 +104,25 @@ def test_an_array_over_a_buffer_follows_its_strides(tmp_path):
     np.testing.assert_array_equal(read_paddle_pickle(path)['x'], [2, 4])
 
 
+def test_an_array_over_a_buffer_in_fortran_order(tmp_path):
+    path, _ = load_call(tmp_path, Call(Global('numpy', 'ndarray'), (2, 2), 'u1', b'\x01\x02\x03\x04',
+                                       0, None, 'F'))
+    np.testing.assert_array_equal(read_paddle_pickle(path)['x'], [[1, 3], [2, 4]])
+
+
+def test_a_file_that_cannot_be_mapped(tmp_path, monkeypatch):
+    import mmap
+    path = tmp_path / 'w.pdparams'
+    save_pickle({'w': 1}, str(path))
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, 'No such device')
+    monkeypatch.setattr(mmap, 'mmap', refuse)
+    with pytest.raises(WeightsError, match=exactly(
+            f'{path}: cannot read ([Errno 19] No such device)')):
+        read_paddle_pickle(str(path))
+
+
 def test_numpys_rebuild_call_checked_and_typed(tmp_path):
     rebuild = Global('numpy._core.multiarray', '_reconstruct')
     path, _ = load_call(tmp_path, Call(rebuild, Global('numpy', 'ndarray'), (0,), 'f4'))
@@ -129,6 +148,8 @@ def test_python_2_byte_strings_read_as_latin1(tmp_path):
 def test_bytes_only_from_latin1_text(tmp_path):
     encode = Global('_codecs', 'encode')
     path, _ = load_call(tmp_path, Call(encode, 'caf\xe9', 'latin1'))
+    assert read_paddle_pickle(path) == {'x': b'caf\xe9'}
+    path, _ = load_call(tmp_path, Call(encode, 'caf\xe9'))          # no codec named: latin-1
     assert read_paddle_pickle(path) == {'x': b'caf\xe9'}
     for args, shown in (((5, 'latin1'), "'latin1'"), (('abc', 'utf-8'), "'utf-8'"),
                         (('abc', 7), '7')):
