@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """open_video: what it reports of a real clip with odd sides, and each refusal on one line."""
 import re
+import subprocess
 from fractions import Fraction
 
 import cv2
@@ -25,6 +26,16 @@ def test_a_clip_reports_its_frames_rate_and_size(ffmpeg, tmp_path):
         assert ok and frame.shape == (10, 17, 3)
     finally:
         capture.release()
+
+
+def test_a_stream_without_a_frame_count_reports_zero(ffmpeg, tmp_path):
+    raw = tmp_path / 'raw.h264'           # an elementary stream: no container, no count
+    subprocess.run([ffmpeg, '-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i',
+                    'testsrc2=size=16x16:rate=25', '-frames:v', '5', '-c:v', 'libx264',
+                    '-f', 'h264', str(raw)], check=True)
+    capture, (count, _, h, w) = open_video(raw)
+    capture.release()
+    assert (count, h, w) == (0, 16, 16)
 
 
 def test_refusals(tmp_path):
