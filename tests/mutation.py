@@ -58,7 +58,9 @@ MODULE_TESTS = {
                                    'tests/utils/test_writer_edges.py'],
     'edvr/utils/writer.py': ['tests/edges/test_writer.py', 'tests/utils/test_writer_edges.py'],
     'edvr/utils/video_reader.py': ['tests/utils/test_video_reader_edges.py'],
-    'edvr/weights.py': ['tests/engine/test_checkpoint.py', 'tests/engine/test_run_folders.py'],
+    'edvr/weights.py': ['tests/engine/test_checkpoint.py', 'tests/engine/test_run_folders.py',
+                        'tests/safety/test_safe_loading.py', 'tests/engine/test_process_agreement.py',
+                        'tests/engine/test_rank_agreement.py'],
     'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py',
                                'tests/utils/test_imresize_properties.py'],
 }

@@ -166,3 +166,61 @@ def test_a_move_on_one_file_system_renames(tmp_path):
     (tmp_path / 'dst').write_text('old')
     writer.move_into_place(str(tmp_path / 'src'), str(tmp_path / 'dst'))
     assert os.listdir(tmp_path) == ['dst'] and (tmp_path / 'dst').read_text() == 'moved'
+
+
+def test_stale_temporaries_are_named_when_removed(tmp_path):
+    import subprocess
+    import sys
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])   # a process that has ended
+    dead.wait()
+    name = f'.a.png.tmp-{dead.pid}-0.png'
+    (tmp_path / name).write_bytes(b'left by a killed run')
+    (tmp_path / 'a.png').write_bytes(b'kept')
+    assert writer.remove_stale(str(tmp_path)) == [name]
+    assert os.listdir(tmp_path) == ['a.png']
+
+
+def test_a_temporary_of_a_process_owned_by_someone_else_is_kept(tmp_path, monkeypatch):
+    name = '.a.png.tmp-1-0.png'
+    (tmp_path / name).write_bytes(b'x')
+
+    def not_permitted(pid, sig):
+        raise PermissionError(1, 'Operation not permitted')
+    monkeypatch.setattr(writer.os, 'kill', not_permitted)
+    assert writer.remove_stale(str(tmp_path)) == [] and (tmp_path / name).exists()
+
+
+def test_removing_a_temporary_that_cannot_be_removed_is_quiet(tmp_path, monkeypatch):
+    tmp = writer.temporary_path(tmp_path / 'x.png')
+    open(tmp, 'wb').close()
+    monkeypatch.setattr(writer.os, 'remove', lambda path: (_ for _ in ()).throw(OSError(16, 'busy')))
+    writer.discard(tmp)
+    monkeypatch.undo()
+    writer.discard(tmp)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_staged_folder_creates_a_new_folder(tmp_path):
+    with writer.staged_folder(str(tmp_path / 'new')) as tmp:
+        (open(os.path.join(tmp, 'f.txt'), 'w')).write('inside')
+    assert os.listdir(tmp_path) == ['new']
+    assert (tmp_path / 'new' / 'f.txt').read_text() == 'inside'
+
+
+def test_a_folder_that_cannot_be_put_in_place_leaves_the_old_one(tmp_path, monkeypatch):
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'old.txt').write_text('old')
+    real_replace = os.replace
+
+    def fail_on_the_new_folder(src, dst):
+        if os.path.basename(src).startswith('.out.tmp-') and os.path.basename(dst) == 'out' \
+                and os.path.exists(os.path.join(src, 'new.txt')):
+            raise OSError(errno.EIO, 'Input/output error')
+        real_replace(src, dst)
+    monkeypatch.setattr(writer.os, 'replace', fail_on_the_new_folder)
+    with pytest.raises(OSError, match='Input/output error'):
+        with writer.staged_folder(str(out)) as tmp:
+            (open(os.path.join(tmp, 'new.txt'), 'w')).write('new')
+    assert os.listdir(tmp_path) == ['out'] and os.listdir(out) == ['old.txt']
+    assert (out / 'old.txt').read_text() == 'old'
