@@ -12,6 +12,15 @@ warnings.filterwarnings('ignore', message='No ccache found')
 
 import paddle  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Property tests: few examples and no per-example deadline (the machine is shared and
+# Paddle's first call is slow); under CI the examples are derived from each test's
+# name, so a run is repeatable. Select another profile with --hypothesis-profile.
+hypothesis_settings.register_profile('dev', max_examples=40, deadline=None)
+hypothesis_settings.register_profile('ci', max_examples=40, deadline=None, derandomize=True,
+                                     print_blob=True)
+hypothesis_settings.load_profile('ci' if os.environ.get('CI') else 'dev')
 
 paddle.set_device('cpu')
 from edvr.utils.device import tune_cpu_runtime  # noqa: E402

@@ -5,7 +5,7 @@
 checkpoint at iteration 2), exports it and restores a clip with the exported model;
 ``python tests/cross_version.py read WRITER_DIR DIR`` resumes the writer's checkpoint to
 iteration 4, restores the clip from the writer's weights file (dygraph) and from its
-exported model. Each prints one JSON line with what it saw; the test compares.
+exported model (with the default runtime and with paddle.inference). Each prints one JSON line with what it saw; the test compares.
 """
 import contextlib
 import glob
@@ -95,12 +95,18 @@ def read(written, folder):
                                      '-o', *tiny_overrides(data)])
     assert code == 0, errors
     report['weights_frames'] = _compare(restored, written['restored'])
-    # the exported model: restored here, or refused in one line
-    restored = os.path.join(folder, 'from_model')
-    code, errors = _run(infer_main, ['--model_path', written['model'], '--input', _clip(data),
-                                     '--output_path', restored, '--num_threads', '1'])
-    report['model'] = {'code': code, 'errors': errors,
-                       'frames': _compare(restored, written['restored']) if code == 0 else None}
+    # the exported model, as the default runtime runs it on the CPU (the library's network
+    # rebuilt from the export) and as paddle.inference runs its program: restored here, or
+    # refused in one line
+    report['model'] = {}
+    for runtime in ('auto', 'paddle_inference'):
+        restored = os.path.join(folder, f'from_model_{runtime}')
+        code, errors = _run(infer_main, ['--model_path', written['model'], '--input',
+                                         _clip(data), '--output_path', restored,
+                                         '--num_threads', '1', '--runtime', runtime])
+        report['model'][runtime] = {
+            'code': code, 'errors': errors,
+            'frames': _compare(restored, written['restored']) if code == 0 else None}
     return report
 
 

@@ -29,7 +29,8 @@ def output_files(cfg, output_dir, name, onnx=False):
     for entry in entries:
         net = entry.get('name') if isinstance(entry, dict) else None
         stem = (name if len(entries) == 1 else f'{name}_{net}') if name else f'{model}_{net}'
-        exts = ('.json', '.pdmodel', '.pdiparams', '.edvr.yml') + (('.onnx',) if onnx else ())
+        exts = ('.json', '.pdmodel', '.pdiparams', '.pdparams', '.edvr.yml') + \
+            (('.onnx',) if onnx else ())
         files += [('--output_dir', os.path.join(output_dir, stem + ext)) for ext in exts]
     return files
 

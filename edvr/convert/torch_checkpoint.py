@@ -22,6 +22,7 @@ A pickle can name any Python callable and have it called while loading, so
 functions, storage classes and ``collections.OrderedDict``) to inert stand-ins
 and refuses every other name with a WeightsError before anything runs.
 """
+import functools
 import io
 import math
 import os
@@ -118,10 +119,11 @@ class PendingTensor:
         return np.array(view)
 
 
-def _rebuild_tensor(storage, offset, size, stride, *unused):
+def _rebuild_tensor(storage, offset, size, stride, *unused, where='?'):
     """Stand-in for ``torch._utils._rebuild_tensor(_v2)``: remember the slicing."""
     if not isinstance(storage, (Storage, StorageView)):
-        raise WeightsError(f'a tensor is rebuilt from {type(storage).__name__}, not a storage')
+        raise WeightsError(f'{where}: a tensor is rebuilt from {type(storage).__name__}, '
+                           f'not a storage')
     return PendingTensor(storage, offset, size, stride)
 
 
@@ -156,6 +158,12 @@ class SafeUnpickler(RestrictedUnpickler):
     def __init__(self, file, where, load_storage):
         super().__init__(file, where)
         self.load_storage = load_storage
+
+    def find_class(self, module, name):
+        found = super().find_class(module, name)
+        if found is _rebuild_tensor:   # its refusal names the file
+            return functools.partial(found, where=self.where)
+        return found
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == 'storage'

@@ -5,8 +5,13 @@
 inference model per entry of the config's ``export_model`` list (PaddleGAN's
 key, e.g. ``[{name: generator, inputs_num: 1}]``) under
 ``<output_dir>/<model_name>``: ``.json`` (the program; ``.pdmodel`` on Paddle
-2.6), ``.pdiparams (the weights) and ``.edvr.yml`` (what the `Predictor`
-needs to know: frames per window, scale, size multiple, value range).
+2.6), ``.pdiparams`` (its weights), ``.edvr.yml`` (what the `Predictor`
+needs to know: frames per window, scale, size multiple, value range) and, for a
+network built from the config, ``.pdparams``: the same weights in the project's
+weights format, whose SHA-256 and the network's constructor arguments the
+``.edvr.yml`` records, so that a CPU `Predictor` can rebuild the network and run
+it with the library's kernels (`edvr.deploy.exported`). The program and its
+``.pdiparams`` stay what ``paddle.inference`` (GPU), ONNX and other runtimes run.
 
 Batch, height and width stay dynamic (input spec ``[None, t, c, None, None]``);
 the frame count and channels are fixed by ``inputs_size``. Files are written
@@ -14,6 +19,8 @@ into a temporary folder beside the destination and renamed into place, the
 program file last, so a crash never leaves a half-written file under a real
 name and a present program file means a complete model.
 """
+import hashlib
+import inspect
 import os
 
 import paddle
@@ -26,6 +33,8 @@ from edvr.utils.paddle_compat import PROGRAM_EXTENSIONS, program_format, save_st
 
 PARAMS_EXTENSION = '.pdiparams'
 INFO_EXTENSION = '.edvr.yml'
+WEIGHTS_EXTENSION = '.pdparams'   # the generator's weights in the project's format
+_PLAIN = (type(None), bool, int, float, str)
 
 
 def parse_inputs_size(text):
@@ -54,12 +63,47 @@ def network_info(net, min_max=(0., 1.)):
             'min_max': [float(v) for v in min_max]}
 
 
+def network_record(net_cfg):
+    """A network's config with every constructor default filled in (plain values only).
+
+    Args:
+        net_cfg: mapping with a registered ``name`` (e.g. ``model.generator``).
+
+    Returns:
+        dict ``{'name': ..., argument: value, ...}``, or None when ``net_cfg`` is not a
+        registered network or an argument is not a plain value (the export then
+        carries no network record and runs with ``paddle.inference`` only).
+    """
+    from edvr.registry import NETWORKS
+    if not isinstance(net_cfg, dict) or net_cfg.get('name') not in NETWORKS:
+        return None
+    cls = NETWORKS.get(net_cfg['name'])
+    record = {'name': str(net_cfg['name'])}
+    for arg in list(inspect.signature(cls).parameters.values()):
+        if arg.kind in (arg.POSITIONAL_OR_KEYWORD, arg.KEYWORD_ONLY) and \
+                arg.default is not arg.empty:
+            record[arg.name] = arg.default
+    record.update({str(k): v for k, v in net_cfg.items() if k != 'name'})
+    if not all(isinstance(v, _PLAIN) for v in record.values()):
+        return None
+    return record
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _fsync(path):
     with open(path, 'rb') as f:
         os.fsync(f.fileno())
 
 
-def save_inference_model(net, prefix, input_shapes, info=None):
+def save_inference_model(net, prefix, input_shapes, info=None, network=None):
     """Write ``net`` as a static inference model at ``prefix`` (atomically).
 
     The network runs in eval mode while it is traced (static graphs run Paddle's own
@@ -71,6 +115,9 @@ def save_inference_model(net, prefix, input_shapes, info=None):
         prefix: destination path without extension (``DIR/NAME``); DIR is created.
         input_shapes: one example shape per input, e.g. [[1, 5, 3, 180, 320]].
         info: dict written as ``prefix.edvr.yml``, or None for none.
+        network: `network_record` of ``net`` (needs ``info``): the weights are also
+            written as ``prefix.pdparams`` and ``info`` gains ``network`` and
+            ``weights_sha256``; None writes neither.
 
     Returns:
         list of the files written.
@@ -84,6 +131,8 @@ def save_inference_model(net, prefix, input_shapes, info=None):
         with writer.scratch_folder(prefix) as tmp:
             net.eval()
             save_static(net, specs, os.path.join(tmp, name))
+            if network is not None and info is not None:
+                info = dict(info, **_save_weights(net, os.path.join(tmp, name), network))
             if info is not None:
                 with open(os.path.join(tmp, name + INFO_EXTENSION), 'w', encoding='utf-8') as f:
                     yaml.safe_dump(info, f, sort_keys=False)
@@ -100,6 +149,14 @@ def save_inference_model(net, prefix, input_shapes, info=None):
             net.forward = own_forward
         if was_training:
             net.train()
+
+
+def _save_weights(net, tmp_prefix, network):
+    """Write ``net``'s weights beside the program; the ``.edvr.yml`` keys that record them."""
+    from edvr.weights import save_weights_file
+    path = tmp_prefix + WEIGHTS_EXTENSION
+    save_weights_file(net.state_dict(), path)
+    return {'network': dict(network), 'weights_sha256': file_sha256(path)}
 
 
 def _net_state(state, name, single, path):
@@ -162,7 +219,9 @@ def export_model(cfg, weights=None, inputs_size='1,5,3,180,320', output_dir='inf
         else:
             file_name = f'{type(model).__name__.lower()}_{name}'
         prefix = os.path.join(output_dir, file_name)
-        written[prefix] = save_inference_model(net, prefix, own, network_info(net, min_max))
+        written[prefix] = save_inference_model(
+            net, prefix, own, network_info(net, min_max),
+            network_record((cfg.get('model') or {}).get(name)))
     return written
 
 
@@ -177,14 +236,14 @@ def find_model_files(model_path):
     """(program file, params file, info file or None) of an exported model.
 
     Args:
-        model_path: the prefix ``DIR/NAME``, a program or params file, or a folder
-            holding exactly one exported model.
+        model_path: the prefix ``DIR/NAME``, one of its files (program, ``.pdiparams``,
+            ``.pdparams``), or a folder holding exactly one exported model.
 
     Raises:
         WeightsError: no complete model there (names what is missing).
     """
     path = str(model_path)
-    for ext in PROGRAM_EXTENSIONS + (PARAMS_EXTENSION,):
+    for ext in PROGRAM_EXTENSIONS + (PARAMS_EXTENSION, WEIGHTS_EXTENSION):
         if path.endswith(ext):
             path = path[:-len(ext)]
     if os.path.isdir(path):

@@ -146,7 +146,7 @@ def max_difference(model_path, onnx_path, shape, seed=0):
         shape: input shape (b, t, c, h, w); h and w divisible by the size multiple.
     """
     frames = np.random.default_rng(seed).random(shape, dtype=np.float32)
-    paddle_out = Predictor(model_path, device='cpu').runner(frames)
+    paddle_out = Predictor(model_path, device='cpu', runtime='paddle_inference').runner(frames)
     onnx_out = run_onnx(onnx_session(onnx_path), frames)
     if paddle_out.shape != onnx_out.shape:
         raise EDVRError(f'{onnx_path}: output shape {onnx_out.shape} differs from Paddle\'s '

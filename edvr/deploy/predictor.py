@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """`Predictor`: restore video frames with an exported model or a trained network.
 
-Two back ends behind one API:
+Back ends behind one API:
 
-* an exported model (`tools/export_model.py`) run by ``paddle.inference``
-  (CPU, or GPU when Paddle is built with CUDA);
+* an exported model (`tools/export_model.py`): on the CPU rebuilt as the library's
+  network when the export records it, else run by ``paddle.inference`` (CPU, or GPU
+  when Paddle is built with CUDA); see `edvr.deploy.exported`. Its ``.onnx``
+  conversion runs with onnxruntime;
 * a config plus weights run as a dynamic graph (`Predictor.from_config`), for
   users without an exported model.
 
@@ -12,8 +14,9 @@ Frames of any size are reflect-padded to the network's size multiple and the
 output is cropped back (`edvr.utils.padding`). A whole clip is restored with a
 sliding window whose ends are padded by a temporal padding mode
 (`edvr.datasets.frame_index.padded_frame_indices`); frames are read lazily and
-only the window's neighbourhood is held in memory. The dygraph back end computes
-each frame's features once per clip, not once per window (`edvr.deploy.feature_cache`).
+only the window's neighbourhood is held in memory. The library's network (from a config
+or an export) computes each frame's features once per clip, not once per window
+(`edvr.deploy.feature_cache`).
 """
 import itertools
 import os
@@ -22,9 +25,9 @@ import numpy as np
 import paddle
 
 from edvr.datasets.frame_index import PADDING_MODES, padded_frame_indices
-from edvr.deploy.export import find_model_files
-from edvr.deploy.runners import (DEFAULT_FEATURE_CACHE_MIB, DygraphRunner, InferenceRunner,
-                                 check_tensorrt, parse_device, read_info)
+from edvr.deploy.exported import RUNTIMES, open_exported
+from edvr.deploy.runners import (DEFAULT_FEATURE_CACHE_MIB, DygraphRunner, check_tensorrt,
+                                 parse_device)
 from edvr.deploy.tiling import restore_tiled
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.metrics import tensor2img
@@ -63,6 +66,7 @@ _OPTION_RULES = {  # name -> (accepts, what is expected)
     'tile_overlap': (lambda v: _whole(v, 0), 'a whole number >= 0'),
     'feature_cache_mib': (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                           and 0 <= v < float('inf'), 'a number of MiB >= 0 (0: off)'),
+    'runtime': (lambda v: isinstance(v, str) and v in RUNTIMES, ' or '.join(RUNTIMES)),
 }
 
 
@@ -94,9 +98,16 @@ class Predictor:
         tile: restore frames larger than ``tile`` x ``tile`` input pixels in
             overlapping tiles of that size (bounded memory); None: whole frames.
         tile_overlap: overlap of neighbouring tiles in input pixels.
+        runtime: 'auto' (the library's network on the CPU when the export records it,
+            else ``paddle.inference``), 'library' or 'paddle_inference'; see
+            `edvr.deploy.exported`. ``.onnx`` files take only 'auto'.
+        feature_cache_mib: memory for per-frame features reused across windows by the
+            library's network (`edvr.deploy.feature_cache`); 0 turns reuse off.
 
-    An exported model is one graph, so it runs every window whole; only `from_config`
-    networks reuse each frame's features across windows.
+    The library's network reuses each frame's features across windows;
+    ``paddle.inference`` and onnxruntime run one graph, every window whole.
+    ``runtime`` (attribute) says which runs: 'library', 'paddle_inference' or
+    'onnxruntime'.
 
     Raises:
         WeightsError: the model files are missing.
@@ -104,21 +115,16 @@ class Predictor:
     """
 
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
-                 padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16):
+                 padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16,
+                 runtime='auto', feature_cache_mib=DEFAULT_FEATURE_CACHE_MIB):
         check_options(num_threads=num_threads, ensemble=ensemble, tile=tile,
-                      tile_overlap=tile_overlap)
+                      tile_overlap=tile_overlap, runtime=runtime,
+                      feature_cache_mib=feature_cache_mib)
         tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         _check_padding(padding)
         check_tensorrt(tensorrt)
-        if str(model_path).endswith('.onnx'):
-            from edvr.deploy.onnx_runner import OnnxRunner, onnx_model_files
-            _, info_file = onnx_model_files(str(model_path))
-            runner = OnnxRunner(str(model_path), device, num_threads)
-            info = read_info(info_file)
-        else:
-            program, params, info_file = find_model_files(model_path)
-            info = read_info(info_file)
-            runner = InferenceRunner(program, params, device, num_threads)
+        runner, info, info_file, self.runtime = open_exported(
+            model_path, device, num_threads, runtime, feature_cache_mib)
         num_frames = info.get('num_frames') or runner.input_frames()
         if runner.input_frames() not in (None, num_frames):
             raise WeightsError(f'{info_file}: num_frames {num_frames}, but the program takes '
@@ -169,6 +175,7 @@ class Predictor:
         net = build_from_config(net_cfg, NETWORKS, where='model.generator')
         load_generator_weights(net, weights)
         predictor = cls.__new__(cls)
+        predictor.runtime = 'library'
         runner = DygraphRunner(net, num_threads, feature_cache_mib)
         predictor._setup(runner, int(net.nframes), int(net.scale_factor),
                          int(net.size_multiple), value(cfg, 'min_max'), padding, ensemble,

@@ -109,6 +109,11 @@ class DygraphRunner:
         self.cache = (FeatureCache(net.extract_features, feature_cache_mib)
                       if staged and feature_cache_mib else None)
 
+    def input_frames(self):
+        """The network's frames per window (None if it does not say)."""
+        frames = getattr(self.net, 'nframes', None)
+        return None if frames is None else int(frames)
+
     def start_window(self):
         """Tell the feature cache that the next call belongs to a new window."""
         if self.cache is not None:

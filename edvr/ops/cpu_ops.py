@@ -36,6 +36,7 @@ SOURCES = {
     'cpu_conv_ops.cc': ('edvr_im2col', 'edvr_col2im', 'edvr_dcn_im2col', 'edvr_dcn_col2im'),
     'cpu_direct_conv.cc': (),          # the direct kernel behind edvr_conv_fused
     'cpu_winograd_conv.cc': (),        # the Winograd kernel behind edvr_conv_fused
+    'cpu_bf16_conv.cc': (),            # bfloat16 convolutions (prototype, not an op yet)
     'cpu_fused_conv_op.cc': ('edvr_conv_fused',),
     'cpu_dcn_forward.cc': ('edvr_dcn_forward',),
 }

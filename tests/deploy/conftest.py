@@ -3,8 +3,8 @@
 import paddle
 import pytest
 
-from edvr.deploy.export import network_info, save_inference_model
-from tests.tiny import make_tiny_data, tiny_net
+from edvr.deploy.export import network_info, network_record, save_inference_model
+from tests.tiny import TINY, make_tiny_data, tiny_net
 
 
 @pytest.fixture(scope='session')
@@ -24,8 +24,20 @@ def tiny_weights(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def exported(tmp_path_factory, tiny_weights):
-    """(net, model prefix) of the tiny net without TSA exported for paddle.inference."""
+    """(net, model prefix) of the tiny net without TSA exported for paddle.inference only,
+    as exports were made before they recorded their network (no ``.pdparams``)."""
     net, _ = tiny_weights
     prefix = str(tmp_path_factory.mktemp('export') / 'tiny')
     save_inference_model(net, prefix, [[1, 5, 3, 16, 24]], network_info(net))
+    return net, prefix
+
+
+@pytest.fixture(scope='session')
+def exported_with_network(tmp_path_factory, tiny_weights):
+    """(net, model prefix) of the tiny net without TSA exported as tools/export_model.py
+    exports it: with its network record and its weights in the project's format."""
+    net, _ = tiny_weights
+    prefix = str(tmp_path_factory.mktemp('export_net') / 'tiny')
+    save_inference_model(net, prefix, [[1, 5, 3, 16, 24]], network_info(net),
+                         network_record(dict(name='EDVRNet', w_TSA=False, **TINY)))
     return net, prefix

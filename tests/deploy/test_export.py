@@ -11,19 +11,24 @@ import pytest
 import yaml
 
 from edvr.config import load_config
-from edvr.deploy.export import export_model, find_model_files, network_info, save_inference_model
+from edvr.deploy.export import (export_model, file_sha256, find_model_files, network_info,
+                               save_inference_model)
+from edvr.deploy.predictor import Predictor
 from edvr.deploy.runners import InferenceRunner
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.utils.paddle_compat import program_format, saved_suffixes
+from edvr.weights import read_state
 from tests.tiny import DEMO_CONFIG, dygraph, tiny_net, tiny_overrides
 from tools.export_model import main as export_main
 
 SIZES = [(1, 5, 3, 16, 24), (1, 5, 3, 32, 20), (2, 5, 3, 8, 12)]
 
 
-def model_files(prefix):
-    """The sorted files of an export at ``prefix``: Paddle's (program and weights) and ours."""
-    return sorted([prefix + '.edvr.yml'] + [prefix + suffix for suffix in saved_suffixes()])
+def model_files(prefix, network=True):
+    """The sorted files of an export at ``prefix``: Paddle's (program and weights) and ours
+    (the description and, with a network record, the weights in the project's format)."""
+    return sorted([prefix + '.edvr.yml'] + ([prefix + '.pdparams'] if network else []) +
+                  [prefix + suffix for suffix in saved_suffixes()])
 
 
 @pytest.mark.parametrize('w_tsa', [False, True])
@@ -34,8 +39,8 @@ def test_exported_equals_dygraph_at_several_sizes(tmp_path, w_tsa):
     expected = [dygraph(net, x) for x in inputs]
     files = save_inference_model(net, str(tmp_path / 'm'), [[1, 5, 3, 180, 320]],
                                  network_info(net))
-    assert sorted(os.path.basename(f) for f in files) == model_files('m')
-    assert sorted(os.listdir(tmp_path)) == model_files('m')  # no temp left
+    assert sorted(os.path.basename(f) for f in files) == model_files('m', network=False)
+    assert sorted(os.listdir(tmp_path)) == model_files('m', network=False)  # no temp left
     program, params, _ = find_model_files(str(tmp_path / 'm'))
     runner = InferenceRunner(program, params, 'cpu', 1)
     for x, want in zip(inputs, expected):
@@ -77,11 +82,22 @@ def test_tool_writes_model_and_info(tmp_path, demo_data, tiny_weights, capsys):
     program, params, info = find_model_files(str(tmp_path / 'out'))  # a folder with one model
     assert program == str(tmp_path / 'out' / ('edvr_tiny' + program_format()))
     with open(info) as f:
-        assert yaml.safe_load(f) == {'num_frames': 5, 'scale': 4, 'size_multiple': 4,
-                                     'min_max': [0.0, 1.0]}
+        described = yaml.safe_load(f)
+    network = described.pop('network')
+    assert described.pop('weights_sha256') == file_sha256(str(out / 'edvr_tiny.pdparams'))
+    assert described == {'num_frames': 5, 'scale': 4, 'size_multiple': 4, 'min_max': [0.0, 1.0]}
+    assert {k: network[k] for k in ('name', 'nf', 'groups', 'front_RBs', 'back_RBs', 'w_TSA',
+                                    'nframes', 'scale_factor')} == \
+        {'name': 'EDVRNet', 'nf': 8, 'groups': 2, 'front_RBs': 1, 'back_RBs': 1,
+         'w_TSA': False, 'nframes': 5, 'scale_factor': 4}
+    state = read_state(str(out / 'edvr_tiny.pdparams'))['generator']  # the project's format
+    assert all(np.array_equal(state[k], v.numpy()) for k, v in net.state_dict().items())
     x = np.random.default_rng(2).random((1, 5, 3, 12, 8)).astype(np.float32)
     got = InferenceRunner(program, params, 'cpu', 1)(x)
     assert np.abs(got - dygraph(net, x)).max() < 1e-5
+    library = Predictor(str(out / 'edvr_tiny'), device='cpu', num_threads=1)
+    assert library.runtime == 'library'  # rebuilt from the export's record, on the CPU
+    assert np.abs(library.restore(x) - got).max() < 1e-5
     # Without --model_name the file is named as PaddleGAN names it.
     cfg = load_config(DEMO_CONFIG, tiny_overrides(demo_data))
     prefix = str(tmp_path / 'd' / 'edvrmodel_generator')

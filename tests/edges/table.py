@@ -158,7 +158,8 @@ def tools():
             '--model_path': cat.MODEL, '--input': cat.FRAMES, '--output_path': cat.OUT_FOLDER,
             '--padding': cat.CHOICE, '--tile': cat.positive(), '--tile_overlap': cat.non_negative(),
             '--num_threads': cat.positive(1024), '--device': cat.DEVICE,
-            '--run_mode': cat.CHOICE, '--load': [BOTH_MODELS._replace(fast=True)]}),
+            '--run_mode': cat.CHOICE, '--runtime': cat.CHOICE,
+            '--load': [BOTH_MODELS._replace(fast=True)]}),
         'infer -c': Tool(infer, lambda w: [
             ('-c', w['cfg']), ('--load', w['weights']), ('--input', w['frames']),
             ('--output_path', 'sr')], {
@@ -169,5 +170,5 @@ def tools():
             'input': cat.VIDEO, '-o': cat.OUT_VIDEO, '--model_path': cat.MODEL,
             '--crf': cat.values('crf', 'x', '-1', '52', ''), '--preset': cat.CHOICE,
             '--frames_out': cat.OUT_FOLDER[:2] + [cat.OUT_FOLDER[-1]],
-            '--tile': cat.positive(), '--load': [BOTH_MODELS]}),
+            '--tile': cat.positive(), '--runtime': cat.CHOICE, '--load': [BOTH_MODELS]}),
     }

@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import re
+import shutil
 
 import cv2
 import numpy as np
@@ -61,6 +62,31 @@ def test_best_weight_holds_the_best_validation_iteration(data, validated_run, tm
     (run,) = glob.glob(os.path.join(out, 'edvr_demo-*'))
     rescored = json.load(open(os.path.join(run, 'final_scores.json')))['model']['psnr']
     assert rescored == pytest.approx(scores[best_iter], abs=5e-5)
+
+
+def test_a_run_resumed_after_its_best_keeps_that_best(data, validated_run, tmp_path):
+    """Resumed from iteration 3 (the folder as it was then), the run ends with the unbroken
+    run's best score and best_weight.pdparams, however the later validations score."""
+    log = open(os.path.join(validated_run, 'log.txt')).read()
+    scores = {int(i): float(p) for i, p in
+              re.findall(r'validation at iteration (\d+): psnr: ([0-9.]+)', log)}
+    best_by_3 = max((1, 2, 3), key=scores.get)
+    part = tmp_path / 'part'
+    part.mkdir()
+    shutil.copy(os.path.join(validated_run, 'iter_3_checkpoint.pdparams'), part)
+    shutil.copy(os.path.join(validated_run, f'iter_{best_by_3}_weight.pdparams'),
+                part / 'best_weight.pdparams')
+    assert main(['-c', DEMO_CONFIG, '--resume', str(part / 'iter_3_checkpoint.pdparams'),
+                 '-o', *tiny_overrides(data, str(tmp_path / 'unused'), 6), 'validate.interval=1',
+                 'snapshot_config.interval=1', 'lr_scheduler.learning_rate=4e-3']) == 0
+    full = ckpt.read_checkpoint(os.path.join(validated_run, 'iter_6_checkpoint.pdparams'))['best']
+    resumed = ckpt.read_checkpoint(str(part / 'iter_6_checkpoint.pdparams'))['best']
+    assert resumed['iter'] == full['iter'] == max(scores, key=scores.get)
+    assert resumed['psnr'] == pytest.approx(full['psnr'], abs=1e-4)
+    expected = _weights(os.path.join(validated_run, 'best_weight.pdparams'))
+    got = _weights(str(part / 'best_weight.pdparams'))
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=1e-6, err_msg=key)
 
 
 def _rgb(path):

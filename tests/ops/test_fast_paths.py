@@ -118,8 +118,9 @@ def test_column_conv_equals_paddle_conv(cpp_ops, k, stride, padding, dilation, t
 @pytest.mark.parametrize('winograd', [False, True])
 def test_fused_conv_equals_paddle_conv(cpp_ops, kh, kw, ph, pw, width, c_out, winograd, two_threads):
     """Forward and the three gradients, direct and Winograd (3x3 only; the rest run direct);
-    widths below, at and over one register tile (12 or 6 pixels or Winograd tiles) with
-    borders on both sides, output channels below and over one block (32 or 16)."""
+    widths below, at and over one register tile (12 or 6 pixels or Winograd tiles; 64 or 32
+    pixels of the narrow kernel, which takes the 4 output channels) with borders on both
+    sides, output channels below and over one block (32 or 16)."""
     t = _leaves(np.random.RandomState(0), x=((2, 5, 7, width), 1.0),
                 weight=((c_out, 5, kh, kw), 0.3), bias=((c_out,), 0.1))
     ref = _value_and_grads(lambda x, weight, bias: F.conv2d(x, weight, bias, 1, (ph, pw)), t)
@@ -132,10 +133,13 @@ def test_fused_conv_equals_paddle_conv(cpp_ops, kh, kw, ph, pw, width, c_out, wi
 @pytest.mark.parametrize('with_grad', [False, True])
 @pytest.mark.parametrize('winograd', [False, True])
 @pytest.mark.parametrize('residual_first', [False, True])
+@pytest.mark.parametrize('c_out', [3, 20])
 def test_fused_conv_applies_activation_and_residual(cpp_ops, slope, with_grad, winograd, residual_first,
-                                                    two_threads):
-    t = _leaves(np.random.RandomState(2), x=((2, 6, 9, 30), 1.0), weight=((8, 6, 3, 3), 0.3),
-                bias=((8,), 0.1), residual=((2, 8, 9, 30), 1.0))
+                                                    c_out, two_threads):
+    """3 output channels run on the narrow kernel; 20 store one whole vector of channels
+    (16) and one partial, in whole and partial Winograd tiles."""
+    t = _leaves(np.random.RandomState(2), x=((2, 6, 9, 30), 1.0), weight=((c_out, 6, 3, 3), 0.3),
+                bias=((c_out,), 0.1), residual=((2, c_out, 9, 30), 1.0))
 
     def reference(x, weight, bias, residual):
         y = F.conv2d(x, weight, bias, 1, 1)
@@ -221,18 +225,19 @@ def test_column_dcn_equals_paddle_dcn(cpp_ops, stride, padding, dilation, out_si
 @pytest.mark.parametrize('stride,padding,dilation,size', [(1, 1, 1, (13, 17)), (2, 1, 1, (9, 11)),
                                                           (1, 2, 2, (7, 9))])
 @pytest.mark.parametrize('c_out', [6, 40])
+@pytest.mark.parametrize('channels', [8, 16, 32])
 def test_dcn_forward_without_gradients_equals_paddle_dcn(cpp_ops, stride, padding, dilation, size, c_out,
-                                                        two_threads):
+                                                        channels, two_threads):
     """The no-gradient DCN kernel (column blocks of 96 or 48 positions, more or fewer than
     one frame here; output channels below and over one block) with offsets reaching over
-    the border."""
+    the border; 4 channels per group, and 8 and 16 (the channels-last sampling by octets)."""
     rng, groups, (h, w) = np.random.RandomState(5), 2, size
     ho, wo = (h + 2 * padding - 2 * dilation - 1) // stride + 1, \
         (w + 2 * padding - 2 * dilation - 1) // stride + 1
-    x = paddle.to_tensor(rng.randn(3, 8, h, w).astype('float32'))
+    x = paddle.to_tensor(rng.randn(3, channels, h, w).astype('float32'))
     offset = paddle.to_tensor((rng.randn(3, 2 * groups * 9, ho, wo) * 2.5).astype('float32'))
     mask = paddle.to_tensor(rng.rand(3, groups * 9, ho, wo).astype('float32'))
-    weight = paddle.to_tensor((rng.randn(c_out, 8, 3, 3) * 0.1).astype('float32'))
+    weight = paddle.to_tensor((rng.randn(c_out, channels, 3, 3) * 0.1).astype('float32'))
     bias = paddle.to_tensor(rng.randn(c_out).astype('float32'))
     with paddle.no_grad():
         got = column_conv.deform_conv2d_columns(x, offset, mask, weight, bias, stride, padding,

@@ -8,7 +8,8 @@
 //                       or act(conv(x, weight) + bias + residual) with `residual_first` 1
 //
 // `activate` 0/1 turns the leaky ReLU (negative `slope`) off/on; `winograd` 0/1 runs the
-// direct kernel / Winograd F(4x4, 3x3) (3x3 kernels only).
+// direct kernel / Winograd F(4x4, 3x3) (3x3 kernels only). At most kNarrow output channels
+// always run on the narrow direct kernel.
 #include <vector>
 
 #include "fused_conv.h"
@@ -57,7 +58,10 @@ std::vector<paddle::Tensor> FusedConvOp(const paddle::Tensor& x, const paddle::T
   }
   auto y = paddle::empty({g.b, g.c_out, g.ho, g.wo}, paddle::DataType::FLOAT32,
                          paddle::CPUPlace());
-  if (winograd) {
+  if (g.c_out <= edvr_ops::kNarrow) {
+    edvr_ops::NarrowConv(x.data<float>(), weight.data<float>(), y.data<float>(), g, epilogue,
+                         threads);
+  } else if (winograd) {
     PD_CHECK(g.kh == 3 && g.kw == 3, "Winograd needs a 3x3 kernel");
     edvr_ops::WinogradConv(x.data<float>(), weight.data<float>(), y.data<float>(), g, epilogue,
                            threads);

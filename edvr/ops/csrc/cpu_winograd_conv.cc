@@ -12,7 +12,8 @@
 // kBlock output channels; tile values broadcast, transformed weights loaded as vectors).
 // Work unit: one row of tiles of one sample, in chunks of kChunk tiles:
 //   1. per input channel: BT along y (vectors along x), then BT along x per tile -> V[xi][c][t]
-//   2. per output-channel block and xi: the products -> M[t][xi][kBlock]
+//   2. per output-channel block and xi: the products -> M[t][xi][kBlock] (in bfloat16 for
+//      WinogradConvBf16: V and the transformed weights rounded, sums in float32)
 //   3. AT on both sides, then bias, activation and residual, stored into y (NCHW).
 // Rows of tiles are split over threads with OpenMP.
 #include <algorithm>
@@ -21,7 +22,7 @@
 
 #include "fused_conv.h"
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -59,18 +60,38 @@ inline void Apply(const float (&a)[R][K], const V* in, int64_t in_step, V* out,
 }
 
 // BT along x: row holds a transformed input row, tile t starting at row[t * M]; writes
-// out[xi * out_step + t] for the first `tiles` tiles (a multiple of 8 with AVX2: gathered
-// 8 tiles at a time).
+// out[xi * out_step + t] for the first `tiles` tiles, 8 at a time where it can: with AVX-512
+// (M = 4) each of the 6 values of 8 tiles is picked out of two loaded vectors by one permute
+// (reading up to 20 floats past the 8 tiles' own 34); with AVX2, gathered.
 template <int M>
 inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t out_step) {
   constexpr int T = M + 2;
 #if defined(__AVX2__)
   typedef float Vec8 __attribute__((vector_size(32)));
   const __m256i every_tile = _mm256_setr_epi32(0, M, 2 * M, 3 * M, 4 * M, 5 * M, 6 * M, 7 * M);
+#if defined(__AVX512F__)
+  const __m512i pick[2] = {_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
+                           _mm512_setr_epi32(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0)};
+#endif
   for (int64_t t0 = 0; t0 + 8 <= tiles; t0 += 8) {
     Vec8 d[T], r[T];
-    for (int j = 0; j < T; ++j)
-      d[j] = reinterpret_cast<Vec8>(_mm256_i32gather_ps(row + t0 * M + j, every_tile, 4));
+    const float* at = row + t0 * M;
+#if defined(__AVX512F__)
+    if constexpr (M == 4) {  // value j of tile i is at[j + 4i]: j = 0..3 from at[0..31], 4, 5 from at[4..35]
+      const __m512 a0 = _mm512_loadu_ps(at), a1 = _mm512_loadu_ps(at + 16);
+      const __m512 b0 = _mm512_loadu_ps(at + 4), b1 = _mm512_loadu_ps(at + 20);
+      for (int j = 0; j < T; ++j) {
+        const __m512i index = _mm512_add_epi32(pick[j % 2], _mm512_set1_epi32(j < 4 ? j / 2 * 2 : 0));
+        const __m512 picked = j < 4 ? _mm512_permutex2var_ps(a0, index, a1)
+                                    : _mm512_permutex2var_ps(b0, index, b1);
+        d[j] = reinterpret_cast<Vec8>(_mm512_castps512_ps256(picked));
+      }
+    } else
+#endif
+    {
+      for (int j = 0; j < T; ++j)
+        d[j] = reinterpret_cast<Vec8>(_mm256_i32gather_ps(at + j, every_tile, 4));
+    }
     Apply(Matrices<M>::BT, d, 1, r, 1);
     for (int j = 0; j < T; ++j) std::memcpy(out + j * out_step + t0, &r[j], sizeof(Vec8));
   }
@@ -80,6 +101,41 @@ inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t
 #endif
   for (int64_t t = first; t < tiles; ++t) Apply(Matrices<M>::BT, row + t * M, 1, out + t, out_step);
 }
+
+#if defined(__AVX512F__)
+// One 4x4 output tile of kLanes channels: tile[i * 4 + j] holds position (i, j) of every
+// channel (lanes = channels). Stored into y (channel l's row i at y[l * plane + i * row]) four
+// pixels at a time: each row's four vectors are transposed in 128-bit lanes, so that lane q of
+// `quad[c]` holds channel 4q + c. The residual (at the same offsets from e.residual + at) and,
+// with residual_first, the activation are applied here, as the scalar path does.
+inline void StoreTile4x4(const Vec* tile, float* y, int64_t plane, int64_t row,
+                         const Epilogue& e, int64_t at) {
+  const float* residual = e.residual ? e.residual + at : nullptr;
+  const __m128 slope = _mm_set1_ps(e.slope);
+  for (int i = 0; i < 4; ++i) {
+    const __m512 r0 = (__m512)tile[i * 4], r1 = (__m512)tile[i * 4 + 1];
+    const __m512 r2 = (__m512)tile[i * 4 + 2], r3 = (__m512)tile[i * 4 + 3];
+    const __m512 lo01 = _mm512_unpacklo_ps(r0, r1), hi01 = _mm512_unpackhi_ps(r0, r1);
+    const __m512 lo23 = _mm512_unpacklo_ps(r2, r3), hi23 = _mm512_unpackhi_ps(r2, r3);
+    const __m512 quad[4] = {_mm512_shuffle_ps(lo01, lo23, 0x44), _mm512_shuffle_ps(lo01, lo23, 0xEE),
+                            _mm512_shuffle_ps(hi01, hi23, 0x44), _mm512_shuffle_ps(hi01, hi23, 0xEE)};
+    for (int c = 0; c < 4; ++c) {
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, quad[c]);
+      for (int q = 0; q < 4; ++q) {
+        const int64_t offset = (4 * q + c) * plane + i * row;
+        __m128 v = _mm_load_ps(lanes + 4 * q);
+        if (residual) {
+          v = _mm_add_ps(v, _mm_loadu_ps(residual + offset));
+          if (e.residual_first && e.activate)
+            v = _mm_blendv_ps(v, _mm_mul_ps(v, slope), _mm_cmplt_ps(v, _mm_setzero_ps()));
+        }
+        _mm_storeu_ps(y + offset, v);
+      }
+    }
+  }
+}
+#endif
 
 // G g GT of every (o, ci) -> [block of kBlock output channels][xi][c][kBlock], zero-filled.
 template <int M>
@@ -108,7 +164,7 @@ std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads
   return packed;
 }
 
-template <int M>
+template <int M, bool Bf16>
 void Winograd(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
               int threads) {
   constexpr int T = M + 2, XI = T * T;
@@ -116,7 +172,10 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
   constexpr int64_t kWidth = (kChunk * M + 2 + kLanes - 1) / kLanes * kLanes;
   using Mat = Matrices<M>;
   const std::vector<Vec> u = TransformWeights<M>(w, g, threads);
-  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
+  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock, pairs = (g.c + 1) / 2;
+  const std::vector<Vec> u_pairs =
+      Bf16 ? PackPairs(reinterpret_cast<const float*>(u.data()), blocks * XI, g.c)
+           : std::vector<Vec>();
   std::vector<Vec> bias(blocks * kOutVecs, Vec{});  // zero-padded to whole blocks
   if (e.bias) std::memcpy(bias.data(), e.bias, sizeof(float) * g.c_out);
   const int64_t tile_rows = (g.ho + M - 1) / M, tile_cols = (g.wo + M - 1) / M;
@@ -124,6 +183,7 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
   {
     std::vector<Vec> rows(T * kWidth / kLanes), across(T * kWidth / kLanes);
     std::vector<float> v(XI * g.c * kChunk);
+    std::vector<Bf16Pair> v_pairs(Bf16 ? XI * pairs * kChunk : 0);
     std::vector<Vec> m(kChunk * XI * kOutVecs);
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < g.b * tile_rows; ++r) {
@@ -151,15 +211,23 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
             TransformAlongX<M>(af + i * kWidth, kChunk, v.data() + (i * T * g.c + ci) * kChunk,
                                g.c * kChunk);
         }
+        if (Bf16) PairChannels(v.data(), XI, g.c, kChunk, v_pairs.data());
         // 2. products per output-channel block, then 3. output transform and store
         const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
         for (int64_t blk = 0; blk < blocks; ++blk) {
           const Vec* ub = u.data() + blk * XI * g.c * kOutVecs;
+          const Vec* ub_pairs = u_pairs.data() + blk * XI * pairs * kOutVecs;
           for (int xi = 0; xi < XI; ++xi)
-            for (int64_t p0 = 0; p0 < tiles; p0 += kPixels)
-              Products(v.data() + xi * g.c * kChunk + p0, kChunk, ub + xi * g.c * kOutVecs, g.c,
-                       m.data() + (p0 * XI + xi) * kOutVecs, XI * kOutVecs,
-                       static_cast<int>(std::min<int64_t>(kPixels, tiles - p0)));
+            for (int64_t p0 = 0; p0 < tiles; p0 += kPixels) {
+              const int count = static_cast<int>(std::min<int64_t>(kPixels, tiles - p0));
+              Vec* out = m.data() + (p0 * XI + xi) * kOutVecs;
+              if (Bf16)
+                ProductsBf16(v_pairs.data() + xi * pairs * kChunk + p0, kChunk,
+                             ub_pairs + xi * pairs * kOutVecs, pairs, out, XI * kOutVecs, count);
+              else
+                Products(v.data() + xi * g.c * kChunk + p0, kChunk, ub + xi * g.c * kOutVecs,
+                         g.c, out, XI * kOutVecs, count);
+            }
           const int64_t channels = std::min<int64_t>(kBlock, g.c_out - blk * kBlock);
           for (int64_t t = 0; t < tiles; ++t)
             for (int vec = 0; vec < kOutVecs && vec * kLanes < channels; ++vec) {
@@ -175,25 +243,32 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
                 out[k] += b;
                 if (act_now) out[k] = out[k] < 0 ? out[k] * e.slope : out[k];
               }
-              float lanes[M * M][kLanes];
-              std::memcpy(lanes, out, sizeof(lanes));
               const int64_t ox = ox0 + t * M;
               const int rows_out = static_cast<int>(std::min<int64_t>(M, g.ho - oy0));
               const int cols_out = static_cast<int>(std::min<int64_t>(M, g.wo - ox));
+              const int64_t first = blk * kBlock + vec * kLanes;  // the vector's first channel
+              const int64_t at = ((n * g.c_out + first) * g.ho + oy0) * g.wo + ox;
+#if defined(__AVX512F__)
+              if (M == 4 && rows_out == M && cols_out == M && channels - vec * kLanes >= kLanes) {
+                StoreTile4x4(out, y + at, g.ho * g.wo, g.wo, e, at);
+                continue;
+              }
+#endif
+              float lanes[M * M][kLanes];
+              std::memcpy(lanes, out, sizeof(lanes));
               for (int lane = 0; lane < kLanes && vec * kLanes + lane < channels; ++lane) {
-                const int64_t o = blk * kBlock + vec * kLanes + lane;
                 for (int i = 0; i < rows_out; ++i) {
-                  const int64_t at = ((n * g.c_out + o) * g.ho + oy0 + i) * g.wo + ox;
+                  const int64_t row = at + lane * g.ho * g.wo + i * g.wo;
                   if (e.residual && e.residual_first) {
                     for (int j = 0; j < cols_out; ++j) {
-                      const float v = lanes[i * M + j][lane] + e.residual[at + j];
-                      y[at + j] = e.activate && v < 0.f ? v * e.slope : v;
+                      const float v = lanes[i * M + j][lane] + e.residual[row + j];
+                      y[row + j] = e.activate && v < 0.f ? v * e.slope : v;
                     }
                   } else if (e.residual) {
                     for (int j = 0; j < cols_out; ++j)
-                      y[at + j] = lanes[i * M + j][lane] + e.residual[at + j];
+                      y[row + j] = lanes[i * M + j][lane] + e.residual[row + j];
                   } else {
-                    for (int j = 0; j < cols_out; ++j) y[at + j] = lanes[i * M + j][lane];
+                    for (int j = 0; j < cols_out; ++j) y[row + j] = lanes[i * M + j][lane];
                   }
                 }
               }
@@ -208,7 +283,12 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
 
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads) {
-  Winograd<4>(x, w, y, g, e, threads);
+  Winograd<4, false>(x, w, y, g, e, threads);
+}
+
+void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
+                      const Epilogue& e, int threads) {
+  if (Bf16Available()) Winograd<4, true>(x, w, y, g, e, threads);
 }
 
 }  // namespace edvr_ops

@@ -92,9 +92,32 @@ inline void Products(const float* a, int64_t a_step, const Vec* b, int64_t rows,
 void DirectConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                 int threads);
 
+// The direct sum for at most kNarrow output channels, vectors along the output row.
+constexpr int kNarrow = 4;
+void NarrowConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
+                int threads);
+
 // Winograd F(4x4, 3x3): 4x fewer multiplications than the direct sum; its float32 rounding
 // differs from the direct sum's by ~1e-6 of the output's scale.
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads);
+
+// bfloat16 products with float32 sums (AVX-512 BF16, cpu_bf16_conv.cc): the same convolutions
+// with the inputs and weights (for Winograd: their transforms) rounded to bfloat16. Without
+// AVX-512 BF16, Bf16Available() is false and these functions do nothing.
+typedef uint32_t Bf16Pair;  // two bfloat16 of consecutive rows, the even row in the low half
+bool Bf16Available();
+// [groups][rows][kBlock] floats -> [groups][ceil(rows / 2)][kBlock] pairs: the `b` of
+// ProductsBf16.
+std::vector<Vec> PackPairs(const float* w, int64_t groups, int64_t rows);
+// [groups][rows][width] floats -> out [groups][ceil(rows / 2)][width] pairs.
+void PairChannels(const float* v, int64_t groups, int64_t rows, int64_t width, Bf16Pair* out);
+// `Products` over pairs of rows: a[r * a_step + p] holds rows 2r and 2r + 1 of column p.
+void ProductsBf16(const Bf16Pair* a, int64_t a_step, const Vec* b, int64_t pairs, Vec* out,
+                  int64_t out_step, int count = kPixels);
+void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
+                    const Epilogue& e, int threads);
+void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
+                      const Epilogue& e, int threads);
 
 }  // namespace edvr_ops
