@@ -10,8 +10,9 @@ first and turns every problem into one WeightsError naming the file:
   header is checked against the file's size before anything is allocated, and the
   stream must end exactly at the end of the file.
 * ``.json`` (Paddle 3 PIR programs): valid JSON whose parameters have, as a multiset,
-  the shapes of the arrays in the ``.pdiparams`` (weights of another export are refused).
-* ``.pdmodel`` (Paddle 2.6 protobuf programs): not empty.
+  the shapes of the arrays in the ``.pdiparams`` (weights of another export are refused);
+* ``.pdmodel`` (Paddle 2.6 protobuf programs): every field inside the file, and its
+  persistable tensors (the parameters) of the shapes of the ``.pdiparams`` arrays.
 """
 import json
 import os
@@ -44,8 +45,70 @@ def _signed(value):
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _tensor_desc(data, pos, end, where):
-    """(data type, dims) of the TensorDesc protobuf in ``data[pos:end]``."""
+def _fields(data, pos, end, where):
+    """(field number, wire type, value) of each field of the protobuf message in
+    ``data[pos:end]``: an int for a varint, (start, stop) for the other wire types."""
+    while pos < end:
+        key, pos = _varint(data, pos, end, where)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos, end, where)
+        elif wire in (1, 2, 5):
+            size = 8 if wire == 1 else 4 if wire == 5 else None
+            if size is None:
+                size, pos = _varint(data, pos, end, where)
+            value, pos = (pos, pos + size), pos + size
+        else:
+            raise WeightsError(f'{where}: damaged (protobuf field of type {wire})')
+        if pos > end:
+            raise WeightsError(f'{where}: truncated (a field runs past the end); export the '
+                               f'model again')
+        yield field, wire, value
+
+
+def _message(data, value, field, where):
+    """The sub-message spans of ``field`` among the fields of the message at ``value``."""
+    return [v for f, wire, v in _fields(data, value[0], value[1], where)
+            if f == field and wire == 2]
+
+
+def _text(data, span):
+    return bytes(data[span[0]:span[1]]).decode('utf-8', 'replace')
+
+
+def _pdmodel_vars(path, data):
+    """[(name, persistable, dims or None)] of block 0's variables of a ``.pdmodel``, and the
+    names the ``feed`` ops write (the inputs)."""
+    variables, inputs = [], []
+    for block in _message(data, (0, len(data)), 1, path)[:1]:
+        for var in _message(data, block, 3, path):
+            fields = {f: v for f, _, v in _fields(data, var[0], var[1], path)}
+            dims = None
+            if 2 in fields:
+                kind = {f: v for f, _, v in _fields(data, fields[2][0], fields[2][1], path)}
+                if kind.get(1) == 7 and 3 in kind:  # a dense (LoD) tensor
+                    for tensor in _message(data, kind[3], 1, path):
+                        dims = _tensor_desc(data, tensor[0], tensor[1], path, True)[1]
+            variables.append((_text(data, fields[1]) if 1 in fields else '', bool(fields.get(3)),
+                              dims))
+        for op in _message(data, block, 4, path):
+            fields = list(_fields(data, op[0], op[1], path))
+            if any(f == 3 and _text(data, v) == 'feed' for f, w, v in fields if w == 2):
+                for out in (v for f, w, v in fields if f == 2 and w == 2):
+                    inputs += [_text(data, a) for a in _message(data, out, 2, path)]
+    return variables, inputs
+
+
+def _pdmodel_param_shapes(path, data):
+    """Dims of the persistable dense tensors of a Paddle 2.x ``.pdmodel`` (ProgramDesc:
+    blocks 1 > vars 3 > {name 1, type 2 > {type 1, lod_tensor 3 > tensor 1}, persistable 3})."""
+    return [dims for _, persistable, dims in _pdmodel_vars(path, data)[0]
+            if persistable and dims is not None]
+
+
+def _tensor_desc(data, pos, end, where, dynamic=False):
+    """(data type, dims) of the TensorDesc protobuf in ``data[pos:end]`` (``dynamic``: dims
+    below 0 allowed, a program's variable of open size)."""
     dtype, dims = None, []
     while pos < end:
         key, pos = _varint(data, pos, end, where)
@@ -67,7 +130,7 @@ def _tensor_desc(data, pos, end, where):
             pos = stop
         else:
             raise WeightsError(f'{where}: damaged tensor header (unexpected field type {wire})')
-    if dtype not in ITEM_BYTES or any(d < 0 for d in dims):
+    if dtype not in ITEM_BYTES or (not dynamic and any(d < 0 for d in dims)):
         raise WeightsError(f'{where}: damaged tensor header (data type {dtype}, dims {dims})')
     return dtype, dims
 
@@ -135,16 +198,17 @@ def _tensor_headers(f, end, path):
 
 
 def program_param_shapes(path):
-    """The dims of every parameter a PIR ``.json`` program declares, or None for another
-    kind of program.
+    """The dims of every parameter a program declares: a PIR ``.json`` program (Paddle 3)
+    or a protobuf ``.pdmodel`` (Paddle 2.x).
 
     Raises:
-        WeightsError: a ``.json`` file that is not a readable JSON program.
+        WeightsError: a file that is not a readable program of its kind.
     """
-    if not str(path).endswith('.json'):
-        return None
     if os.path.getsize(path) > MAX_PROGRAM_BYTES:
         raise WeightsError(f'{path}: larger than {MAX_PROGRAM_BYTES >> 30} GiB, not a program')
+    if not str(path).endswith('.json'):
+        with open(path, 'rb') as f:
+            return _pdmodel_param_shapes(path, f.read())
     try:
         with open(path, 'rb') as f:
             program = json.loads(f.read().decode('utf-8'))
@@ -169,10 +233,16 @@ def program_param_shapes(path):
 
 
 def program_input_shape(program):
-    """The declared shape of the first input of a PIR ``.json`` program ([-1, 5, 3, -1, -1]:
-    -1 for a dynamic axis), or None (another kind of program, or none declared)."""
+    """The declared shape of the first input of a program ([-1, 5, 3, -1, -1]: -1 for a
+    dynamic axis), or None (none declared, or the program cannot be read)."""
     if not str(program).endswith('.json'):
-        return None
+        try:
+            with open(program, 'rb') as f:
+                variables, inputs = _pdmodel_vars(program, f.read())
+        except (OSError, WeightsError):
+            return None
+        dims = [d for name, _, d in variables if inputs and name == inputs[0]]
+        return list(dims[0]) if dims and dims[0] is not None else None
     try:
         with open(program, 'rb') as f:
             ops = json.loads(f.read().decode('utf-8'))['program']['regions'][0]['blocks'][0]['ops']
@@ -193,7 +263,7 @@ def check_model_files(program, params):
         raise WeightsError(f'{program}: empty file, expected an exported program')
     declared = program_param_shapes(program)
     stored = [dims for _, dims in read_param_shapes(params)]
-    if declared is not None and sorted(map(tuple, declared)) != sorted(map(tuple, stored)):
+    if sorted(map(tuple, declared)) != sorted(map(tuple, stored)):
         raise WeightsError(f'{params}: {len(stored)} arrays that do not fit the program '
                            f'{program} ({len(declared)} parameters); the two files come from '
                            f'different exports')

@@ -169,6 +169,11 @@ def _model_cut(world, case, ext):
     return _model_with(world, case, ext, data[:len(data) // 2])
 
 
+def _program_ext(world):
+    """.json (Paddle 3) or .pdmodel (Paddle 2.6): the exported program's extension."""
+    return '.json' if os.path.exists(world['model'] + '.json') else '.pdmodel'
+
+
 def _model_info_says(world, case, change):
     with open(world['model'] + '.edvr.yml', encoding='utf-8') as f:
         text = f.read()
@@ -186,7 +191,7 @@ MODEL = PATH_COMMON + [
           True),
     Wrong('weights of a pickle', lambda w, c: _model_with(w, c, '.pdiparams', open(
         w['weights'], 'rb').read()), 'tiny.pdiparams'),
-    Wrong('program truncated', lambda w, c: _model_cut(w, c, '.json'), 'tiny.json'),
+    Wrong('program truncated', lambda w, c: _model_cut(w, c, _program_ext(w)), 'tiny.'),
     Wrong('description says scale 3', lambda w, c: _model_info_says(
         w, c, lambda t: re.sub(r'scale: \d+', 'scale: 3', t)), 'scale 3'),
     Wrong('description says 7 frames', lambda w, c: _model_info_says(

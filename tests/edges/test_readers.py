@@ -2,7 +2,6 @@
 """The readers behind the edge suite's catalogue, on inputs a probe of the tools found:
 exported model files that do not belong together, weights of another precision or with
 NaN, settings that are NaN, infinite or beyond any run, a failed resumed run."""
-import json
 import os
 import shutil
 
@@ -12,7 +11,8 @@ import pytest
 from edvr.config import load_config
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.settings import check_settings
-from edvr.utils.inference_files import check_model_files, program_input_shape, read_param_shapes
+from edvr.utils.inference_files import (check_model_files, program_input_shape,
+                                         program_param_shapes, read_param_shapes)
 from edvr.weights import set_generator_state
 from tests.tiny import tiny_net
 
@@ -27,29 +27,30 @@ def exported(tmp_path_factory):
 
 def test_an_exported_model_is_read_before_paddle_opens_it(exported, tmp_path):
     from edvr.deploy.export import find_model_files
-    shapes = read_param_shapes(exported + '.pdiparams')
+    program, params, _ = find_model_files(exported)
+    shapes = read_param_shapes(params)
     assert len(shapes) == len(tiny_net().state_dict()) and all(t == 5 for t, _ in shapes)  # fp32
-    program, _, _ = find_model_files(exported)
-    check_model_files(program, exported + '.pdiparams')
-    if program.endswith('.pdmodel'):  # Paddle 2.6's protobuf program: only its presence is read
-        assert program_input_shape(program) is None
-        empty = tmp_path / 'empty.pdmodel'
-        empty.write_bytes(b'')
-        with pytest.raises(WeightsError, match=r'empty\.pdmodel: empty file, expected an '
-                                               r'exported program$'):
-            check_model_files(str(empty), exported + '.pdiparams')
-        return
+    assert sorted(map(tuple, program_param_shapes(program))) == sorted(tuple(d) for _, d in shapes)
+    check_model_files(program, params)
     assert program_input_shape(program) == [-1, 5, 3, -1, -1]
-    with open(program, encoding='utf-8') as f:
-        program = json.load(f)
-    ops = program['program']['regions'][0]['blocks'][0]['ops']
-    param = next(op for op in ops if op['#'] == 'p')
-    param['O']['TT']['D'][1] = [d + 1 for d in param['O']['TT']['D'][1]]  # another export's
-    other = tmp_path / 'other.json'
-    other.write_text(json.dumps(program), encoding='utf-8')
-    with pytest.raises(WeightsError, match=r'm\.pdiparams: 68 arrays that do not fit the program '
-                                           r'.*other\.json \(68 parameters\)'):
-        check_model_files(str(other), exported + '.pdiparams')
+    data = open(program, 'rb').read()
+    other = tmp_path / ('other' + os.path.splitext(program)[1])
+    other.write_bytes(data[:len(data) // 2])
+    with pytest.raises(WeightsError, match=r'other\.(json|pdmodel): (truncated|not a readable)'):
+        check_model_files(str(other), params)
+
+
+def test_weights_of_another_export_are_refused(exported, tmp_path):
+    """A .pdiparams of another network (nf 16) beside a program of nf 8."""
+    from edvr.deploy.export import find_model_files, network_info, save_inference_model
+    from edvr.models.edvr_net import EDVRNet
+    net = EDVRNet(nf=16, groups=2, front_RBs=1, back_RBs=1, w_TSA=False)  # as many arrays
+    net.eval()
+    save_inference_model(net, str(tmp_path / 'o'), [[1, 5, 3, 16, 24]], network_info(net))
+    program, _, _ = find_model_files(exported)
+    with pytest.raises(WeightsError, match=r'o\.pdiparams: 68 arrays that do not fit the program '
+                                           r'.*m\.(json|pdmodel) \(68 parameters\)'):
+        check_model_files(program, str(tmp_path / 'o.pdiparams'))
 
 
 @pytest.mark.parametrize('cut', [1, 7, 20, 1000])
