@@ -193,10 +193,11 @@ def main(argv=None):
                 if again:
                     mutmut_run(work, again, args.max_children, log)
             # Forked from the process that ran the tests once (mutmut's fast default), a
-            # worker whose tests all pass may abort in Paddle's teardown ("suspicious"):
-            # those mutants run again, each in a process forked from a server that
-            # never ran Paddle (slower, but it tells survived from killed).
-            again = [name for name, status in results(work) if status == 'suspicious']
+            # worker whose tests all pass may abort in Paddle's teardown ("suspicious", or
+            # exit code 255, which mutmut files as "timeout"): those mutants run again,
+            # each in a process forked from a server that never ran Paddle (slower, but it
+            # tells survived from killed; a real endless loop is a timeout again).
+            again = [name for name, status in results(work) if status in ('suspicious', 'timeout')]
             if again:
                 prepare(module, isolation='forkserver')
                 mutmut_run(work, again, args.max_children, log)
