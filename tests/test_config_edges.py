@@ -71,6 +71,33 @@ def test_a_folder_a_yml_name_and_a_file_that_is_not_text(tmp_path):
         load_config(str(path))
 
 
+@pytest.mark.parametrize('path, shown', [(5, '5'), ('  ', "'  '"), (None, 'None')])
+def test_a_config_that_is_not_a_name(path, shown):
+    with pytest.raises(ConfigError, match=exactly(
+            f'config: expected a YAML file or a shipped config name, got {shown}')):
+        find_config(path)
+
+
+def test_a_device_is_not_a_config():
+    with pytest.raises(ConfigError, match=exactly(
+            '/dev/null: not a regular file (a device, pipe or socket), expected a YAML config '
+            'file')):
+        find_config('/dev/null')
+
+
+def test_overrides_must_be_a_list(tmp_path):
+    path = write(tmp_path, 'a: 1\n')
+    assert load_config(path, None) == {'a': 1}
+    assert load_config(path, ('a=2',)) == {'a': 2}
+    for overrides in ('a=2', 5):
+        with pytest.raises(ConfigError, match=exactly(
+                f'overrides: expected a list of "key.path=value" strings, got {overrides!r}')):
+            load_config(path, overrides)
+    with pytest.raises(ConfigError, match=exactly(
+            "-o 'a..b=1': expected key.path=value, the key path 'a..b' has an empty part")):
+        load_config(path, ['a..b=1'])
+
+
 def test_an_override_value_with_a_key_twice_or_nested_too_deep_is_refused():
     with pytest.raises(ConfigError, match=exactly(
             "-o x: key 'a' written twice (lines 1 and 1)")):

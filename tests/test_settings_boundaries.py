@@ -128,3 +128,31 @@ def test_input_paths_of_every_dataset_including_wrapped_ones():
         ('dataset.train.dataset.ann_file', 'data/REDS/meta_info_REDS_GT.txt'),
         ('dataset.test.lq_folder', 'data/REDS/REDS4_test_sharp_bicubic/X4')]
     assert settings.input_paths({}) == []
+
+
+@pytest.mark.parametrize('path, value, message', [
+    ('seed', 2 ** 32, 'seed: expected an integer >= 0 and at most 4294967295, got 4294967296'),
+    ('seed', 5e9, 'seed: expected an integer >= 0 and at most 4294967295, got 5000000000.0'),
+    ('model.tsa_iter', 2 ** 32,
+     'model.tsa_iter: expected a number >= 0 (0 = off) and at most 4294967295, got 4294967296'),
+    ('output_dir', '  ', "output_dir: expected a non-empty string, got '  '"),
+    ('output_dir', 5, 'output_dir: expected a non-empty string, got 5'),
+    ('ema_decay', float('nan'), 'ema_decay: expected a finite number, got nan'),
+    ('model.generator.nf', float('inf'), 'model.generator.nf: expected a finite number, got inf'),
+    ('lr_scheduler.periods', [3, float('-inf')],
+     'lr_scheduler.periods.1: expected a finite number, got -inf'),
+])
+def test_integers_up_to_the_largest_seed_strings_not_blank_numbers_finite(path, value, message):
+    cfg = config()
+    node = cfg
+    parts = path.split('.')
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+    refused(cfg, message)
+
+
+def test_the_largest_seed_itself_and_a_config_that_is_not_a_mapping():
+    assert check_settings(config(seed=2 ** 32 - 1)) == []
+    with pytest.raises(ConfigError, match=r'^config: expected a mapping of settings, got list$'):
+        check_settings([1])

@@ -94,6 +94,15 @@ def test_pipeline_and_normalize_refusals():
         NormalizeSequence(data_format='NCHW')
 
 
+@pytest.mark.parametrize('mean, std', [([0, float('nan')], 1.0), (0.0, [1, float('inf')]),
+                                       (0.0, [1, 0])])
+def test_normalize_refuses_what_it_cannot_divide_by(mean, std):
+    with pytest.raises(ConfigError, match=exactly(
+            f'NormalizeSequence: mean {mean!r}, std {std!r}; expected finite numbers and no '
+            'std of 0 (frames are divided by std)')):
+        NormalizeSequence(mean=mean, std=std)
+
+
 def test_normalize_defaults_only_convert_to_float32():
     frames = np.arange(24, dtype=np.uint8).reshape(2, 3, 2, 2)
     (out,) = NormalizeSequence()((frames,), None)

@@ -224,3 +224,29 @@ def test_a_folder_that_cannot_be_put_in_place_leaves_the_old_one(tmp_path, monke
             (open(os.path.join(tmp, 'new.txt'), 'w')).write('new')
     assert os.listdir(tmp_path) == ['out'] and os.listdir(out) == ['old.txt']
     assert (out / 'old.txt').read_text() == 'old'
+
+
+def test_a_short_write_without_errno_is_a_full_disk():
+    assert output_paths.is_disk_full(OSError('1048576 requested and 4096 written'))
+    assert output_paths.is_disk_full(OSError(None, '8 requested and 0 written'))
+    assert not output_paths.is_disk_full(OSError('1048576 requested'))
+    assert not output_paths.is_disk_full(OSError(errno.EIO, '8 requested and 0 written'))
+    assert not output_paths.is_disk_full(OSError())
+
+
+def test_a_failed_command_removes_only_the_empty_folders_it_made(tmp_path):
+    writer.make_folders(str(tmp_path / 'a' / 'b' / 'c'))
+    writer.make_folders(str(tmp_path / 'x' / 'y'))
+    (tmp_path / 'x' / 'y' / 'kept.txt').write_text('work')
+    writer.undo_created()
+    assert sorted(os.listdir(tmp_path)) == ['x'] and os.listdir(tmp_path / 'x' / 'y') == ['kept.txt']
+
+
+def test_outputs_may_not_overlap_each_other(tmp_path):
+    a, b = str(tmp_path / 'out'), str(tmp_path / 'out' / 'frames')
+    with pytest.raises(EDVRError, match=exactly(
+            f'--output {a}: contains --frames {b}; give outputs that do not overlap')):
+        writer.refuse_overlap([('--output', a), ('--frames', b)], [])
+    with pytest.raises(EDVRError, match=exactly(
+            f'--frames {b}: lies inside --output {a}; give outputs that do not overlap')):
+        writer.refuse_overlap([('--frames', b), ('--output', a)], [], contains=False)
