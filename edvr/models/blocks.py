@@ -12,7 +12,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from edvr.ops import Conv2D, ModulatedDeformConv2D
+from edvr.ops import Conv2D, ModulatedDeformConv2D, upsample2x  # noqa: F401  (re-exported)
 
 LRELU_SLOPE = 0.1
 
@@ -46,11 +46,6 @@ def scaled_kaiming_conv2d(in_nf, out_nf, kernel_size=3, scale=0.1, act=None):
 def lrelu(x):
     """LeakyReLU with slope 0.1, the activation used throughout EDVR."""
     return F.leaky_relu(x, negative_slope=LRELU_SLOPE)
-
-
-def upsample2x(x):
-    """Bilinear 2x upsampling (half-pixel centres) of (n, c, h, w)."""
-    return F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False, align_mode=0)
 
 
 class ResidualBlockNoBN(nn.Layer):

@@ -149,8 +149,8 @@ class EDVRNet(nn.Layer):
             feat = self.TSAModule(aligned.flatten(1, 2))
 
         out = self.reconstructor(feat)
-        out = F.pixel_shuffle(self.upconv1(out), 2)
-        out = F.pixel_shuffle(self.upconv2(out), 2)
+        out = self.upconv1.forward_shuffled(out)      # pixel_shuffle(upconv1(out), 2)
+        out = self.upconv2.forward_shuffled(out)
         out = self.conv_last(self.HRconv(out))
         if self.HR_in:
             base = x_center

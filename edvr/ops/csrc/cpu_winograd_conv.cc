@@ -137,6 +137,52 @@ inline void StoreTile4x4(const Vec* tile, float* y, int64_t plane, int64_t row,
 }
 #endif
 
+// An M x M output tile of `count` channels from `first` (tile[i * M + j], lanes = channels),
+// stored pixel-shuffled by 2: channel o's pixel (oy, ox) goes to channel o / 4, pixel
+// (2 oy + o % 4 / 2, 2 ox + o % 2) of y (b, c_out / 4, 2 ho, 2 wo). With AVX-512 a whole 4x4
+// tile of 16 channels is stored 8 pixels at a time: channels 2p and 2p + 1 of the four
+// pixels of a tile row, read as 64-bit pairs, are one output row's 8 values.
+template <int M>
+inline void StoreShuffled(const Vec* tile, float* y, const Geometry& g, int64_t n,
+                          int64_t first, int64_t count, int64_t oy0, int64_t ox0, int rows_out,
+                          int cols_out) {
+  const int64_t c4 = g.c_out / 4, row = 2 * g.wo;
+  auto at = [&](int64_t o, int64_t oy, int64_t ox) {
+    return ((n * c4 + o / 4) * 2 * g.ho + 2 * oy + o % 4 / 2) * row + 2 * ox + o % 2;
+  };
+#if defined(__AVX512F__)
+  if (M == 4 && rows_out == M && cols_out == M && count == kLanes) {
+    const __m512i even = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m512i odd = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    for (int i = 0; i < M; ++i) {
+      const __m512d a = (__m512d)tile[i * M], b = (__m512d)tile[i * M + 1];
+      const __m512d c = (__m512d)tile[i * M + 2], d = (__m512d)tile[i * M + 3];
+      const __m512d lo_ab = _mm512_unpacklo_pd(a, b), hi_ab = _mm512_unpackhi_pd(a, b);
+      const __m512d lo_cd = _mm512_unpacklo_pd(c, d), hi_cd = _mm512_unpackhi_pd(c, d);
+      // pairs p = 0, 2 | 4, 6 | 1, 3 | 5, 7: the low and high 256 bits of each
+      const __m512d rows4[4] = {_mm512_permutex2var_pd(lo_ab, even, lo_cd),
+                                _mm512_permutex2var_pd(lo_ab, odd, lo_cd),
+                                _mm512_permutex2var_pd(hi_ab, even, hi_cd),
+                                _mm512_permutex2var_pd(hi_ab, odd, hi_cd)};
+      const int pairs[4][2] = {{0, 2}, {4, 6}, {1, 3}, {5, 7}};
+      for (int k = 0; k < 4; ++k) {
+        const __m512 v = _mm512_castpd_ps(rows4[k]);
+        _mm256_storeu_ps(y + at(first + 2 * pairs[k][0], oy0 + i, ox0), _mm512_castps512_ps256(v));
+        _mm256_storeu_ps(y + at(first + 2 * pairs[k][1], oy0 + i, ox0),
+                         _mm512_extractf32x8_ps(v, 1));
+      }
+    }
+    return;
+  }
+#endif
+  float lanes[M * M][kLanes];
+  std::memcpy(lanes, tile, sizeof(lanes));
+  for (int64_t lane = 0; lane < count; ++lane)
+    for (int i = 0; i < rows_out; ++i)
+      for (int j = 0; j < cols_out; ++j)
+        y[at(first + lane, oy0 + i, ox0 + j)] = lanes[i * M + j][lane];
+}
+
 // G g GT of every (o, ci) -> [block of kBlock output channels][xi][c][kBlock], zero-filled.
 template <int M>
 std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads) {
@@ -165,8 +211,8 @@ std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads
 }
 
 template <int M, bool Bf16>
-void Winograd(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
-              int threads) {
+void Winograd(const Inputs& in, const float* w, float* y, const Geometry& g, const Epilogue& e,
+              int threads, bool shuffle) {
   constexpr int T = M + 2, XI = T * T;
   constexpr int64_t kChunk = 2 * kPixels;                     // tiles per chunk
   constexpr int64_t kWidth = (kChunk * M + 2 + kLanes - 1) / kLanes * kLanes;
@@ -188,19 +234,22 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < g.b * tile_rows; ++r) {
       const int64_t n = r / tile_rows, oy0 = r % tile_rows * M, iy0 = oy0 - g.ph;
-      const float* xn = x + n * g.c * g.h * g.w;
+      const int64_t plane = g.h * g.w, c2 = g.c - in.c1;
+      const float* xn = in.x + n * in.c1 * plane;
+      const float* x2n = in.x2 ? in.x2 + n * c2 * plane : nullptr;
       for (int64_t t0 = 0; t0 < tile_cols; t0 += kChunk) {
         const int64_t ox0 = t0 * M, ix0 = ox0 - g.pw;
         const int64_t lo = std::max<int64_t>(0, -ix0);
         const int64_t hi = std::min<int64_t>(kChunk * M + 2, g.w - ix0);
         // 1. input transform of every channel: V[xi][ci][t]
         for (int64_t ci = 0; ci < g.c; ++ci) {
+          const float* xc = ci < in.c1 ? xn + ci * plane : x2n + (ci - in.c1) * plane;
           float* rf = reinterpret_cast<float*>(rows.data());
           std::fill(rf, rf + T * kWidth, 0.f);
           for (int i = 0; i < T; ++i) {
             const int64_t iy = iy0 + i;
             if (iy >= 0 && iy < g.h && lo < hi)
-              std::memcpy(rf + i * kWidth + lo, xn + (ci * g.h + iy) * g.w + ix0 + lo,
+              std::memcpy(rf + i * kWidth + lo, xc + iy * g.w + ix0 + lo,
                           sizeof(float) * (hi - lo));
           }
           for (int64_t k = 0; k < kWidth / kLanes; ++k)  // BT along y, kLanes columns at once
@@ -247,6 +296,11 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
               const int rows_out = static_cast<int>(std::min<int64_t>(M, g.ho - oy0));
               const int cols_out = static_cast<int>(std::min<int64_t>(M, g.wo - ox));
               const int64_t first = blk * kBlock + vec * kLanes;  // the vector's first channel
+              if (shuffle) {
+                StoreShuffled<M>(out, y, g, n, first, std::min<int64_t>(kLanes, channels - vec * kLanes),
+                              oy0, ox, rows_out, cols_out);
+                continue;
+              }
               const int64_t at = ((n * g.c_out + first) * g.ho + oy0) * g.wo + ox;
 #if defined(__AVX512F__)
               if (M == 4 && rows_out == M && cols_out == M && channels - vec * kLanes >= kLanes) {
@@ -283,12 +337,17 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
 
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads) {
-  Winograd<4, false>(x, w, y, g, e, threads);
+  Winograd<4, false>(Inputs{x, nullptr, g.c}, w, y, g, e, threads, false);
+}
+
+void WinogradConv(const Inputs& in, const float* w, float* y, const Geometry& g,
+                  const Epilogue& e, int threads, bool shuffle) {
+  Winograd<4, false>(in, w, y, g, e, threads, shuffle);
 }
 
 void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
                       const Epilogue& e, int threads) {
-  if (Bf16Available()) Winograd<4, true>(x, w, y, g, e, threads);
+  if (Bf16Available()) Winograd<4, true>(Inputs{x, nullptr, g.c}, w, y, g, e, threads, false);
 }
 
 }  // namespace edvr_ops

@@ -102,6 +102,19 @@ void NarrowConv(const float* x, const float* w, float* y, const Geometry& g, con
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads);
 
+// The input as two tensors: channels [0, c1) from x (b, c1, h, w), the other g.c - c1 from
+// x2 (b, g.c - c1, h, w) (null when c1 == g.c): the convolution of their concatenation.
+struct Inputs {
+  const float* x;
+  const float* x2;
+  int64_t c1;
+};
+// WinogradConv of two inputs; with `shuffle` (no residual) y is the output pixel-shuffled
+// by 2: (b, c_out / 4, 2 ho, 2 wo), channel o's pixel (oy, ox) at channel o / 4, pixel
+// (2 oy + o % 4 / 2, 2 ox + o % 2).
+void WinogradConv(const Inputs& in, const float* w, float* y, const Geometry& g,
+                  const Epilogue& e, int threads, bool shuffle);
+
 // bfloat16 products with float32 sums (AVX-512 BF16, cpu_bf16_conv.cc): the same convolutions
 // with the inputs and weights (for Winograd: their transforms) rounded to bfloat16. Without
 // AVX-512 BF16, Bf16Available() is false and these functions do nothing.
