@@ -7,8 +7,9 @@ features computed per window (``feature_cache_mib=0``, as before the cache) and
 once with them reused across windows (the default). One process holds both
 predictors (the same weights); they run window by window in turns, who goes
 first alternating, so a busy machine slows both alike. Prints, per mode, frames/s over the
-whole clip (the first window computes all its frames) and in steady state (the
-median window after the first), the process CPU seconds of a steady frame, the frames
+whole clip (the first window computes all its frames) and in steady state (what a frame
+of a long clip costs: the median window after the first without feature extraction, plus
+one frame's extraction), the process CPU seconds of a steady frame, the frames
 whose features were computed, the largest output difference between the modes (uint8
 levels, and the share of values that differ at all) and the memory the kept features take.
 
@@ -36,6 +37,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 warnings.filterwarnings('ignore', message='No ccache found')
 
 NETS = {'m': ('EDVR-M', 'edvr_m_wo_tsa.yaml'), 'l': ('EDVR-L', 'edvr_l_w_tsa.yaml')}
+# profile_stages.STAGES of the per-frame stage (computed once per frame with reused features)
+EXTRACT_STAGES = ('feature extraction (first conv, front blocks)',
+                  'feature pyramid L2, L3 (stride-2 + 3x3)')
 MODES = ('per window', 'reused')
 
 
@@ -75,24 +79,58 @@ def predictors(config, threads, folder, modes):
             for mode in modes}
 
 
+class TimedExtract:
+    """Wraps a FeatureCache's ``extract``: wall and CPU seconds and frames of its calls."""
+
+    def __init__(self, cache):
+        self.inner, self.wall, self.cpu, self.frames = cache.extract, 0.0, 0.0, 0
+        cache.extract = self
+
+    def __call__(self, frames):
+        start, cpu = time.perf_counter(), time.process_time()
+        out = self.inner(frames)
+        self.wall += time.perf_counter() - start
+        self.cpu += time.process_time() - cpu
+        self.frames += frames.shape[0]
+        return out
+
+
 def time_clips(modes, frames, first):
     """Run every mode's run_sequence over ``frames``, window by window in turns.
 
     Returns:
-        {mode: (outputs, wall seconds of each output frame, CPU seconds of each)}.
+        {mode: (outputs, wall seconds of each output frame, CPU seconds of each,
+        steady wall and CPU seconds of a frame)}. A steady frame is one window's work
+        without feature extraction (the median window after the first) plus, with
+        reused features, one frame's extraction (their mean): what each frame of a
+        long clip costs, whichever windows of a short one happen to extract.
     """
     streams = {mode: predictor.run_sequence(frames) for mode, predictor in modes.items()}
-    results = {mode: ([], [], []) for mode in modes}
+    extracts = {mode: TimedExtract(p.runner.cache) for mode, p in modes.items()
+                if p.runner.cache is not None}
+    results = {mode: ([], [], [], [], []) for mode in modes}
     order = [first] + [mode for mode in modes if mode != first]
     for _ in frames:
         for mode in order:
+            ex = extracts.get(mode)
+            ex_wall, ex_cpu = (ex.wall, ex.cpu) if ex else (0.0, 0.0)
             start, cpu = time.perf_counter(), time.process_time()
             out = next(streams[mode])
-            results[mode][1].append(time.perf_counter() - start)
-            results[mode][2].append(time.process_time() - cpu)
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
             results[mode][0].append(out)
+            results[mode][1].append(wall)
+            results[mode][2].append(cpu)
+            results[mode][3].append(wall - ((ex.wall - ex_wall) if ex else 0.0))
+            results[mode][4].append(cpu - ((ex.cpu - ex_cpu) if ex else 0.0))
         order.reverse()   # alternate who goes first
-    return results
+    steady = {}
+    for mode, (outputs, wall, cpu, rest_wall, rest_cpu) in results.items():
+        ex = extracts.get(mode)
+        steady[mode] = (statistics.median(rest_wall[1:]) + (ex.wall / ex.frames if ex else 0),
+                        statistics.median(rest_cpu[1:]) + (ex.cpu / ex.frames if ex else 0))
+        if ex:
+            modes[mode].runner.cache.extract = ex.inner
+    return {mode: results[mode][:3] + steady[mode] for mode in modes}
 
 
 def bench(key, size, num_frames, rounds, threads, modes, timer=None):
@@ -108,8 +146,8 @@ def bench(key, size, num_frames, rounds, threads, modes, timer=None):
         if timer is not None:
             timer.attach(modes[list(modes)[-1]].runner.net)
         clip_s = {mode: [] for mode in modes}
-        window_s = {mode: [] for mode in modes}
-        window_cpu = {mode: [] for mode in modes}
+        frame_s = {mode: [] for mode in modes}
+        frame_cpu = {mode: [] for mode in modes}
         outputs = {}
         for r in range(rounds):
             for predictor in modes.values():
@@ -117,10 +155,10 @@ def bench(key, size, num_frames, rounds, threads, modes, timer=None):
                     predictor.runner.cache.clear()
                     predictor.runner.cache.computed = 0
             results = time_clips(modes, frames, list(modes)[r % 2])
-            for mode, (outputs[mode], seconds, cpu) in results.items():
+            for mode, (outputs[mode], seconds, cpu, steady, steady_cpu) in results.items():
                 clip_s[mode].append(sum(seconds))
-                window_s[mode].extend(seconds[1:])
-                window_cpu[mode].extend(cpu[1:])
+                frame_s[mode].append(steady)
+                frame_cpu[mode].append(steady_cpu)
                 print(f'  {name} round {r + 1} {mode}: {sum(seconds):.1f} s '
                       f'({", ".join(f"{v:.1f}" for v in seconds)}), CPU s '
                       f'{", ".join(f"{v:.1f}" for v in cpu)}', flush=True)
@@ -136,7 +174,7 @@ def bench(key, size, num_frames, rounds, threads, modes, timer=None):
                         - np.stack(outputs['reused']))
         diff = f'{levels.max()} ({(levels > 0).mean():.1e} of values)'
     rows = [(name, mode, num_frames / statistics.median(clip_s[mode]),
-             1 / statistics.median(window_s[mode]), statistics.median(window_cpu[mode]),
+             1 / statistics.median(frame_s[mode]), statistics.median(frame_cpu[mode]),
              computed[mode]) for mode in modes]
     return rows, diff, np.stack(outputs[list(modes)[-1]])
 
@@ -154,14 +192,18 @@ class VideoProfile:
         self.timer = self.module.StageTimer(net)
 
 
-def print_profile(profile, windows):
-    """Median per-window stage seconds over ``windows`` [(stage seconds, total)]."""
+def print_profile(profile, windows, extracted):
+    """Median per-window stage seconds over ``windows`` [(stage seconds, total)] without
+    feature extraction, plus ``extracted``: {stage: seconds of one frame's extraction}."""
     rest = 'the rest (data movement, element-wise, predictor I/O)'
     names = [name for name, _ in profile.module.STAGES]
-    rows = [(name, statistics.median(s.get(name, 0.0) for s, _ in windows)) for name in names]
-    total = statistics.median(t for _, t in windows)
-    rows.append((rest, total - sum(s for _, s in rows)))
-    print(f'\nOne steady video frame: {total:.3f} s ({len(windows)} windows, median)')
+    rows = [(name, extracted[name] if name in extracted else
+             statistics.median(s.get(name, 0.0) for s, _ in windows)) for name in names]
+    window = statistics.median(t for _, t in windows)
+    rows.append((rest, window - sum(s for name, s in rows if name not in extracted)))
+    total = sum(s for _, s in rows)
+    print(f'\nOne steady video frame: {total:.3f} s (median of {len(windows)} windows after '
+          f'the first, without feature extraction, plus one frame\'s extraction)')
     print('| stage | s per frame | share |\n|---|---|---|')
     for name, seconds in rows:
         if seconds:
@@ -182,20 +224,29 @@ def profile_clip(args, size):
         predictor = predictors(config, args.threads, folder, ['reused'])['reused']
         predictor.restore(np.zeros((1, predictor.num_frames, 3, 16, 16), np.float32))
         profile.attach(predictor.runner.net)
-        windows = []
+        windows, extracted, extracted_frames = [], {}, 0
+        cache = predictor.runner.cache
         for r in range(args.rounds):
-            predictor.runner.cache.clear()
+            cache.clear()
             stream = predictor.run_sequence(frames)
             for i in range(len(frames)):
                 profile.timer.reset()
+                computed = cache.computed
                 start = profile.module.now()
                 next(stream)
+                seconds, total = dict(profile.timer.seconds), profile.module.now() - start
+                extracted_frames += cache.computed - computed
+                for stage in EXTRACT_STAGES:   # one frame's share, over the whole clip
+                    extracted[stage] = extracted.get(stage, 0.0) + seconds.get(stage, 0.0)
+                    total -= seconds.pop(stage, 0.0)
                 if i:
-                    windows.append((dict(profile.timer.seconds), profile.module.now() - start))
+                    windows.append((seconds, total))
+        for stage in EXTRACT_STAGES:
+            extracted[stage] /= extracted_frames
     print(f'{name}, LR {size[0]}x{size[1]}, {args.threads} threads, '
           f'{"process CPU" if args.cpu_time else "wall"} seconds, load average '
           f'{os.getloadavg()[0]:.1f}')
-    print_profile(profile, windows)
+    print_profile(profile, windows, extracted)
 
 
 def child(args, size):

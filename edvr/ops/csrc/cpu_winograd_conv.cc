@@ -242,8 +242,34 @@ void Winograd(const Inputs& in, const float* w, float* y, const Geometry& g, con
         const int64_t lo = std::max<int64_t>(0, -ix0);
         const int64_t hi = std::min<int64_t>(kChunk * M + 2, g.w - ix0);
         // 1. input transform of every channel: V[xi][ci][t]
+#if defined(__AVX512F__)
+        // Columns [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row
+        // loads its lanes there and zeros elsewhere (masked lanes are never read).
+        __mmask16 masks[kWidth / kLanes];
+        for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+          uint32_t bits = 0;
+          for (int j = 0; j < kLanes; ++j)
+            if (k * kLanes + j >= lo && k * kLanes + j < hi) bits |= 1u << j;
+          masks[k] = static_cast<__mmask16>(bits);
+        }
+#endif
         for (int64_t ci = 0; ci < g.c; ++ci) {
           const float* xc = ci < in.c1 ? xn + ci * plane : x2n + (ci - in.c1) * plane;
+#if defined(__AVX512F__)
+          // BT along y straight from the input rows, kLanes columns at once
+          const float* src[T];
+          for (int i = 0; i < T; ++i) {
+            const int64_t iy = iy0 + i;
+            src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
+          }
+          for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+            Vec d[T];
+            for (int i = 0; i < T; ++i)
+              d[i] = src[i] && masks[k] ? (Vec)_mm512_maskz_loadu_ps(masks[k], src[i] + k * kLanes)
+                                        : Vec{};
+            Apply(Mat::BT, d, 1, across.data() + k, kWidth / kLanes);
+          }
+#else
           float* rf = reinterpret_cast<float*>(rows.data());
           std::fill(rf, rf + T * kWidth, 0.f);
           for (int i = 0; i < T; ++i) {
@@ -255,6 +281,7 @@ void Winograd(const Inputs& in, const float* w, float* y, const Geometry& g, con
           for (int64_t k = 0; k < kWidth / kLanes; ++k)  // BT along y, kLanes columns at once
             Apply(Mat::BT, rows.data() + k, kWidth / kLanes, across.data() + k,
                   kWidth / kLanes);
+#endif
           const float* af = reinterpret_cast<const float*>(across.data());
           for (int i = 0; i < T; ++i)
             TransformAlongX<M>(af + i * kWidth, kChunk, v.data() + (i * T * g.c + ci) * kChunk,
