@@ -120,9 +120,7 @@ class DCNPack(nn.Layer):
         Returns:
             Tensor (b, c, h, w).
         """
-        offset, mask = paddle.split(self.conv_offset_mask(feat),
-                                    [self.num_offsets, self.num_offsets // 2], axis=1)
-        mask = F.sigmoid(mask)
+        offset, mask = self.conv_offset_mask.forward_split_sigmoid(feat, self.num_offsets)
         if self.training:
             self.last_offset_abs_mean = offset.detach().abs().mean()
         return self.dcn(x, offset, mask)

@@ -18,7 +18,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from edvr.ops.column_conv import columns_available, conv2d_columns, wants_grad
-from edvr.ops.fused_conv import conv2d_fused, conv2d_fused_pair, fused_fits
+from edvr.ops.fused_conv import (conv2d_fused, conv2d_fused_pair, conv2d_split_sigmoid,
+                                 fused_fits)
 from edvr.ops.kernel_choice import KernelChoice
 
 CONV_KERNELS = ('auto', 'paddle', 'cpp', 'direct', 'columns')
@@ -121,6 +122,23 @@ class Conv2D(nn.Conv2D):
             return F.pixel_shuffle(self(x), 2)
         return conv2d_fused_pair(x, None, self.weight, self.bias, padding, self.negative_slope,
                                  self._kernel_name() != 'direct', shuffle=True)
+
+    def forward_split_sigmoid(self, x, split):
+        """``(y[:, :split], sigmoid(y[:, split:]))`` of ``y = self(x)`` (a DCN's offsets
+        and mask); without gradients on Winograd the two parts are stored apart as they
+        are computed (the sigmoid to float rounding of Paddle's).
+
+        Args:
+            x: (n, c_in, h, w).
+            split: channels of the first part.
+        """
+        route, padding = self._route(x)
+        if route != 'fused' or self._kernel_name() == 'direct' or split % 16 \
+                or not 0 < split < self._out_channels or tuple(self.weight.shape[2:]) != (3, 3) \
+                or wants_grad(x, self.weight, self.bias):
+            first, second = paddle.split(self(x), [split, self._out_channels - split], axis=1)
+            return first, F.sigmoid(second)
+        return conv2d_split_sigmoid(x, self.weight, self.bias, padding, split)
 
     @paddle.jit.not_to_static
     def _kernel_name(self):

@@ -114,3 +114,20 @@ def conv2d_fused_pair(x, x2, weight, bias=None, padding=(1, 1), negative_slope=N
     """
     return _fused(contiguous(x), weight, bias, None, padding, negative_slope, winograd,
                   x2=None if x2 is None else contiguous(x2), shuffle=shuffle)
+
+
+def conv2d_split_sigmoid(x, weight, bias, padding, split):
+    """``(y[:, :split], sigmoid(y[:, split:]))`` of ``y = conv2d(x, weight, bias)`` on
+    Winograd without gradients, the two parts stored apart (a DCN's offsets and mask;
+    the sigmoid to float rounding of Paddle's).
+
+    Args:
+        x: (b, c, h, w) float32 on the CPU; weight: (c_out, c, 3, 3); bias: (c_out,) or None.
+        split: channels of the first part, a multiple of 16, below c_out.
+
+    Returns:
+        (Tensor (b, split, ho, wo), Tensor (b, c_out - split, ho, wo)).
+    """
+    return tuple(load_cpu_ops().edvr_conv_split_sigmoid(
+        contiguous(x), weight, bias, int(padding[0]), int(padding[1]), int(split),
+        cpu_threads()))

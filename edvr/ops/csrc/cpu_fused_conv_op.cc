@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The Paddle op of the fused CPU convolutions (fused_conv.h):
+// The Paddle ops of the fused CPU convolutions (fused_conv.h):
 //
 //   edvr_conv_fused  x (b, c1, h, w), weight (c_out, c, kh, kw), bias (c_out) or none,
 //                    residual (b, c_out, ho, wo) or none, x2 (b, c - c1, h, w) or none
@@ -14,6 +14,13 @@
 // divisible by 4) returns the output pixel-shuffled by 2, (b, c_out / 4, 2 ho, 2 wo), stored
 // so by Winograd (shuffled after the fact by the other kernels): the same values as
 // pixel_shuffle(conv, 2).
+//
+//   edvr_conv_split_sigmoid  x, weight (3x3), bias or none
+//                    -> (y[:, :split], sigmoid(y[:, split:])) of y = conv(x, weight) + bias
+//
+// on Winograd, the two parts stored apart as they are computed (a DCN's offsets and mask;
+// split a multiple of the vector width). The sigmoid's exp is a polynomial accurate to
+// about 1 ulp, so the mask agrees with Paddle's sigmoid to float rounding.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -108,8 +115,9 @@ std::vector<paddle::Tensor> FusedConvOp(const paddle::Tensor& x, const paddle::T
   if (winograd && g.c_out > edvr_ops::kNarrow) {
     PD_CHECK(g.kh == 3 && g.kw == 3, "Winograd needs a 3x3 kernel");
     edvr_ops::WinogradConv(edvr_ops::Inputs{x.data<float>(), x2 ? x2->data<float>() : nullptr, c1},
-                           weight.data<float>(), y.data<float>(), g, epilogue, threads,
-                           shuffle != 0);
+                           weight.data<float>(),
+                           edvr_ops::Outputs{y.data<float>(), shuffle != 0, nullptr, g.c_out}, g,
+                           epilogue, threads);
     return {y};
   }
   std::vector<float> joined, unshuffled;
@@ -131,6 +139,48 @@ std::vector<paddle::Tensor> FusedConvOp(const paddle::Tensor& x, const paddle::T
   }
   if (shuffle) Shuffle(out, y.data<float>(), g, threads);
   return {y};
+}
+
+// (y[:, :split], sigmoid(y[:, split:])) of y = conv(x, weight) + bias, on Winograd.
+std::vector<paddle::Tensor> SplitSigmoidConvOp(const paddle::Tensor& x,
+                                               const paddle::Tensor& weight,
+                                               const paddle::optional<paddle::Tensor>& bias,
+                                               int ph, int pw, int split, int threads) {
+  CheckFloat(x, "x");
+  CheckFloat(weight, "weight");
+  const Geometry g = MakeGeometry(x.shape(), weight.shape(), ph, pw);
+  PD_CHECK(g.kh == 3 && g.kw == 3 && g.c_out > edvr_ops::kNarrow,
+           "split outputs need a 3x3 kernel and more than ", edvr_ops::kNarrow, " outputs");
+  PD_CHECK(split > 0 && split < g.c_out && split % edvr_ops::kLanes == 0,
+           "split must lie inside the output channels and be a multiple of ",
+           edvr_ops::kLanes);
+  edvr_ops::Epilogue epilogue{nullptr, nullptr, false, 0.f, false};
+  if (bias) {
+    CheckFloat(*bias, "bias");
+    PD_CHECK(bias->numel() == g.c_out, "bias must have ", g.c_out, " values");
+    epilogue.bias = bias->data<float>();
+  }
+  auto y = paddle::empty({g.b, split, g.ho, g.wo}, paddle::DataType::FLOAT32,
+                         paddle::CPUPlace());
+  auto y2 = paddle::empty({g.b, g.c_out - split, g.ho, g.wo}, paddle::DataType::FLOAT32,
+                          paddle::CPUPlace());
+  edvr_ops::WinogradConv(edvr_ops::Inputs{x.data<float>(), nullptr, g.c}, weight.data<float>(),
+                         edvr_ops::Outputs{y.data<float>(), false, y2.data<float>(), split}, g,
+                         epilogue, threads);
+  return {y, y2};
+}
+
+std::vector<std::vector<int64_t>> SplitSigmoidConvShape(
+    const std::vector<int64_t>& x, const std::vector<int64_t>& w,
+    const paddle::optional<std::vector<int64_t>>&, int ph, int pw, int split, int) {
+  const Geometry g = MakeGeometry(x, w, ph, pw);
+  return {{g.b, split, g.ho, g.wo}, {g.b, g.c_out - split, g.ho, g.wo}};
+}
+
+std::vector<paddle::DataType> SplitSigmoidConvDtype(const paddle::DataType& t,
+                                                    const paddle::DataType&,
+                                                    const paddle::optional<paddle::DataType>&) {
+  return {t, t};
 }
 
 std::vector<std::vector<int64_t>> FusedConvShape(
@@ -161,3 +211,11 @@ PD_BUILD_OP(edvr_conv_fused)
     .SetKernelFn(PD_KERNEL(FusedConvOp))
     .SetInferShapeFn(PD_INFER_SHAPE(FusedConvShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(FusedConvDtype));
+
+PD_BUILD_OP(edvr_conv_split_sigmoid)
+    .Inputs({"X", "Weight", paddle::Optional("Bias")})
+    .Outputs({"Out", "Out2"})
+    .Attrs({"ph: int", "pw: int", "split: int", "threads: int"})
+    .SetKernelFn(PD_KERNEL(SplitSigmoidConvOp))
+    .SetInferShapeFn(PD_INFER_SHAPE(SplitSigmoidConvShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(SplitSigmoidConvDtype));

@@ -211,8 +211,8 @@ std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads
 }
 
 template <int M, bool Bf16>
-void Winograd(const Inputs& in, const float* w, float* y, const Geometry& g, const Epilogue& e,
-              int threads, bool shuffle) {
+void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geometry& g,
+              const Epilogue& e, int threads) {
   constexpr int T = M + 2, XI = T * T;
   constexpr int64_t kChunk = 2 * kPixels;                     // tiles per chunk
   constexpr int64_t kWidth = (kChunk * M + 2 + kLanes - 1) / kLanes * kLanes;
@@ -322,13 +322,22 @@ void Winograd(const Inputs& in, const float* w, float* y, const Geometry& g, con
               const int64_t ox = ox0 + t * M;
               const int rows_out = static_cast<int>(std::min<int64_t>(M, g.ho - oy0));
               const int cols_out = static_cast<int>(std::min<int64_t>(M, g.wo - ox));
-              const int64_t first = blk * kBlock + vec * kLanes;  // the vector's first channel
-              if (shuffle) {
-                StoreShuffled<M>(out, y, g, n, first, std::min<int64_t>(kLanes, channels - vec * kLanes),
-                              oy0, ox, rows_out, cols_out);
+              int64_t first = blk * kBlock + vec * kLanes;  // the vector's first channel
+              if (dst.shuffle) {
+                StoreShuffled<M>(out, dst.y, g, n, first,
+                                 std::min<int64_t>(kLanes, channels - vec * kLanes), oy0, ox,
+                                 rows_out, cols_out);
                 continue;
               }
-              const int64_t at = ((n * g.c_out + first) * g.ho + oy0) * g.wo + ox;
+              float* y = dst.y;
+              int64_t c_out = dst.y2 ? dst.split : g.c_out;
+              if (dst.y2 && first >= dst.split) {  // the second output: sigmoid
+                y = dst.y2;
+                first -= dst.split;
+                c_out = g.c_out - dst.split;
+                for (int k = 0; k < M * M; ++k) out[k] = Sigmoid(out[k]);
+              }
+              const int64_t at = ((n * c_out + first) * g.ho + oy0) * g.wo + ox;
 #if defined(__AVX512F__)
               if (M == 4 && rows_out == M && cols_out == M && channels - vec * kLanes >= kLanes) {
                 StoreTile4x4(out, y + at, g.ho * g.wo, g.wo, e, at);
@@ -364,17 +373,20 @@ void Winograd(const Inputs& in, const float* w, float* y, const Geometry& g, con
 
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads) {
-  Winograd<4, false>(Inputs{x, nullptr, g.c}, w, y, g, e, threads, false);
+  Winograd<4, false>(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e,
+                     threads);
 }
 
-void WinogradConv(const Inputs& in, const float* w, float* y, const Geometry& g,
-                  const Epilogue& e, int threads, bool shuffle) {
-  Winograd<4, false>(in, w, y, g, e, threads, shuffle);
+void WinogradConv(const Inputs& in, const float* w, const Outputs& out, const Geometry& g,
+                  const Epilogue& e, int threads) {
+  Winograd<4, false>(in, w, out, g, e, threads);
 }
 
 void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
                       const Epilogue& e, int threads) {
-  if (Bf16Available()) Winograd<4, true>(Inputs{x, nullptr, g.c}, w, y, g, e, threads, false);
+  if (Bf16Available())
+    Winograd<4, true>(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e,
+                      threads);
 }
 
 }  // namespace edvr_ops
