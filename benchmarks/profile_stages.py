@@ -113,7 +113,7 @@ class StageTimer:
     def _wrap(self, layer, stage, timed, dcn=False):
         busy = [False]    # one per layer: forward_concat calls forward, counted once, outside
         for method in ('forward', 'forward_concat', 'forward_pair', 'forward_shuffled',
-                       'forward_split_sigmoid'):
+                       'forward_split_sigmoid', 'forward_residual'):
             inner = getattr(layer, method, None)
             if inner is None:
                 continue

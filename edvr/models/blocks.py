@@ -65,7 +65,7 @@ class ResidualBlockNoBN(nn.Layer):
 
     def forward(self, x):
         """(n, nf, h, w) -> (n, nf, h, w)."""
-        return x + self.conv2(self.conv1(x))
+        return self.conv2.forward_residual(self.conv1(x), x)   # x + conv2(conv1(x))
 
 
 def make_residual_blocks(num_blocks, nf):

@@ -151,13 +151,12 @@ class EDVRNet(nn.Layer):
         out = self.reconstructor(feat)
         out = self.upconv1.forward_shuffled(out)      # pixel_shuffle(upconv1(out), 2)
         out = self.upconv2.forward_shuffled(out)
-        out = self.conv_last(self.HRconv(out))
         if self.HR_in:
             base = x_center
         else:
             base = F.interpolate(x_center, scale_factor=4, mode='bilinear',
                                  align_corners=False, align_mode=0)
-        return out + base
+        return self.conv_last.forward_residual(self.HRconv(out), base)   # conv_last(.) + base
 
     def _check_size(self, h, w):
         if h % self.size_multiple or w % self.size_multiple:

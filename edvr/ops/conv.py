@@ -107,6 +107,19 @@ class Conv2D(nn.Conv2D):
         return conv2d_fused_pair(x, x2, self.weight, self.bias, padding, self.negative_slope,
                                  self._kernel_name() != 'direct')
 
+    def forward_residual(self, x, residual):
+        """``self(x) + residual``; without gradients on the fused kernels the residual is
+        added as the output is stored (the same sums).
+
+        Args:
+            x: (n, c_in, h, w); residual: the output's shape.
+        """
+        route, padding = self._route(x, residual)
+        if route != 'fused' or wants_grad(x, residual, self.weight, self.bias):
+            return self(x) + residual
+        return conv2d_fused(x, self.weight, self.bias, padding, self.negative_slope, residual,
+                            self._kernel_name() != 'direct')
+
     def forward_shuffled(self, x):
         """``F.pixel_shuffle(self(x), 2)``; without gradients on the fused kernels the
         output is stored shuffled (no second pass).

@@ -2,7 +2,8 @@
 """The no-gradient shortcuts of the video path equal the Paddle ops they replace.
 
 Bilinear 2x upsampling (`edvr.ops.upsample2x`), a convolution of two inputs read in place
-(`Conv2D.forward_pair`), the pixel shuffle stored by the convolution
+(`Conv2D.forward_pair`), a residual added as the output is stored
+(`Conv2D.forward_residual`), the pixel shuffle stored by the convolution
 (`Conv2D.forward_shuffled`) and a DCN's offsets and sigmoid mask stored apart
 (`Conv2D.forward_split_sigmoid`): the same bits as the Paddle ops where the arithmetic is
 the same (all but the sigmoid, which agrees to float rounding); with gradients the layers
@@ -80,6 +81,18 @@ def test_conv_of_two_inputs_equals_the_conv_of_their_concatenation(cpp_ops, thre
     np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.parametrize('c_in, c_out, act', [(8, 24, None), (16, 16, 0.1), (6, 3, None)])
+def test_residual_added_in_the_store_equals_the_sum(cpp_ops, threads, conv_kernel, c_in, c_out,
+                                                    act):
+    rng = np.random.default_rng(7)
+    layer = _conv(rng, c_in, c_out, act=act)
+    x, residual = _tensor(rng, 2, c_in, 9, 14), _tensor(rng, 2, c_out, 9, 14)
+    with paddle.no_grad():
+        got = layer.forward_residual(x, residual).numpy()
+        ref = (residual + layer(x)).numpy()
+    np.testing.assert_array_equal(got, ref)
+
+
 @pytest.mark.parametrize('c_in, c_out, h, w', [(8, 64, 8, 12), (6, 36, 9, 9), (5, 4, 7, 9),
                                                (16, 32, 5, 17)])
 def test_shuffled_store_equals_pixel_shuffle(cpp_ops, threads, conv_kernel, c_in, c_out, h, w):
@@ -124,6 +137,7 @@ def _grads(fn, x, layer):
 def test_with_gradients_the_layers_run_the_paddle_composition(cpp_ops):
     rng = np.random.default_rng(5)
     pair, shuffled, split = _conv(rng, 8, 16), _conv(rng, 4, 16), _conv(rng, 4, 48, act=None)
+    summed = _conv(rng, 4, 4)
     x = _tensor(rng, 2, 4, 6, 7)
     x.stop_gradient = False
     cases = [(pair, lambda t: pair.forward_pair(t, t * 2),
@@ -131,7 +145,8 @@ def test_with_gradients_the_layers_run_the_paddle_composition(cpp_ops):
              (shuffled, shuffled.forward_shuffled, lambda t: F.pixel_shuffle(shuffled(t), 2)),
              (split, lambda t: split.forward_split_sigmoid(t, 32)[0], lambda t: split(t)[:, :32]),
              (split, lambda t: split.forward_split_sigmoid(t, 32)[1],
-              lambda t: F.sigmoid(split(t)[:, 32:]))]
+              lambda t: F.sigmoid(split(t)[:, 32:])),
+             (summed, lambda t: summed.forward_residual(t, t * 3), lambda t: t * 3 + summed(t))]
     for layer, fn, ref_fn in cases:
         for got, ref in zip(_grads(fn, x, layer), _grads(ref_fn, x, layer)):
             np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
