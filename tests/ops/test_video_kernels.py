@@ -117,7 +117,7 @@ def test_split_sigmoid_equals_split_and_sigmoid(cpp_ops, threads, c_in, c_out, s
         offset, mask = layer.forward_split_sigmoid(x, split)
         y = layer(x)
     ref_offset, ref_mask = y[:, :split].numpy(), F.sigmoid(y[:, split:]).numpy()
-    assert offset.shape == ref_offset.shape and mask.shape == ref_mask.shape
+    assert tuple(offset.shape) == ref_offset.shape and tuple(mask.shape) == ref_mask.shape
     np.testing.assert_array_equal(offset.numpy(), ref_offset)
     np.testing.assert_allclose(mask.numpy(), ref_mask, rtol=1e-6, atol=1e-7)
     assert np.abs(y[:, split:].numpy()).max() > 30     # the saturated ends were exercised
