@@ -316,6 +316,7 @@ def main():
     parser.add_argument('--json-out', help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, args.root)
+    import edvr  # noqa: F401  (from --root, before profile_stages puts this tree first)
     size = tuple(int(v) for v in args.size.split(','))
     if args.json_out:
         return child(args, size)
