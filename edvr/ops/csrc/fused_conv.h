@@ -140,7 +140,7 @@ inline Vec Sigmoid(Vec x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
   const IVec bits = (__builtin_convertvector(k, IVec) + 127) << 23;  // 2^k
-  return 1.f / (1.f + p * reinterpret_cast<const Vec&>(bits));
+  return 1.f / (1.f + p * (Vec)bits);   // the bits of 2^k, as floats
 }
 
 // bfloat16 products with float32 sums (AVX-512 BF16, cpu_bf16_conv.cc): the same convolutions
