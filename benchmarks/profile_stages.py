@@ -112,7 +112,8 @@ class StageTimer:
 
     def _wrap(self, layer, stage, timed, dcn=False):
         busy = [False]    # one per layer: forward_concat calls forward, counted once, outside
-        for method in ('forward', 'forward_concat'):
+        for method in ('forward', 'forward_concat', 'forward_pair', 'forward_shuffled',
+                       'forward_split_sigmoid', 'forward_residual'):
             inner = getattr(layer, method, None)
             if inner is None:
                 continue
@@ -146,9 +147,13 @@ class StageTimer:
                 out = inner(*args)
             finally:
                 busy[0] = False
-            c_in = args[0].shape[1] + (args[1].shape[1] if method == 'forward_concat' else 0)
+            c_in = args[0].shape[1] + (args[1].shape[1] if method in ('forward_concat',
+                                                                      'forward_pair') else 0)
             c_out, _, kh, kw = layer.weight.shape
-            positions = out.shape[0] * out.shape[2] * out.shape[3]
+            shape = (out[0] if isinstance(out, (tuple, list)) else out).shape
+            positions = shape[0] * shape[2] * shape[3]
+            if method == 'forward_shuffled':     # out is pixel-shuffled: 4x the positions
+                positions //= 4
             flops = 2 * c_in * c_out * kh * kw * positions
             if dcn:
                 flops += 8 * c_in * kh * kw * positions

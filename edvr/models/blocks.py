@@ -12,7 +12,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from edvr.ops import Conv2D, ModulatedDeformConv2D
+from edvr.ops import Conv2D, ModulatedDeformConv2D, upsample2x  # noqa: F401  (re-exported)
 
 LRELU_SLOPE = 0.1
 
@@ -48,11 +48,6 @@ def lrelu(x):
     return F.leaky_relu(x, negative_slope=LRELU_SLOPE)
 
 
-def upsample2x(x):
-    """Bilinear 2x upsampling (half-pixel centres) of (n, c, h, w)."""
-    return F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False, align_mode=0)
-
-
 class ResidualBlockNoBN(nn.Layer):
     """``x + conv2(relu(conv1(x)))`` without normalisation.
 
@@ -70,7 +65,7 @@ class ResidualBlockNoBN(nn.Layer):
 
     def forward(self, x):
         """(n, nf, h, w) -> (n, nf, h, w)."""
-        return x + self.conv2(self.conv1(x))
+        return self.conv2.forward_residual(self.conv1(x), x)   # x + conv2(conv1(x))
 
 
 def make_residual_blocks(num_blocks, nf):
@@ -125,9 +120,7 @@ class DCNPack(nn.Layer):
         Returns:
             Tensor (b, c, h, w).
         """
-        offset, mask = paddle.split(self.conv_offset_mask(feat),
-                                    [self.num_offsets, self.num_offsets // 2], axis=1)
-        mask = F.sigmoid(mask)
+        offset, mask = self.conv_offset_mask.forward_split_sigmoid(feat, self.num_offsets)
         if self.training:
             self.last_offset_abs_mean = offset.detach().abs().mean()
         return self.dcn(x, offset, mask)

@@ -149,15 +149,14 @@ class EDVRNet(nn.Layer):
             feat = self.TSAModule(aligned.flatten(1, 2))
 
         out = self.reconstructor(feat)
-        out = F.pixel_shuffle(self.upconv1(out), 2)
-        out = F.pixel_shuffle(self.upconv2(out), 2)
-        out = self.conv_last(self.HRconv(out))
+        out = self.upconv1.forward_shuffled(out)      # pixel_shuffle(upconv1(out), 2)
+        out = self.upconv2.forward_shuffled(out)
         if self.HR_in:
             base = x_center
         else:
             base = F.interpolate(x_center, scale_factor=4, mode='bilinear',
                                  align_corners=False, align_mode=0)
-        return out + base
+        return self.conv_last.forward_residual(self.HRconv(out), base)   # conv_last(.) + base
 
     def _check_size(self, h, w):
         if h % self.size_multiple or w % self.size_multiple:

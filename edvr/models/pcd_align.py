@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
 """PCD alignment: Pyramid, Cascading and Deformable convolution."""
-import paddle
 import paddle.nn as nn
 
 from edvr.models.blocks import LRELU_SLOPE, DCNPack, conv2d, lrelu, upsample2x
@@ -67,10 +66,10 @@ class PCDAlign(nn.Layer):
             offset = self._offset(convs, nbr, ref_feats[level - 1], repeats, up_offset)
             feat = self._layer(level, 'dcn')(nbr, offset)
             if up_feat is not None:
-                feat = self._layer(level, 'fea_conv')(paddle.concat([feat, up_feat], 1))
+                feat = self._layer(level, 'fea_conv').forward_pair(feat, up_feat)
             if level > 1:
                 feat = lrelu(feat)
-                up_offset, up_feat = upsample2x(offset), upsample2x(feat)
+                up_offset, up_feat = upsample2x(offset, 2.0), upsample2x(feat)  # offsets doubled
 
         convs = [self.PCD_Align_cas_offset_conv1, self.PCD_Align_cas_offset_conv2]
         offset = self._offset(convs, feat, ref_feats[0], repeats)
@@ -79,12 +78,13 @@ class PCDAlign(nn.Layer):
     @staticmethod
     def _offset(convs, nbr, ref, repeats, up_offset=None):
         """DCN offset features: ``convs[0]`` on ``concat([nbr, ref])``, then the other
-        convs, with the doubled upsampled offsets of the level below (if any) concatenated
-        after the first."""
+        convs, with the level below's doubled upsampled offsets ``up_offset`` (if any)
+        concatenated after the first."""
         offset = convs[0].forward_concat(nbr, ref, repeats)   # ref shared by `repeats` nbrs
+        rest = convs[1:]
         if up_offset is not None:
-            offset = paddle.concat([offset, up_offset * 2], 1)
-        for conv in convs[1:]:
+            offset, rest = rest[0].forward_pair(offset, up_offset), rest[1:]
+        for conv in rest:
             offset = conv(offset)
         return offset
 

@@ -4,9 +4,10 @@ apply (see README.md in this folder for the contract)."""
 from edvr.errors import ConfigError
 from edvr.ops.conv import CONV_KERNELS, Conv2D, get_conv_kernel, set_conv_kernel
 from edvr.ops.dcn import DCN_KERNELS, ModulatedDeformConv2D, get_dcn_kernel, set_dcn_kernel
+from edvr.ops.upsample import upsample2x
 
 __all__ = ['CONV_KERNELS', 'DCN_KERNELS', 'Conv2D', 'ModulatedDeformConv2D', 'get_conv_kernel',
-           'get_dcn_kernel', 'pin_kernels', 'set_conv_kernel', 'set_dcn_kernel']
+           'get_dcn_kernel', 'pin_kernels', 'set_conv_kernel', 'set_dcn_kernel', 'upsample2x']
 
 
 def pin_kernels(net, dcn_kernel=None, conv_kernel=None):

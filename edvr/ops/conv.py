@@ -18,7 +18,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from edvr.ops.column_conv import columns_available, conv2d_columns, wants_grad
-from edvr.ops.fused_conv import conv2d_fused, fused_fits
+from edvr.ops.fused_conv import (conv2d_fused, conv2d_fused_pair, conv2d_split_sigmoid,
+                                 fused_fits)
 from edvr.ops.kernel_choice import KernelChoice
 
 CONV_KERNELS = ('auto', 'paddle', 'cpp', 'direct', 'columns')
@@ -92,6 +93,65 @@ class Conv2D(nn.Conv2D):
         once = conv2d_fused(shared, weight_shared, self.bias, padding, winograd=winograd)
         return conv2d_fused(x, weight_x, None, padding, self.negative_slope,
                             repeat_frames(once, repeats), winograd, residual_first=True)
+
+    def forward_pair(self, x, x2):
+        """``self(concat([x, x2], 1))``; without gradients on the fused kernels the two
+        inputs are read in place (no concatenated copy; the same sums).
+
+        Args:
+            x: (n, c1, h, w); x2: (n, c_in - c1, h, w).
+        """
+        route, padding = self._route(x, x2)
+        if route != 'fused' or wants_grad(x, x2, self.weight, self.bias):
+            return self(paddle.concat([x, x2], 1))
+        return conv2d_fused_pair(x, x2, self.weight, self.bias, padding, self.negative_slope,
+                                 self._kernel_name() != 'direct')
+
+    def forward_residual(self, x, residual):
+        """``self(x) + residual``; without gradients on the fused kernels the residual is
+        added as the output is stored (the same sums).
+
+        Args:
+            x: (n, c_in, h, w); residual: the output's shape.
+        """
+        route, padding = self._route(x, residual)
+        if route != 'fused' or wants_grad(x, residual, self.weight, self.bias):
+            return self(x) + residual
+        return conv2d_fused(x, self.weight, self.bias, padding, self.negative_slope, residual,
+                            self._kernel_name() != 'direct')
+
+    def forward_shuffled(self, x):
+        """``F.pixel_shuffle(self(x), 2)``; without gradients on the fused kernels the
+        output is stored shuffled (no second pass).
+
+        Args:
+            x: (n, c_in, h, w); c_out divisible by 4.
+
+        Returns:
+            Tensor (n, c_out / 4, 2 ho, 2 wo).
+        """
+        route, padding = self._route(x)
+        if route != 'fused' or self._out_channels % 4 or wants_grad(x, self.weight, self.bias):
+            return F.pixel_shuffle(self(x), 2)
+        return conv2d_fused_pair(x, None, self.weight, self.bias, padding, self.negative_slope,
+                                 self._kernel_name() != 'direct', shuffle=True)
+
+    def forward_split_sigmoid(self, x, split):
+        """``(y[:, :split], sigmoid(y[:, split:]))`` of ``y = self(x)`` (a DCN's offsets
+        and mask); without gradients on Winograd the two parts are stored apart as they
+        are computed (the sigmoid to float rounding of Paddle's).
+
+        Args:
+            x: (n, c_in, h, w).
+            split: channels of the first part.
+        """
+        route, padding = self._route(x)
+        if route != 'fused' or self._kernel_name() == 'direct' or split % 16 \
+                or not 0 < split < self._out_channels or tuple(self.weight.shape[2:]) != (3, 3) \
+                or wants_grad(x, self.weight, self.bias):
+            first, second = paddle.split(self(x), [split, self._out_channels - split], axis=1)
+            return first, F.sigmoid(second)
+        return conv2d_split_sigmoid(x, self.weight, self.bias, padding, split)
 
     @paddle.jit.not_to_static
     def _kernel_name(self):

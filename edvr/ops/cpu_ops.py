@@ -37,8 +37,9 @@ SOURCES = {
     'cpu_direct_conv.cc': (),          # the direct kernel behind edvr_conv_fused
     'cpu_winograd_conv.cc': (),        # the Winograd kernel behind edvr_conv_fused
     'cpu_bf16_conv.cc': (),            # bfloat16 convolutions (prototype, not an op yet)
-    'cpu_fused_conv_op.cc': ('edvr_conv_fused',),
+    'cpu_fused_conv_op.cc': ('edvr_conv_fused', 'edvr_conv_split_sigmoid'),
     'cpu_dcn_forward.cc': ('edvr_dcn_forward',),
+    'cpu_upsample.cc': ('edvr_upsample2x',),
 }
 NAME = 'edvr_cpu_conv_ops'
 BUILD_SECONDS = 30   # a first build on a 2-core machine (measured), for the message

@@ -32,12 +32,13 @@ def fused_fits(weight, stride, padding, dilation):
         and 0 <= padding[0] < kh and 0 <= padding[1] < kw
 
 
-def _fused(x, weight, bias, residual, padding, negative_slope, winograd, residual_first=False):
+def _fused(x, weight, bias, residual, padding, negative_slope, winograd, residual_first=False,
+           x2=None, shuffle=False):
     winograd = int(bool(winograd) and tuple(weight.shape[2:]) == (3, 3))
     return load_cpu_ops().edvr_conv_fused(
-        x, weight, bias, residual, int(padding[0]), int(padding[1]),
+        x, weight, bias, residual, x2, int(padding[0]), int(padding[1]),
         int(negative_slope is not None), float(negative_slope or 0.0), int(residual_first),
-        winograd, cpu_threads())
+        winograd, cpu_threads(), int(shuffle))
 
 
 class _FusedConvFunction(PyLayer):
@@ -95,3 +96,38 @@ def conv2d_fused(x, weight, bias=None, padding=(1, 1), negative_slope=None, resi
     if negative_slope is not None:
         y = F.leaky_relu(y, negative_slope) if negative_slope else F.relu(y)
     return y if residual is None else y + residual
+
+
+def conv2d_fused_pair(x, x2, weight, bias=None, padding=(1, 1), negative_slope=None,
+                      winograd=True, shuffle=False):
+    """``act(conv2d(concat([x, x2], 1), weight, bias))``, optionally pixel-shuffled by 2,
+    without gradients: the concatenation is read in place and the shuffle done as the
+    output is stored (`conv2d_fused` for the rest of the arguments).
+
+    Args:
+        x: (b, c1, h, w) float32 on the CPU.
+        x2: (b, c - c1, h, w) or None.
+        shuffle: return ``pixel_shuffle(out, 2)``, (b, c_out / 4, 2 ho, 2 wo).
+
+    Returns:
+        Tensor (b, c_out, ho, wo), or (b, c_out / 4, 2 ho, 2 wo) with ``shuffle``.
+    """
+    return _fused(contiguous(x), weight, bias, None, padding, negative_slope, winograd,
+                  x2=None if x2 is None else contiguous(x2), shuffle=shuffle)
+
+
+def conv2d_split_sigmoid(x, weight, bias, padding, split):
+    """``(y[:, :split], sigmoid(y[:, split:]))`` of ``y = conv2d(x, weight, bias)`` on
+    Winograd without gradients, the two parts stored apart (a DCN's offsets and mask;
+    the sigmoid to float rounding of Paddle's).
+
+    Args:
+        x: (b, c, h, w) float32 on the CPU; weight: (c_out, c, 3, 3); bias: (c_out,) or None.
+        split: channels of the first part, a multiple of 16, below c_out.
+
+    Returns:
+        (Tensor (b, split, ho, wo), Tensor (b, c_out - split, ho, wo)).
+    """
+    return tuple(load_cpu_ops().edvr_conv_split_sigmoid(
+        contiguous(x), weight, bias, int(padding[0]), int(padding[1]), int(split),
+        cpu_threads()))

@@ -60,9 +60,10 @@ inline void Apply(const float (&a)[R][K], const V* in, int64_t in_step, V* out,
 }
 
 // BT along x: row holds a transformed input row, tile t starting at row[t * M]; writes
-// out[xi * out_step + t] for the first `tiles` tiles, 8 at a time where it can: with AVX-512
-// (M = 4) each of the 6 values of 8 tiles is picked out of two loaded vectors by one permute
-// (reading up to 20 floats past the 8 tiles' own 34); with AVX2, gathered.
+// out[xi * out_step + t] for the first `tiles` tiles, 16 or 8 at a time where it can: with
+// AVX-512 (M = 4) each of the 6 values of 8 tiles is picked out of two loaded vectors by one
+// permute (reading up to 20 floats past the 8 tiles' own 34), those of 16 tiles by two
+// permutes and a blend; with AVX2, gathered.
 template <int M>
 inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t out_step) {
   constexpr int T = M + 2;
@@ -73,7 +74,30 @@ inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t
   const __m512i pick[2] = {_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
                            _mm512_setr_epi32(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0)};
 #endif
-  for (int64_t t0 = 0; t0 + 8 <= tiles; t0 += 8) {
+  int64_t t0 = 0;
+#if defined(__AVX512F__)
+  if constexpr (M == 4) {  // 16 tiles at a time: tiles 0..7 from at[0..35], 8..15 from at[32..67]
+    const __m512i base = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    for (; t0 + 16 <= tiles; t0 += 16) {
+      const float* at = row + t0 * M;
+      const __m512 a[4] = {_mm512_loadu_ps(at), _mm512_loadu_ps(at + 16), _mm512_loadu_ps(at + 32),
+                           _mm512_loadu_ps(at + 48)};
+      const __m512 b[4] = {_mm512_loadu_ps(at + 4), _mm512_loadu_ps(at + 20),
+                           _mm512_loadu_ps(at + 36), _mm512_loadu_ps(at + 52)};
+      Vec d[T], r[T];
+      for (int j = 0; j < T; ++j) {
+        const __m512* src = j < 4 ? a : b;
+        const __m512i index = _mm512_add_epi32(base, _mm512_set1_epi32(j < 4 ? j : j - 4));
+        const __m512 lo = _mm512_permutex2var_ps(src[0], index, src[1]);
+        const __m512 hi = _mm512_permutex2var_ps(src[2], index, src[3]);
+        d[j] = (Vec)_mm512_mask_blend_ps(0xFF00, lo, hi);
+      }
+      Apply(Matrices<M>::BT, d, 1, r, 1);
+      for (int j = 0; j < T; ++j) std::memcpy(out + j * out_step + t0, &r[j], sizeof(Vec));
+    }
+  }
+#endif
+  for (; t0 + 8 <= tiles; t0 += 8) {
     Vec8 d[T], r[T];
     const float* at = row + t0 * M;
 #if defined(__AVX512F__)
@@ -137,6 +161,52 @@ inline void StoreTile4x4(const Vec* tile, float* y, int64_t plane, int64_t row,
 }
 #endif
 
+// An M x M output tile of `count` channels from `first` (tile[i * M + j], lanes = channels),
+// stored pixel-shuffled by 2: channel o's pixel (oy, ox) goes to channel o / 4, pixel
+// (2 oy + o % 4 / 2, 2 ox + o % 2) of y (b, c_out / 4, 2 ho, 2 wo). With AVX-512 a whole 4x4
+// tile of 16 channels is stored 8 pixels at a time: channels 2p and 2p + 1 of the four
+// pixels of a tile row, read as 64-bit pairs, are one output row's 8 values.
+template <int M>
+inline void StoreShuffled(const Vec* tile, float* y, const Geometry& g, int64_t n,
+                          int64_t first, int64_t count, int64_t oy0, int64_t ox0, int rows_out,
+                          int cols_out) {
+  const int64_t c4 = g.c_out / 4, row = 2 * g.wo;
+  auto at = [&](int64_t o, int64_t oy, int64_t ox) {
+    return ((n * c4 + o / 4) * 2 * g.ho + 2 * oy + o % 4 / 2) * row + 2 * ox + o % 2;
+  };
+#if defined(__AVX512F__)
+  if (M == 4 && rows_out == M && cols_out == M && count == kLanes) {
+    const __m512i even = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m512i odd = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    for (int i = 0; i < M; ++i) {
+      const __m512d a = (__m512d)tile[i * M], b = (__m512d)tile[i * M + 1];
+      const __m512d c = (__m512d)tile[i * M + 2], d = (__m512d)tile[i * M + 3];
+      const __m512d lo_ab = _mm512_unpacklo_pd(a, b), hi_ab = _mm512_unpackhi_pd(a, b);
+      const __m512d lo_cd = _mm512_unpacklo_pd(c, d), hi_cd = _mm512_unpackhi_pd(c, d);
+      // pairs p = 0, 2 | 4, 6 | 1, 3 | 5, 7: the low and high 256 bits of each
+      const __m512d rows4[4] = {_mm512_permutex2var_pd(lo_ab, even, lo_cd),
+                                _mm512_permutex2var_pd(lo_ab, odd, lo_cd),
+                                _mm512_permutex2var_pd(hi_ab, even, hi_cd),
+                                _mm512_permutex2var_pd(hi_ab, odd, hi_cd)};
+      const int pairs[4][2] = {{0, 2}, {4, 6}, {1, 3}, {5, 7}};
+      for (int k = 0; k < 4; ++k) {
+        const __m512 v = _mm512_castpd_ps(rows4[k]);
+        _mm256_storeu_ps(y + at(first + 2 * pairs[k][0], oy0 + i, ox0), _mm512_castps512_ps256(v));
+        _mm256_storeu_ps(y + at(first + 2 * pairs[k][1], oy0 + i, ox0),
+                         _mm512_extractf32x8_ps(v, 1));
+      }
+    }
+    return;
+  }
+#endif
+  float lanes[M * M][kLanes];
+  std::memcpy(lanes, tile, sizeof(lanes));
+  for (int64_t lane = 0; lane < count; ++lane)
+    for (int i = 0; i < rows_out; ++i)
+      for (int j = 0; j < cols_out; ++j)
+        y[at(first + lane, oy0 + i, ox0 + j)] = lanes[i * M + j][lane];
+}
+
 // G g GT of every (o, ci) -> [block of kBlock output channels][xi][c][kBlock], zero-filled.
 template <int M>
 std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads) {
@@ -165,8 +235,8 @@ std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads
 }
 
 template <int M, bool Bf16>
-void Winograd(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
-              int threads) {
+void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geometry& g,
+              const Epilogue& e, int threads) {
   constexpr int T = M + 2, XI = T * T;
   constexpr int64_t kChunk = 2 * kPixels;                     // tiles per chunk
   constexpr int64_t kWidth = (kChunk * M + 2 + kLanes - 1) / kLanes * kLanes;
@@ -188,24 +258,54 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < g.b * tile_rows; ++r) {
       const int64_t n = r / tile_rows, oy0 = r % tile_rows * M, iy0 = oy0 - g.ph;
-      const float* xn = x + n * g.c * g.h * g.w;
+      const int64_t plane = g.h * g.w, c2 = g.c - in.c1;
+      const float* xn = in.x + n * in.c1 * plane;
+      const float* x2n = in.x2 ? in.x2 + n * c2 * plane : nullptr;
       for (int64_t t0 = 0; t0 < tile_cols; t0 += kChunk) {
         const int64_t ox0 = t0 * M, ix0 = ox0 - g.pw;
         const int64_t lo = std::max<int64_t>(0, -ix0);
         const int64_t hi = std::min<int64_t>(kChunk * M + 2, g.w - ix0);
         // 1. input transform of every channel: V[xi][ci][t]
+#if defined(__AVX512F__)
+        // Columns [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row
+        // loads its lanes there and zeros elsewhere (masked lanes are never read).
+        __mmask16 masks[kWidth / kLanes];
+        for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+          uint32_t bits = 0;
+          for (int j = 0; j < kLanes; ++j)
+            if (k * kLanes + j >= lo && k * kLanes + j < hi) bits |= 1u << j;
+          masks[k] = static_cast<__mmask16>(bits);
+        }
+#endif
         for (int64_t ci = 0; ci < g.c; ++ci) {
+          const float* xc = ci < in.c1 ? xn + ci * plane : x2n + (ci - in.c1) * plane;
+#if defined(__AVX512F__)
+          // BT along y straight from the input rows, kLanes columns at once
+          const float* src[T];
+          for (int i = 0; i < T; ++i) {
+            const int64_t iy = iy0 + i;
+            src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
+          }
+          for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+            Vec d[T];
+            for (int i = 0; i < T; ++i)
+              d[i] = src[i] && masks[k] ? (Vec)_mm512_maskz_loadu_ps(masks[k], src[i] + k * kLanes)
+                                        : Vec{};
+            Apply(Mat::BT, d, 1, across.data() + k, kWidth / kLanes);
+          }
+#else
           float* rf = reinterpret_cast<float*>(rows.data());
           std::fill(rf, rf + T * kWidth, 0.f);
           for (int i = 0; i < T; ++i) {
             const int64_t iy = iy0 + i;
             if (iy >= 0 && iy < g.h && lo < hi)
-              std::memcpy(rf + i * kWidth + lo, xn + (ci * g.h + iy) * g.w + ix0 + lo,
+              std::memcpy(rf + i * kWidth + lo, xc + iy * g.w + ix0 + lo,
                           sizeof(float) * (hi - lo));
           }
           for (int64_t k = 0; k < kWidth / kLanes; ++k)  // BT along y, kLanes columns at once
             Apply(Mat::BT, rows.data() + k, kWidth / kLanes, across.data() + k,
                   kWidth / kLanes);
+#endif
           const float* af = reinterpret_cast<const float*>(across.data());
           for (int i = 0; i < T; ++i)
             TransformAlongX<M>(af + i * kWidth, kChunk, v.data() + (i * T * g.c + ci) * kChunk,
@@ -246,8 +346,22 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
               const int64_t ox = ox0 + t * M;
               const int rows_out = static_cast<int>(std::min<int64_t>(M, g.ho - oy0));
               const int cols_out = static_cast<int>(std::min<int64_t>(M, g.wo - ox));
-              const int64_t first = blk * kBlock + vec * kLanes;  // the vector's first channel
-              const int64_t at = ((n * g.c_out + first) * g.ho + oy0) * g.wo + ox;
+              int64_t first = blk * kBlock + vec * kLanes;  // the vector's first channel
+              if (dst.shuffle) {
+                StoreShuffled<M>(out, dst.y, g, n, first,
+                                 std::min<int64_t>(kLanes, channels - vec * kLanes), oy0, ox,
+                                 rows_out, cols_out);
+                continue;
+              }
+              float* y = dst.y;
+              int64_t c_out = dst.y2 ? dst.split : g.c_out;
+              if (dst.y2 && first >= dst.split) {  // the second output: sigmoid
+                y = dst.y2;
+                first -= dst.split;
+                c_out = g.c_out - dst.split;
+                for (int k = 0; k < M * M; ++k) out[k] = Sigmoid(out[k]);
+              }
+              const int64_t at = ((n * c_out + first) * g.ho + oy0) * g.wo + ox;
 #if defined(__AVX512F__)
               if (M == 4 && rows_out == M && cols_out == M && channels - vec * kLanes >= kLanes) {
                 StoreTile4x4(out, y + at, g.ho * g.wo, g.wo, e, at);
@@ -283,12 +397,20 @@ void Winograd(const float* x, const float* w, float* y, const Geometry& g, const
 
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads) {
-  Winograd<4, false>(x, w, y, g, e, threads);
+  Winograd<4, false>(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e,
+                     threads);
+}
+
+void WinogradConv(const Inputs& in, const float* w, const Outputs& out, const Geometry& g,
+                  const Epilogue& e, int threads) {
+  Winograd<4, false>(in, w, out, g, e, threads);
 }
 
 void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
                       const Epilogue& e, int threads) {
-  if (Bf16Available()) Winograd<4, true>(x, w, y, g, e, threads);
+  if (Bf16Available())
+    Winograd<4, true>(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e,
+                      threads);
 }
 
 }  // namespace edvr_ops

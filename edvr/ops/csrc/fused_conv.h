@@ -102,6 +102,47 @@ void NarrowConv(const float* x, const float* w, float* y, const Geometry& g, con
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads);
 
+// The input as two tensors: channels [0, c1) from x (b, c1, h, w), the other g.c - c1 from
+// x2 (b, g.c - c1, h, w) (null when c1 == g.c): the convolution of their concatenation.
+struct Inputs {
+  const float* x;
+  const float* x2;
+  int64_t c1;
+};
+// Where WinogradConv stores its output (no residual with `shuffle` or `y2`):
+//   y alone: (b, c_out, ho, wo);
+//   shuffle: y is the output pixel-shuffled by 2, (b, c_out / 4, 2 ho, 2 wo), channel o's
+//     pixel (oy, ox) at channel o / 4, pixel (2 oy + o % 4 / 2, 2 ox + o % 2);
+//   y2: channels [0, split) go to y (b, split, ho, wo), the others through a sigmoid to
+//     y2 (b, c_out - split, ho, wo) (split a multiple of kLanes): DCN offsets and mask.
+struct Outputs {
+  float* y;
+  bool shuffle;
+  float* y2;
+  int64_t split;
+};
+void WinogradConv(const Inputs& in, const float* w, const Outputs& out, const Geometry& g,
+                  const Epilogue& e, int threads);
+
+// 1 / (1 + exp(-x)) per lane (exp to about 1 ulp, Cephes' polynomial).
+inline Vec Sigmoid(Vec x) {
+  typedef int32_t IVec __attribute__((vector_size(kLanes * sizeof(int32_t))));
+  Vec t = -x;
+  t = t > 88.3762626647949f ? Vec{} + 88.3762626647949f : t;
+  t = t < -88.3762626647949f ? Vec{} - 88.3762626647949f : t;
+  const Vec k = (t * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round(t / ln 2)
+  const Vec r = (t - k * 0.693359375f) - k * -2.12194440e-4f;
+  Vec p = Vec{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.f;
+  const IVec bits = (__builtin_convertvector(k, IVec) + 127) << 23;  // 2^k
+  return 1.f / (1.f + p * (Vec)bits);   // the bits of 2^k, as floats
+}
+
 // bfloat16 products with float32 sums (AVX-512 BF16, cpu_bf16_conv.cc): the same convolutions
 // with the inputs and weights (for Winograd: their transforms) rounded to bfloat16. Without
 // AVX-512 BF16, Bf16Available() is false and these functions do nothing.
