@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The Paddle ops of the bfloat16 inference mode (cpu_bf16_conv.cc, AVX-512 BF16):
+// The Paddle ops of the bfloat16 inference mode (AVX-512 BF16; kernels in cpu_bf16_winograd.cc
+// and cpu_bf16_conv.cc):
 //
 //   edvr_conv_bf16   the arguments and result of edvr_conv_fused (cpu_fused_conv_op.cc):
 //                    x (b, c, h, w), weight (c_out, c, kh, kw), bias (c_out) or none,
@@ -15,7 +16,7 @@
 // edvr_conv_bf16 fails on a build without AVX-512 BF16 (the caller checks the probe).
 #include <vector>
 
-#include "fused_conv.h"
+#include "bf16_conv.h"
 #include "op_checks.h"
 #include "paddle/extension.h"
 
@@ -67,7 +68,7 @@ std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Te
     edvr_ops::NarrowConv(xd, wd, y.data<float>(), g, epilogue, threads);
   } else if (winograd) {
     PD_CHECK(g.kh == 3 && g.kw == 3, "Winograd needs a 3x3 kernel");
-    edvr_ops::WinogradConvBf16(xd, wd, y.data<float>(), g, epilogue, threads);
+    edvr_ops::Bf16WinogradConv(xd, wd, y.data<float>(), g, epilogue, threads);
   } else {
     edvr_ops::DirectConvBf16(xd, wd, y.data<float>(), g, epilogue, threads);
   }
