@@ -34,6 +34,7 @@ constexpr int kM = 4, kT = 6, kXi = 36;
 constexpr int64_t kChunk = 2 * kPixels;    // tiles per chunk (24)
 constexpr int64_t kPadded = 32;            // tiles per V row: whole 16-lane pair vectors
 constexpr int64_t kWidth = (kChunk * kM + 2 + kLanes - 1) / kLanes * kLanes;
+constexpr int64_t kAhead = 2;              // input channels read ahead (software prefetch)
 
 constexpr float kBT[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
                              {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
@@ -171,6 +172,15 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
               std::fill(out, out + kXi * kPadded, 0.f);
               continue;
             }
+            if (ci + kAhead < g.c && lo < hi)   // the rows of a channel further on, into cache
+              for (int i = 0; i < kT; ++i) {
+                const int64_t iy = iy0 + i;
+                if (iy < 0 || iy >= g.h) continue;
+                const char* line = reinterpret_cast<const char*>(
+                    xn + ((ci + kAhead) * g.h + iy) * g.w + ix0 + lo);
+                for (int64_t b = 0; b < static_cast<int64_t>(sizeof(float)) * (hi - lo); b += 64)
+                  _mm_prefetch(line + b, _MM_HINT_T0);
+              }
             float* rf = reinterpret_cast<float*>(rows.data());
             std::fill(rf, rf + kT * kWidth, 0.f);
             for (int i = 0; i < kT; ++i) {
