@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The bfloat16 inference mode (`edvr.ops.bf16`): the op against float32 and against
+bfloat16-rounded sums, layer conversion, float32 untouched, and the fallback without BF16."""
+import logging
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from edvr.errors import ConfigError
+from edvr.ops import bf16
+from edvr.ops.conv import Conv2D
+from edvr.utils.device import cpu_threads, set_cpu_threads
+from tests.tiny import dygraph, tiny_net
+
+
+@pytest.fixture
+def bf16_ops(cpp_ops):
+    """The built ops where AVX-512 BF16 runs; skips (naming why) elsewhere."""
+    reason = bf16.bf16_unavailable_reason()
+    if reason:
+        pytest.skip(f'bfloat16 kernels unavailable here: {reason}')
+    return cpp_ops
+
+
+@pytest.fixture
+def threads_back():
+    """Restores the math-thread count a test changes."""
+    before = cpu_threads()
+    yield
+    set_cpu_threads(before)
+
+
+def to_bf16(a):
+    """float32 ndarray rounded to bfloat16 (nearest even), back as float64."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    u = (u + 0x7fff + ((u >> 16) & 1)) >> 16 << 16
+    return u.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def conv64(x, w, b, padding):
+    """float64 reference convolution (stride 1) of ndarrays."""
+    out = F.conv2d(paddle.to_tensor(x), paddle.to_tensor(w), paddle.to_tensor(b),
+                   padding=padding)
+    return out.numpy()
+
+
+def rel_rms(a, b):
+    return float(np.sqrt(((a - b) ** 2).mean() / (b ** 2).mean()))
+
+
+def inputs(b, c, h, w, c_out, k, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((b, c, h, w)).astype('float32'),
+            (rng.standard_normal((c_out, c, k, k)) / np.sqrt(c * k * k)).astype('float32'),
+            rng.standard_normal(c_out).astype('float32'))
+
+
+@pytest.mark.parametrize('shape', [(2, 9, 13, 30, 40, 1), (1, 64, 21, 50, 64, 0),
+                                   (1, 16, 4, 4, 33, 2), (1, 7, 30, 17, 5, 1)])
+@pytest.mark.parametrize('threads', [1, 2])
+def test_winograd_bf16_near_fp32_and_not_fp32(bf16_ops, threads_back, shape, threads):
+    b, c, h, w, c_out, pad = shape
+    x, wt, bias = inputs(b, c, h, w, c_out, 3)
+    set_cpu_threads(threads)
+    got = bf16.conv2d_bf16(paddle.to_tensor(x), paddle.to_tensor(wt), paddle.to_tensor(bias),
+                           (pad, pad)).numpy()
+    want = conv64(x.astype('float64'), wt.astype('float64'), bias.astype('float64'), pad)
+    assert got.shape == want.shape
+    err = rel_rms(got, want)
+    assert 1e-4 < err < 4e-2   # bfloat16's rounding (amplified by the transforms), not float32's
+
+
+@pytest.mark.parametrize('k, pad', [(1, 0), (3, 1), (5, 2)])
+def test_direct_bf16_equals_rounded_operands(bf16_ops, k, pad):
+    x, wt, bias = inputs(2, 11, 9, 26, 37, k, seed=k)
+    got = bf16.conv2d_bf16(paddle.to_tensor(x), paddle.to_tensor(wt), paddle.to_tensor(bias),
+                           (pad, pad), winograd=False).numpy()
+    want = conv64(to_bf16(x), to_bf16(wt), bias.astype('float64'), pad)
+    exact = conv64(x.astype('float64'), wt.astype('float64'), bias.astype('float64'), pad)
+    assert np.abs(got - want).max() < 1e-5 * np.abs(want).max()   # float32 sums of bf16 products
+    assert rel_rms(got, exact) > 1e-4
+
+
+def test_epilogue_residual_activation_and_narrow_layer(bf16_ops, cpp_ops):
+    x, wt, bias = inputs(1, 8, 12, 20, 24, 3, seed=3)
+    res = np.random.default_rng(4).standard_normal((1, 24, 12, 20)).astype('float32')
+    xt, wtt, bt, rt = (paddle.to_tensor(a) for a in (x, wt, bias, res))
+    plain = bf16.conv2d_bf16(xt, wtt, bt, (1, 1)).numpy()
+    after = bf16.conv2d_bf16(xt, wtt, bt, (1, 1), 0.1, rt).numpy()
+    first = bf16.conv2d_bf16(xt, wtt, bt, (1, 1), 0.1, rt, residual_first=True).numpy()
+    np.testing.assert_allclose(after, np.where(plain < 0, 0.1 * plain, plain) + res, atol=1e-5)
+    v = plain + res
+    np.testing.assert_allclose(first, np.where(v < 0, 0.1 * v, v), atol=1e-5)
+    # at most 4 output channels: the float32 narrow kernel, the fused op's numbers exactly
+    narrow = bf16.conv2d_bf16(xt, wtt[:3], bt[:3], (1, 1)).numpy()
+    fp32 = cpp_ops.edvr_conv_fused(xt, wtt[:3], bt[:3], None, 1, 1, 0, 0.0, 0, 1, 1).numpy()
+    np.testing.assert_array_equal(narrow, fp32)
+
+
+def test_set_precision_swaps_layers_and_fp32_stays_bit_identical(bf16_ops):
+    net = tiny_net()
+    x = np.random.default_rng(0).random((1, 5, 3, 12, 16), dtype=np.float32)
+    before, keys = dygraph(net, x), list(net.state_dict())
+    bf16.set_precision(net, 'bf16')
+    assert bf16.network_precision(net) == 'bf16' and list(net.state_dict()) == keys
+    assert all(type(m) is bf16.Bf16Conv2D for m in net.sublayers() if isinstance(m, Conv2D))
+    low = dygraph(net, x)
+    assert 0 < np.abs(low - before).max() and rel_rms(low, before) < 2e-2
+    bf16.set_precision(net, 'fp32')
+    assert bf16.network_precision(net) == 'fp32'
+    np.testing.assert_array_equal(dygraph(net, x), before)
+
+
+def test_gradients_stay_float32(bf16_ops):
+    paddle.seed(1)
+    layer = Conv2D(6, 10, 3, padding=1, act=0.1)
+    x = paddle.randn([2, 6, 9, 11])
+    x.stop_gradient = False
+    want = layer(x)
+    want.sum().backward()
+    grad = x.grad.numpy().copy()
+    x.clear_gradient()
+    bf16.set_precision(layer, 'bf16')
+    got = layer(x)
+    got.sum().backward()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), grad)
+
+
+def test_cpu_flag_read_from_cpuinfo(tmp_path):
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n')
+    assert bf16.cpu_has_bf16(str(info))
+    info.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_vnni\n')
+    assert not bf16.cpu_has_bf16(str(info))
+    assert not bf16.cpu_has_bf16(str(tmp_path / 'missing'))
+
+
+def test_without_bf16_one_line_then_float32(monkeypatch, caplog):
+    monkeypatch.setenv('EDVR_BF16', '0')
+    monkeypatch.setattr(bf16, '_warned', set())
+    with caplog.at_level(logging.WARNING, logger='edvr.ops.bf16'):
+        assert bf16.resolve_precision('bf16') == 'fp32'
+        assert bf16.resolve_precision('bf16') == 'fp32'
+    lines = [r.getMessage() for r in caplog.records if r.name == 'edvr.ops.bf16']
+    assert lines == ['precision bf16: turned off by EDVR_BF16=0; running float32']
+    assert bf16.resolve_precision('fp32') == 'fp32'
+
+
+def test_cpu_without_the_flag_falls_back(monkeypatch):
+    monkeypatch.delenv('EDVR_BF16', raising=False)
+    monkeypatch.setattr(bf16, 'cpu_has_bf16', lambda: False)
+    monkeypatch.setattr(bf16, '_warned', set())
+    assert 'no AVX-512 BF16' in bf16.bf16_unavailable_reason()
+    assert bf16.resolve_precision('bf16') == 'fp32'
+
+
+@pytest.mark.parametrize('bad', ['fp16', 'BF16', None, 16])
+def test_unknown_precision_is_one_line(bad):
+    with pytest.raises(ConfigError, match='expected one of fp32, bf16'):
+        bf16.resolve_precision(bad)
