@@ -2,13 +2,15 @@
 """The bfloat16 inference mode: convolutions whose products take bfloat16 inputs and weights,
 summed in float32 (AVX-512 BF16 ``vdpbf16ps``), on CPUs that have it.
 
-`set_precision(net, 'bf16')` turns a network's `Conv2D` layers into `Bf16Conv2D` (same
-parameters, same state dict): without gradients on the fused C++ kernels, a 3x3 convolution
-runs Winograd F(4x4, 3x3) with its transformed input and weights rounded to bfloat16
-(``csrc/cpu_bf16_conv.cc``), another kernel size the direct sum on bfloat16 inputs and
-weights. Everything else keeps its float32 path: strided convolutions, convolutions with at
-most 4 output channels, the deformable convolutions, anything that needs gradients (training
-stays float32), and every call on a GPU or under Paddle's kernels. `set_precision(net,
+`set_precision(net, 'bf16')` turns a network's `Conv2D` and `ModulatedDeformConv2D` layers
+into `Bf16Conv2D` and `Bf16ModulatedDeformConv2D` (same parameters, same state dict). Without
+gradients on the C++ kernels, a 3x3 convolution then runs Winograd F(4x4, 3x3) with its
+transformed input and weights rounded to bfloat16 (``csrc/cpu_bf16_winograd.cc``), another
+kernel size the direct sum on bfloat16 inputs and weights (``csrc/cpu_bf16_conv.cc``), and a
+deformable convolution its float32 bilinear samples and weights rounded to bfloat16 for the
+products (``csrc/cpu_bf16_dcn.cc``). Everything else keeps its float32 path: strided
+convolutions, convolutions with at most 4 output channels, anything that needs gradients
+(training stays float32), and every call on a GPU or under Paddle's kernels. `set_precision(net,
 'fp32')` turns them back; float32 is the default and its numbers never change.
 
 `resolve_precision` decides what runs: 'bf16' where this CPU and this build have AVX-512 BF16,
@@ -19,8 +21,9 @@ import logging
 import os
 
 from edvr.errors import ConfigError
-from edvr.ops.column_conv import contiguous, wants_grad
+from edvr.ops.column_conv import contiguous, pair, wants_grad
 from edvr.ops.conv import Conv2D, repeat_frames
+from edvr.ops.dcn import ModulatedDeformConv2D, resolve_kernel
 from edvr.ops.cpu_ops import cpu_ops_status, load_cpu_ops
 from edvr.utils.device import cpu_threads
 
@@ -88,12 +91,15 @@ def set_precision(net, precision):
     for layer in net.sublayers(include_self=True):
         if isinstance(layer, Conv2D):
             layer.__class__ = Bf16Conv2D if precision == 'bf16' else Conv2D
+        elif isinstance(layer, ModulatedDeformConv2D):
+            layer.__class__ = (Bf16ModulatedDeformConv2D if precision == 'bf16'
+                               else ModulatedDeformConv2D)
     return net
 
 
 def network_precision(net):
     """'bf16' if any of ``net``'s layers runs in bfloat16, else 'fp32'."""
-    return 'bf16' if any(isinstance(layer, Bf16Conv2D)
+    return 'bf16' if any(isinstance(layer, (Bf16Conv2D, Bf16ModulatedDeformConv2D))
                          for layer in net.sublayers(include_self=True)) else 'fp32'
 
 
@@ -138,3 +144,27 @@ class Bf16Conv2D(Conv2D):
         once = conv2d_bf16(shared, weight_shared, self.bias, padding, winograd=winograd)
         return conv2d_bf16(x, weight_x, None, padding, self.negative_slope,
                            repeat_frames(once, repeats), winograd, residual_first=True)
+
+
+def deform_conv2d_bf16(x, offset, mask, weight, bias=None, stride=1, padding=0, dilation=1,
+                       deformable_groups=1):
+    """`edvr.ops.dcn.modulated_deform_conv2d` on the C++ kernels (same arguments and result,
+    no gradients) with bfloat16 products and float32 sums; needs AVX-512 BF16."""
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    return load_cpu_ops().edvr_dcn_bf16(contiguous(x), contiguous(offset), contiguous(mask),
+                                        contiguous(weight), bias, sh, sw, ph, pw, dh, dw,
+                                        int(deformable_groups), cpu_threads())
+
+
+class Bf16ModulatedDeformConv2D(ModulatedDeformConv2D):
+    """`ModulatedDeformConv2D` whose no-gradient calls on the C++ kernels run in bfloat16;
+    made by `set_precision`, never built directly."""
+
+    def forward(self, x, offset, mask, kernel=None):
+        """(b, c_in, h, w), offset (b, 2*G*K, ho, wo), mask (b, G*K, ho, wo) -> (b, c_out, ho, wo)."""
+        backward = wants_grad(x, offset, mask, self.weight, self.bias)
+        name = resolve_kernel(backward, kernel or self.kernel, (x, offset, mask, self.weight))
+        if backward or name != 'cpp':
+            return ModulatedDeformConv2D.forward(self, x, offset, mask, kernel)
+        return deform_conv2d_bf16(x, offset, mask, self.weight, self.bias, self.stride,
+                                  self.padding, self.dilation, self.deformable_groups)

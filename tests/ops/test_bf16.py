@@ -11,6 +11,7 @@ import pytest
 from edvr.errors import ConfigError
 from edvr.ops import bf16
 from edvr.ops.conv import Conv2D
+from edvr.ops.dcn import ModulatedDeformConv2D
 from edvr.utils.device import cpu_threads, set_cpu_threads
 from tests.tiny import dygraph, tiny_net
 
@@ -106,11 +107,46 @@ def test_set_precision_swaps_layers_and_fp32_stays_bit_identical(bf16_ops):
     bf16.set_precision(net, 'bf16')
     assert bf16.network_precision(net) == 'bf16' and list(net.state_dict()) == keys
     assert all(type(m) is bf16.Bf16Conv2D for m in net.sublayers() if isinstance(m, Conv2D))
+    assert all(type(m) is bf16.Bf16ModulatedDeformConv2D for m in net.sublayers()
+               if isinstance(m, ModulatedDeformConv2D))
     low = dygraph(net, x)
     assert 0 < np.abs(low - before).max() and rel_rms(low, before) < 2e-2
     bf16.set_precision(net, 'fp32')
     assert bf16.network_precision(net) == 'fp32'
     np.testing.assert_array_equal(dygraph(net, x), before)
+
+
+@pytest.mark.parametrize('c, groups, stride', [(64, 8, 1), (12, 3, 1), (6, 2, 2)])
+def test_dcn_bf16_near_fp32(bf16_ops, c, groups, stride):
+    paddle.seed(c)
+    layer = ModulatedDeformConv2D(c, 19, 3, stride=stride, padding=1, deformable_groups=groups)
+    ho = (23 - 1) // stride + 1
+    wo = (37 - 1) // stride + 1
+    x = paddle.randn([2, c, 23, 37])
+    offset = paddle.randn([2, 2 * groups * 9, ho, wo]) * 2
+    mask = paddle.rand([2, groups * 9, ho, wo])
+    with paddle.no_grad():
+        want = layer(x, offset, mask).numpy()
+        bf16.set_precision(layer, 'bf16')
+        got = layer(x, offset, mask).numpy()
+    assert type(layer) is bf16.Bf16ModulatedDeformConv2D
+    assert 1e-4 < rel_rms(got, want) < 6e-3   # bfloat16 operands, float32 sums
+
+
+def test_dcn_with_gradients_stays_float32(bf16_ops):
+    paddle.seed(2)
+    layer = ModulatedDeformConv2D(8, 8, 3, padding=1, deformable_groups=2)
+    x = paddle.randn([1, 8, 9, 10])
+    offset, mask = paddle.randn([1, 36, 9, 10]), paddle.rand([1, 18, 9, 10])
+    want = layer(x, offset, mask)
+    want.sum().backward()
+    grad = layer.weight.grad.numpy().copy()
+    layer.weight.clear_gradient()
+    bf16.set_precision(layer, 'bf16')
+    got = layer(x, offset, mask)
+    got.sum().backward()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(layer.weight.grad.numpy(), grad)
 
 
 def test_gradients_stay_float32(bf16_ops):
