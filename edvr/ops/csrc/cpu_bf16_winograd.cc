@@ -182,12 +182,17 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
                   _mm_prefetch(line + b, _MM_HINT_T0);
               }
             float* rf = reinterpret_cast<float*>(rows.data());
-            std::fill(rf, rf + kT * kWidth, 0.f);
-            for (int i = 0; i < kT; ++i) {
+            for (int i = 0; i < kT; ++i) {   // the input rows, zero outside the image
               const int64_t iy = iy0 + i;
-              if (iy >= 0 && iy < g.h && lo < hi)
-                std::memcpy(rf + i * kWidth + lo, xn + (ci * g.h + iy) * g.w + ix0 + lo,
-                            sizeof(float) * (hi - lo));
+              float* line = rf + i * kWidth;
+              if (iy < 0 || iy >= g.h || lo >= hi) {
+                std::fill(line, line + kWidth, 0.f);
+                continue;
+              }
+              std::fill(line, line + lo, 0.f);
+              std::memcpy(line + lo, xn + (ci * g.h + iy) * g.w + ix0 + lo,
+                          sizeof(float) * (hi - lo));
+              std::fill(line + hi, line + kWidth, 0.f);
             }
             for (int64_t k = 0; k < kWidth / kLanes; ++k)
               Apply(kBT, rows.data() + k, kWidth / kLanes, across.data() + k, kWidth / kLanes);
