@@ -6,7 +6,8 @@ import logging
 import numpy as np
 import pytest
 
-from edvr.cli import infer
+from edvr.cli import infer, video
+from edvr.cli.restore_options import restore_options
 from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError
 from edvr.ops import bf16
@@ -96,3 +97,20 @@ def test_cli_bad_precision_is_one_line(capsys, exported_with_network, tmp_path):
                        '--output_path', str(tmp_path / 'o'), '--precision', 'half'])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ["error: argument --precision: expected fp32 or bf16, got 'half'"]
+
+
+def test_cli_refused_runtime_exits_2(capsys, exported_with_network, demo_data, tmp_path):
+    code = infer.main(['--model_path', exported_with_network[1], '--runtime', 'paddle_inference',
+                       '--input', f'{demo_data}/REDS4_test_sharp_bicubic/X4/000',
+                       '--output_path', str(tmp_path / 'o'), '--precision', 'bf16'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and 'precision bf16' in err[0]
+    assert not (tmp_path / 'o').exists()
+
+
+def test_video_flag_reaches_the_predictor_options():
+    parser = video.build_parser()
+    args = parser.parse_args(['in.mp4', '-o', 'out.mp4', '--model_path', 'm', '--precision', 'BF16'])
+    assert restore_options(args)['precision'] == 'bf16'
+    assert restore_options(parser.parse_args(['in.mp4', '-o', 'o.mp4', '--model_path', 'm']))[
+        'precision'] == 'fp32'
