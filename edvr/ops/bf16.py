@@ -20,11 +20,13 @@ without BF16 (to try the fallback).
 import logging
 import os
 
+import paddle
+
 from edvr.errors import ConfigError
 from edvr.ops.column_conv import contiguous, pair, wants_grad
 from edvr.ops.conv import Conv2D, repeat_frames
-from edvr.ops.dcn import ModulatedDeformConv2D, resolve_kernel
 from edvr.ops.cpu_ops import cpu_ops_status, load_cpu_ops
+from edvr.ops.dcn import ModulatedDeformConv2D, resolve_kernel
 from edvr.utils.device import cpu_threads
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,6 @@ def bf16_unavailable_reason():
     ops = load_cpu_ops()
     if ops is None:
         return f'the C++ CPU kernels are not available ({cpu_ops_status()["error"]})'
-    import paddle
     if int(ops.edvr_bf16_probe(paddle.zeros([1]))[0]) != 1:
         return 'the C++ CPU kernels were built without AVX-512 BF16'
     return None
@@ -161,7 +162,8 @@ class Bf16ModulatedDeformConv2D(ModulatedDeformConv2D):
     made by `set_precision`, never built directly."""
 
     def forward(self, x, offset, mask, kernel=None):
-        """(b, c_in, h, w), offset (b, 2*G*K, ho, wo), mask (b, G*K, ho, wo) -> (b, c_out, ho, wo)."""
+        """x (b, c_in, h, w), offset (b, 2*G*K, ho, wo), mask (b, G*K, ho, wo)
+        -> (b, c_out, ho, wo)."""
         backward = wants_grad(x, offset, mask, self.weight, self.bias)
         name = resolve_kernel(backward, kernel or self.kernel, (x, offset, mask, self.weight))
         if backward or name != 'cpp':

@@ -110,7 +110,8 @@ def test_cli_refused_runtime_exits_2(capsys, exported_with_network, demo_data, t
 
 def test_video_flag_reaches_the_predictor_options():
     parser = video.build_parser()
-    args = parser.parse_args(['in.mp4', '-o', 'out.mp4', '--model_path', 'm', '--precision', 'BF16'])
+    args = parser.parse_args(['in.mp4', '-o', 'out.mp4', '--model_path', 'm',
+                              '--precision', 'BF16'])
     assert restore_options(args)['precision'] == 'bf16'
     assert restore_options(parser.parse_args(['in.mp4', '-o', 'o.mp4', '--model_path', 'm']))[
         'precision'] == 'fp32'

@@ -99,8 +99,9 @@ inline void StoreTile(const Vec* tile, float* y, int64_t plane, int64_t row, con
     const __m512 r2 = (__m512)tile[i * 4 + 2], r3 = (__m512)tile[i * 4 + 3];
     const __m512 lo01 = _mm512_unpacklo_ps(r0, r1), hi01 = _mm512_unpackhi_ps(r0, r1);
     const __m512 lo23 = _mm512_unpacklo_ps(r2, r3), hi23 = _mm512_unpackhi_ps(r2, r3);
-    const __m512 quad[4] = {_mm512_shuffle_ps(lo01, lo23, 0x44), _mm512_shuffle_ps(lo01, lo23, 0xEE),
-                            _mm512_shuffle_ps(hi01, hi23, 0x44), _mm512_shuffle_ps(hi01, hi23, 0xEE)};
+    const __m512 quad[4] = {
+        _mm512_shuffle_ps(lo01, lo23, 0x44), _mm512_shuffle_ps(lo01, lo23, 0xEE),
+        _mm512_shuffle_ps(hi01, hi23, 0x44), _mm512_shuffle_ps(hi01, hi23, 0xEE)};
     for (int c = 0; c < 4; ++c) {
       alignas(64) float lanes[16];
       _mm512_store_ps(lanes, quad[c]);
@@ -220,7 +221,8 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
             for (int vec = 0; vec < kOutVecs && vec * kLanes < channels; ++vec) {
               Vec half[kM * kT], out[kM * kM];
               const Vec* mt = m.data() + t * kXi * kOutVecs + vec;
-              for (int j = 0; j < kT; ++j) Apply(kAT, mt + j * kOutVecs, kT * kOutVecs, half + j, kT);
+              for (int j = 0; j < kT; ++j)
+                Apply(kAT, mt + j * kOutVecs, kT * kOutVecs, half + j, kT);
               for (int i = 0; i < kM; ++i) Apply(kAT, half + i * kT, 1, out + i * kM, 1);
               const Vec b = bias[blk * kOutVecs + vec];
               for (int k = 0; k < kM * kM; ++k) {
