@@ -5,7 +5,8 @@
 // Built and run by bench_bf16_conv.py (or by hand, from the repository root):
 //
 //   g++ -O3 -march=native -std=c++17 -fopenmp -Iedvr/ops/csrc benchmarks/bench_bf16_conv.cc \
-//       edvr/ops/csrc/cpu_{direct,winograd,bf16}_conv.cc -o /tmp/bench_bf16_conv
+//       edvr/ops/csrc/cpu_{direct,winograd,bf16}_conv.cc edvr/ops/csrc/cpu_bf16_winograd.cc \
+//       -o /tmp/bench_bf16_conv
 //   /tmp/bench_bf16_conv [threads=2] [rounds=3] [first shapes=all]
 //
 // Each shape runs every kernel in turn for `rounds` rounds (median wall and CPU ms; with one
@@ -24,7 +25,7 @@
 #include <random>
 #include <vector>
 
-#include "fused_conv.h"
+#include "bf16_conv.h"
 
 using edvr_ops::Epilogue;
 using edvr_ops::Geometry;
@@ -54,7 +55,8 @@ struct Named {
 const Named kKernels[] = {{"fp32 direct", edvr_ops::DirectConv},
                           {"fp32 Winograd", edvr_ops::WinogradConv},
                           {"bf16 direct", edvr_ops::DirectConvBf16},
-                          {"bf16 Winograd", edvr_ops::WinogradConvBf16}};
+                          {"bf16 Winograd", edvr_ops::WinogradConvBf16},
+                          {"bf16 Winograd (the mode's)", edvr_ops::Bf16WinogradConv}};
 constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
 double Seconds(const std::chrono::steady_clock::time_point& start) {

@@ -17,7 +17,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, 'edvr', 'ops', 'csrc')
-KERNELS = ('cpu_direct_conv.cc', 'cpu_winograd_conv.cc', 'cpu_bf16_conv.cc')
+KERNELS = ('cpu_direct_conv.cc', 'cpu_winograd_conv.cc', 'cpu_bf16_conv.cc',
+           'cpu_bf16_winograd.cc')
 
 
 def main():

@@ -15,6 +15,7 @@ from edvr.errors import ConfigError
 MAX_SEED = 2 ** 32 - 1
 MAX_SIDE = 65536          # largest frame side an input shape or crop may name
 IMAGE_OUTPUTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+PRECISIONS = ('fp32', 'bf16')   # edvr.ops.bf16.PRECISIONS, repeated so parsing imports no Paddle
 
 
 class UsageError(ConfigError):
@@ -52,6 +53,14 @@ non_negative_int = int_range(0)
 seed = int_range(0, MAX_SEED, 'a seed')
 thread_count = int_range(1, 1024, 'a thread count')
 tile_size = int_range(1, MAX_SIDE, 'a tile size in pixels')
+
+
+def precision(text):
+    """An inference precision: ``fp32`` or ``bf16`` (any case)."""
+    value = str(text).strip().lower()
+    if value not in PRECISIONS:
+        raise argparse.ArgumentTypeError(f'expected {" or ".join(PRECISIONS)}, got {text!r}')
+    return value
 
 
 def crop(text):

@@ -10,8 +10,8 @@ RUNTIMES = ('auto', 'library', 'paddle_inference')
 
 
 def add_restore_options(parser):
-    """Add --padding, --ensemble, --tile, --tile_overlap, --num_threads and --runtime to
-    ``parser``."""
+    """Add --padding, --ensemble, --tile, --tile_overlap, --num_threads, --runtime and
+    --precision to ``parser``."""
     parser.add_argument('--padding', default='reflection_circle', choices=PADDING_MODES,
                         help='temporal padding at clip ends')
     parser.add_argument('--ensemble', action='store_true',
@@ -26,6 +26,9 @@ def add_restore_options(parser):
                         help='how an exported model (--model_path) runs: auto (the library\'s '
                              'C++ kernels on the CPU when the export records its network, else '
                              'paddle.inference), library, or paddle_inference')
+    parser.add_argument('--precision', type=arg_types.precision, default='fp32',
+                        help='fp32 (default) or bf16: the library\'s convolutions with bfloat16 '
+                             'products on CPUs with AVX-512 BF16 (elsewhere one line, then fp32)')
 
 
 def restore_options(args):
@@ -41,7 +44,8 @@ def restore_options(args):
         raise ConfigError(f'--runtime {args.runtime}: chooses how an exported model runs; give '
                           f'--model_path (-c/--load always runs the library)')
     options = dict(num_threads=args.num_threads, padding=args.padding, ensemble=args.ensemble,
-                   tile=args.tile, tile_overlap=args.tile_overlap)
+                   tile=args.tile, tile_overlap=args.tile_overlap,
+                   precision=getattr(args, 'precision', 'fp32'))
     if getattr(args, 'model_path', None):
         options['runtime'] = args.runtime
     return options

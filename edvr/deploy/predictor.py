@@ -26,8 +26,8 @@ import paddle
 
 from edvr.datasets.frame_index import PADDING_MODES, padded_frame_indices
 from edvr.deploy.exported import RUNTIMES, open_exported
-from edvr.deploy.runners import (DEFAULT_FEATURE_CACHE_MIB, DygraphRunner, check_tensorrt,
-                                 parse_device)
+from edvr.deploy.runners import (DEFAULT_FEATURE_CACHE_MIB, DygraphRunner, apply_precision,
+                                 check_tensorrt, parse_device)
 from edvr.deploy.tiling import restore_tiled
 from edvr.errors import ConfigError, DataError, WeightsError
 from edvr.metrics import tensor2img
@@ -67,6 +67,7 @@ _OPTION_RULES = {  # name -> (accepts, what is expected)
     'feature_cache_mib': (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                           and 0 <= v < float('inf'), 'a number of MiB >= 0 (0: off)'),
     'runtime': (lambda v: isinstance(v, str) and v in RUNTIMES, ' or '.join(RUNTIMES)),
+    'precision': (lambda v: v in ('fp32', 'bf16'), "'fp32' or 'bf16'"),
 }
 
 
@@ -103,11 +104,14 @@ class Predictor:
             `edvr.deploy.exported`. ``.onnx`` files take only 'auto'.
         feature_cache_mib: memory for per-frame features reused across windows by the
             library's network (`edvr.deploy.feature_cache`); 0 turns reuse off.
+        precision: 'fp32' (default) or 'bf16': the library's network on the CPU with
+            bfloat16 convolution products (`edvr.ops.bf16`); on a CPU without AVX-512 BF16
+            one warning line, then float32. Other runtimes and GPUs refuse 'bf16'.
 
     The library's network reuses each frame's features across windows;
     ``paddle.inference`` and onnxruntime run one graph, every window whole.
     ``runtime`` (attribute) says which runs: 'library', 'paddle_inference' or
-    'onnxruntime'.
+    'onnxruntime'; ``precision`` (attribute) what runs: 'fp32' or 'bf16'.
 
     Raises:
         WeightsError: the model files are missing.
@@ -116,15 +120,16 @@ class Predictor:
 
     def __init__(self, model_path, device=None, num_threads=None, tensorrt=None,
                  padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16,
-                 runtime='auto', feature_cache_mib=DEFAULT_FEATURE_CACHE_MIB):
+                 runtime='auto', feature_cache_mib=DEFAULT_FEATURE_CACHE_MIB, precision='fp32'):
         check_options(num_threads=num_threads, ensemble=ensemble, tile=tile,
                       tile_overlap=tile_overlap, runtime=runtime,
-                      feature_cache_mib=feature_cache_mib)
+                      feature_cache_mib=feature_cache_mib, precision=precision)
         tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         _check_padding(padding)
         check_tensorrt(tensorrt)
         runner, info, info_file, self.runtime = open_exported(
             model_path, device, num_threads, runtime, feature_cache_mib)
+        self.precision = apply_precision(runner, precision, self.runtime)
         num_frames = info.get('num_frames') or runner.input_frames()
         if runner.input_frames() not in (None, num_frames):
             raise WeightsError(f'{info_file}: num_frames {num_frames}, but the program takes '
@@ -139,7 +144,8 @@ class Predictor:
     @classmethod
     def from_config(cls, cfg, weights, overrides=(), num_threads=None,
                     padding='reflection_circle', ensemble=False, tile=None, tile_overlap=16,
-                    device=None, tensorrt=None, feature_cache_mib=DEFAULT_FEATURE_CACHE_MIB):
+                    device=None, tensorrt=None, feature_cache_mib=DEFAULT_FEATURE_CACHE_MIB,
+                    precision='fp32'):
         """A predictor running the config's generator as a dynamic graph.
 
         Args:
@@ -154,6 +160,7 @@ class Predictor:
             tensorrt: must be None (TensorRT runs exported models only; `check_tensorrt`).
             feature_cache_mib: memory for per-frame features reused by the windows
                 that share a frame (`edvr.deploy.feature_cache`); 0 turns reuse off.
+            precision: 'fp32' or 'bf16' (see the class).
         """
         from edvr import components  # noqa: F401  (registers every component)
         from edvr.config import load_config
@@ -162,7 +169,8 @@ class Predictor:
         from edvr.weights import load_generator_weights
 
         check_options(num_threads=num_threads, ensemble=ensemble, tile=tile,
-                      tile_overlap=tile_overlap, feature_cache_mib=feature_cache_mib)
+                      tile_overlap=tile_overlap, feature_cache_mib=feature_cache_mib,
+                      precision=precision)
         tune_cpu_runtime()   # process-wide MKL/allocator settings, before any computation
         _check_padding(padding)
         check_tensorrt(tensorrt)
@@ -177,6 +185,7 @@ class Predictor:
         predictor = cls.__new__(cls)
         predictor.runtime = 'library'
         runner = DygraphRunner(net, num_threads, feature_cache_mib)
+        predictor.precision = apply_precision(runner, precision)
         predictor._setup(runner, int(net.nframes), int(net.scale_factor),
                          int(net.size_multiple), value(cfg, 'min_max'), padding, ensemble,
                              tile, tile_overlap)

@@ -130,6 +130,32 @@ class DygraphRunner:
         return self.net.restore_from_features(pyramid, x_center, t).numpy()
 
 
+def apply_precision(runner, precision, runtime='library'):
+    """Run ``runner`` in ``precision`` ('fp32' or 'bf16', see `edvr.ops.bf16`).
+
+    Returns the precision that runs: 'bf16' falls back to 'fp32', after one warning line
+    saying why, on a CPU (or build) without AVX-512 BF16.
+
+    Raises:
+        ConfigError: 'bf16' for a model that the library's network does not run on the CPU
+            (``paddle.inference``, onnxruntime, a GPU).
+    """
+    from edvr.ops.bf16 import check_precision, resolve_precision, set_precision
+    check_precision(precision, 'Predictor: precision')
+    if precision == 'fp32':
+        return 'fp32'
+    if not isinstance(runner, DygraphRunner):
+        raise ConfigError(f'precision bf16: runs on the library\'s network with its C++ CPU '
+                          f'kernels, but this model runs on {runtime}; use precision fp32, or '
+                          f'an export made by this version with runtime auto or library')
+    if 'gpu' in paddle.device.get_device():
+        raise ConfigError('precision bf16: runs on the CPU only (AVX-512 BF16); use '
+                          'precision fp32 on a GPU')
+    precision = resolve_precision(precision)
+    set_precision(runner.net, precision)
+    return precision
+
+
 def read_info(info_file):
     """The exported model's ``.edvr.yml`` as a checked dict ({} without one)."""
     return read_model_info(info_file)

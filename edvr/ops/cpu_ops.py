@@ -36,10 +36,13 @@ SOURCES = {
     'cpu_conv_ops.cc': ('edvr_im2col', 'edvr_col2im', 'edvr_dcn_im2col', 'edvr_dcn_col2im'),
     'cpu_direct_conv.cc': (),          # the direct kernel behind edvr_conv_fused
     'cpu_winograd_conv.cc': (),        # the Winograd kernel behind edvr_conv_fused
-    'cpu_bf16_conv.cc': (),            # bfloat16 convolutions (prototype, not an op yet)
+    'cpu_bf16_conv.cc': (),            # the direct bfloat16 kernel behind edvr_conv_bf16
     'cpu_fused_conv_op.cc': ('edvr_conv_fused', 'edvr_conv_split_sigmoid'),
     'cpu_dcn_forward.cc': ('edvr_dcn_forward',),
     'cpu_upsample.cc': ('edvr_upsample2x',),
+    'cpu_bf16_conv_op.cc': ('edvr_conv_bf16', 'edvr_bf16_probe'),
+    'cpu_bf16_winograd.cc': (),        # the bfloat16 Winograd kernel behind edvr_conv_bf16
+    'cpu_bf16_dcn.cc': ('edvr_dcn_bf16',),
 }
 NAME = 'edvr_cpu_conv_ops'
 BUILD_SECONDS = 30   # a first build on a 2-core machine (measured), for the message

@@ -158,7 +158,7 @@ def tools():
             '--model_path': cat.MODEL, '--input': cat.FRAMES, '--output_path': cat.OUT_FOLDER,
             '--padding': cat.CHOICE, '--tile': cat.positive(), '--tile_overlap': cat.non_negative(),
             '--num_threads': cat.positive(1024), '--device': cat.DEVICE,
-            '--run_mode': cat.CHOICE, '--runtime': cat.CHOICE,
+            '--run_mode': cat.CHOICE, '--runtime': cat.CHOICE, '--precision': cat.CHOICE,
             '--load': [BOTH_MODELS._replace(fast=True)]}),
         'infer -c': Tool(infer, lambda w: [
             ('-c', w['cfg']), ('--load', w['weights']), ('--input', w['frames']),
@@ -170,5 +170,6 @@ def tools():
             'input': cat.VIDEO, '-o': cat.OUT_VIDEO, '--model_path': cat.MODEL,
             '--crf': cat.values('crf', 'x', '-1', '52', ''), '--preset': cat.CHOICE,
             '--frames_out': cat.OUT_FOLDER[:2] + [cat.OUT_FOLDER[-1]],
-            '--tile': cat.positive(), '--runtime': cat.CHOICE, '--load': [BOTH_MODELS]}),
+            '--tile': cat.positive(), '--runtime': cat.CHOICE, '--precision': cat.CHOICE,
+            '--load': [BOTH_MODELS]}),
     }

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The bfloat16 inference mode's kernels beyond fused_conv.h's prototype declarations.
+#pragma once
+
+#include "fused_conv.h"
+
+namespace edvr_ops {
+
+// Winograd F(4x4, 3x3) with bfloat16 products and float32 sums (cpu_bf16_winograd.cc): the
+// arguments and output of WinogradConv. Needs Bf16Available(); without it, does nothing.
+void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& g,
+                      const Epilogue& e, int threads);
+
+}  // namespace edvr_ops
