@@ -191,7 +191,9 @@ class _DeformConvFunction(_ColumnsFunction):
         ctx.columns = Columns(x, offset, mask, weight, geom, groups)
         ctx.needs = needs_grad(x, offset, mask, weight, bias)
         ctx.save_for_backward(weight)
-        return ctx.columns.forward(weight, bias)
+        # the output as without gradients (column blocks in cache); backward rebuilds columns
+        return load_cpu_ops().edvr_dcn_forward(x, offset, mask, contiguous(weight), bias,
+                                               *geom[2:], groups, cpu_threads())
 
 
 @paddle.jit.not_to_static

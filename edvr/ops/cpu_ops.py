@@ -39,6 +39,7 @@ SOURCES = {
     'cpu_bf16_conv.cc': (),            # bfloat16 convolutions (prototype, not an op yet)
     'cpu_fused_conv_op.cc': ('edvr_conv_fused',),
     'cpu_dcn_forward.cc': ('edvr_dcn_forward',),
+    'cpu_conv_weight_grad.cc': ('edvr_conv_weight_winograd',),
 }
 NAME = 'edvr_cpu_conv_ops'
 BUILD_SECONDS = 30   # a first build on a 2-core machine (measured), for the message

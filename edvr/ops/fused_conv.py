@@ -56,7 +56,12 @@ class _FusedConvFunction(PyLayer):
         grad_out = contiguous(grad_out)
         kh, kw = int(weight.shape[2]), int(weight.shape[3])
         grads = [None] * len(ctx.needs)
-        if any(ctx.needs[1:]):         # weight (and bias): from the input's columns
+        if ctx.winograd and (kh, kw) == (3, 3) and x.shape[1] >= 16 and ctx.needs[1]:
+            grads[1] = load_cpu_ops().edvr_conv_weight_winograd(
+                x, grad_out, int(ctx.padding[0]), int(ctx.padding[1]), cpu_threads())
+            if len(ctx.needs) > 2 and ctx.needs[2]:
+                grads[2] = grad_out.sum([0, 2, 3])
+        elif any(ctx.needs[1:]):       # weight (and bias): from the input's columns
             geom = (kh, kw, 1, 1, ctx.padding[0], ctx.padding[1], 1, 1)
             grads = list(Columns(x, None, None, weight, geom, 1).backward(
                 weight, grad_out, (False,) + ctx.needs[1:]))

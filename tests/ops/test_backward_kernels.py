@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The training kernels: the Winograd weight gradient of the fused convolutions and the
+DCN backward, against float64 sums and Paddle's own kernels."""
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from edvr.ops import fused_conv
+from edvr.utils.device import cpu_threads, set_cpu_threads
+
+
+@pytest.fixture(params=[1, 2], ids=['1 thread', '2 threads'])
+def threads(request):
+    """Run with 1 and with 2 math threads (the OpenMP split), restoring the count after."""
+    before = cpu_threads()
+    set_cpu_threads(request.param)
+    yield request.param
+    set_cpu_threads(before)
+
+
+def _weight_grad_float64(x, grad_out, padding):
+    """sum over samples and positions of grad_out[o] * shifted x[c], in float64."""
+    ho, wo = grad_out.shape[2:]
+    xp = np.pad(x.astype('float64'), ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2))
+    g = grad_out.astype('float64')
+    out = np.zeros((g.shape[1], x.shape[1], 3, 3))
+    for i in range(3):
+        for j in range(3):
+            out[:, :, i, j] = np.einsum('bohw,bchw->oc', g, xp[:, :, i:i + ho, j:j + wo])
+    return out
+
+
+@pytest.mark.parametrize('b,c,c_out,h,w,padding', [
+    (2, 16, 3, 7, 11, 1),      # narrow output side (conv_last), partial tiles
+    (3, 40, 37, 13, 6, 0),     # partial vector blocks on both sides, no padding
+    (1, 17, 20, 5, 7, 2),      # more output than input channels, padding 2
+    (2, 32, 64, 20, 38, 1),    # more tiles than one chunk (90)
+])
+def test_winograd_weight_grad_equals_the_float64_sum(cpp_ops, b, c, c_out, h, w, padding,
+                                                     threads):
+    rng = np.random.RandomState(0)
+    x = rng.randn(b, c, h, w).astype('float32')
+    g = rng.randn(b, c_out, h + 2 * padding - 2, w + 2 * padding - 2).astype('float32')
+    got = cpp_ops.edvr_conv_weight_winograd(paddle.to_tensor(x), paddle.to_tensor(g), padding,
+                                            padding, threads).numpy()
+    ref = _weight_grad_float64(x, g, padding)
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).max() <= 2e-5 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize('c,c_out,padding', [(16, 3, (1, 1)), (24, 40, (0, 1)), (20, 8, (2, 2))])
+def test_fused_conv_gradients_on_the_winograd_weight_grad(cpp_ops, c, c_out, padding, threads,
+                                                          monkeypatch):
+    """Through the layer's autograd: every gradient within 1e-4 of Paddle's conv, and the
+    weight gradient taken from the Winograd kernel (16 input channels or more)."""
+    calls = []
+    original = cpp_ops.edvr_conv_weight_winograd
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(cpp_ops, name)
+
+        @staticmethod
+        def edvr_conv_weight_winograd(*args):
+            calls.append(args[2:4])
+            return original(*args)
+    monkeypatch.setattr(fused_conv, 'load_cpu_ops', Counting)
+    rng = np.random.RandomState(1)
+    t = {k: paddle.to_tensor((rng.randn(*s) * scale).astype('float32'), stop_gradient=False)
+         for k, (s, scale) in dict(x=((2, c, 11, 14), 1.0), weight=((c_out, c, 3, 3), 0.3),
+                                   bias=((c_out,), 0.1)).items()}
+    probe = paddle.to_tensor(rng.randn(2, c_out, 11 + 2 * padding[0] - 2,
+                                       14 + 2 * padding[1] - 2).astype('float32'))
+    results = []
+    for fn in (lambda x, weight, bias: F.conv2d(x, weight, bias, 1, padding),
+               lambda x, weight, bias: fused_conv.conv2d_fused(x, weight, bias, padding)):
+        (fn(**t) * probe).sum().backward()
+        results.append({k: v.grad.numpy() for k, v in t.items()})
+        for v in t.values():
+            v.clear_gradient()
+    ref, got = results
+    for name in ref:
+        assert np.abs(got[name] - ref[name]).max() <= 1e-4 * np.abs(ref[name]).max(), name
+    assert calls == [padding]
