@@ -40,6 +40,7 @@ SOURCES = {
     'cpu_fused_conv_op.cc': ('edvr_conv_fused',),
     'cpu_dcn_forward.cc': ('edvr_dcn_forward',),
     'cpu_conv_weight_grad.cc': ('edvr_conv_weight_winograd',),
+    'cpu_dcn_backward.cc': ('edvr_dcn_backward',),
 }
 NAME = 'edvr_cpu_conv_ops'
 BUILD_SECONDS = 30   # a first build on a 2-core machine (measured), for the message
