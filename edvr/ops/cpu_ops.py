@@ -39,7 +39,7 @@ SOURCES = {
     'cpu_bf16_conv.cc': (),            # bfloat16 convolutions (prototype, not an op yet)
     'cpu_fused_conv_op.cc': ('edvr_conv_fused',),
     'cpu_dcn_forward.cc': ('edvr_dcn_forward',),
-    'cpu_conv_weight_grad.cc': ('edvr_conv_weight_winograd',),
+    'cpu_conv_backward.cc': ('edvr_conv_weight_winograd', 'edvr_activation_backward'),
     'cpu_dcn_backward.cc': ('edvr_dcn_backward',),
 }
 NAME = 'edvr_cpu_conv_ops'

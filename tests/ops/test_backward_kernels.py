@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The training kernels: the Winograd weight gradient of the fused convolutions and the
-DCN backward, against float64 sums and Paddle's own kernels."""
+"""The training kernels: the Winograd weight gradient of the fused convolutions, the
+gradient through their activation and the DCN backward, against float64 sums and Paddle's
+own kernels."""
 import numpy as np
 import paddle
 import paddle.nn.functional as F
@@ -42,18 +43,22 @@ def test_winograd_weight_grad_equals_the_float64_sum(cpp_ops, b, c, c_out, h, w,
     rng = np.random.RandomState(0)
     x = rng.randn(b, c, h, w).astype('float32')
     g = rng.randn(b, c_out, h + 2 * padding - 2, w + 2 * padding - 2).astype('float32')
-    got = cpp_ops.edvr_conv_weight_winograd(paddle.to_tensor(x), paddle.to_tensor(g), padding,
-                                            padding, threads).numpy()
+    got, bias = cpp_ops.edvr_conv_weight_winograd(paddle.to_tensor(x), paddle.to_tensor(g),
+                                                  padding, padding, threads)
     ref = _weight_grad_float64(x, g, padding)
     assert got.shape == ref.shape
-    assert np.abs(got - ref).max() <= 2e-5 * np.abs(ref).max()
+    assert np.abs(got.numpy() - ref).max() <= 2e-5 * np.abs(ref).max()
+    ref_bias = g.astype('float64').sum((0, 2, 3))
+    assert np.abs(bias.numpy() - ref_bias).max() <= 1e-5 * np.abs(ref_bias).max()
 
 
 @pytest.mark.parametrize('c,c_out,padding', [(16, 3, (1, 1)), (24, 40, (0, 1)), (20, 8, (2, 2))])
-def test_fused_conv_gradients_on_the_winograd_weight_grad(cpp_ops, c, c_out, padding, threads,
-                                                          monkeypatch):
-    """Through the layer's autograd: every gradient within 1e-4 of Paddle's conv, and the
-    weight gradient taken from the Winograd kernel (16 input channels or more)."""
+@pytest.mark.parametrize('slope', [None, 0.0, 0.1])
+def test_fused_conv_gradients_on_the_winograd_weight_grad(cpp_ops, c, c_out, padding, slope,
+                                                          threads, monkeypatch):
+    """Through the layer's autograd, activation included: every gradient within 1e-4 of
+    Paddle's conv and activation, and the weight gradient taken from the Winograd kernel
+    (16 input channels or more)."""
     calls = []
     original = cpp_ops.edvr_conv_weight_winograd
 
@@ -73,8 +78,11 @@ def test_fused_conv_gradients_on_the_winograd_weight_grad(cpp_ops, c, c_out, pad
     probe = paddle.to_tensor(rng.randn(2, c_out, 11 + 2 * padding[0] - 2,
                                        14 + 2 * padding[1] - 2).astype('float32'))
     results = []
-    for fn in (lambda x, weight, bias: F.conv2d(x, weight, bias, 1, padding),
-               lambda x, weight, bias: fused_conv.conv2d_fused(x, weight, bias, padding)):
+    def reference(x, weight, bias):
+        y = F.conv2d(x, weight, bias, 1, padding)
+        return y if slope is None else F.leaky_relu(y, slope) if slope else F.relu(y)
+    for fn in (reference, lambda x, weight, bias: fused_conv.conv2d_fused(x, weight, bias,
+                                                                          padding, slope)):
         (fn(**t) * probe).sum().backward()
         results.append({k: v.grad.numpy() for k, v in t.items()})
         for v in t.values():
@@ -83,6 +91,8 @@ def test_fused_conv_gradients_on_the_winograd_weight_grad(cpp_ops, c, c_out, pad
     for name in ref:
         assert np.abs(got[name] - ref[name]).max() <= 1e-4 * np.abs(ref[name]).max(), name
     assert calls == [padding]
+    if slope is not None:
+        assert (reference(**t).numpy() <= 0).mean() > 0.2   # the activation matters
 
 
 @pytest.mark.parametrize('stride,padding,dilation,size', [(1, 1, 1, (13, 17)), (2, 1, 1, (9, 11)),

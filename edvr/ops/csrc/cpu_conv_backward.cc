@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Weight gradient of a 3x3, stride-1 convolution by Winograd F(4x4, 3x3), without a column
-// buffer:
+// Backward kernels of the fused convolutions (training):
 //
 //   edvr_conv_weight_winograd  x (b, c, h, w), grad_out (b, c_out, ho, wo), padding ph, pw (< 3)
-//                          -> grad_weight (c_out, c, 3, 3)
+//                              -> grad_weight (c_out, c, 3, 3), grad_bias (c_out)
+//   edvr_activation_backward   y, grad_y (same shape), slope
+//                              -> grad_y where y > 0, slope * grad_y elsewhere
 //
+// The second is the gradient through a leaky ReLU (slope 0: ReLU) from its output y (for a
+// slope >= 0, y > 0 exactly where its input is), as Paddle's leaky_relu backward gives it.
+//
+// The first is the weight gradient of a 3x3, stride-1 convolution by Winograd F(4x4, 3x3),
+// without a column buffer.
 // The forward computes each 4x4 output tile as  Y = AT [ sum_c U .* V ] A  with U = G g GT
 // (the weights) and V = BT d B (the 6x6 input patch d), exact in real arithmetic. Its
 // gradient with respect to the weights is therefore
@@ -19,7 +25,9 @@
 // copied channels-last and zero-padded (x by the padding, both to whole tiles), so each
 // transform runs on vectors of kLanes channels. Tiles (over samples and tile rows) go in
 // chunks that stay in cache; each thread sums its own dU over its share of the tiles, and
-// the threads' sums are added in a fixed order (the result does not depend on timing).
+// the threads' sums are added in a fixed order (the result does not depend on timing). The
+// bias gradient, the sum of grad_out, is the sum over tiles of dM[1][1] (A's second row is
+// all ones).
 // The rounding differs from the direct sum's by ~1e-6 of the gradient's scale.
 #include <algorithm>
 #include <array>
@@ -38,9 +46,6 @@
 
 namespace {
 
-#ifndef EDVR_WG_CHUNK
-#define EDVR_WG_CHUNK 64
-#endif
 using edvr_ops::CheckFloat;
 using edvr_ops::kLanes;
 using edvr_ops::Vec;
@@ -48,6 +53,7 @@ using edvr_ops::Vec;
 constexpr int kVecs = 2;                  // wide-side vectors per register tile
 constexpr int kWide = kVecs * kLanes;     // wide-side channels per register tile
 constexpr int kNarrow = 12;               // narrow-side channels per register tile
+constexpr int64_t kChunk = 64;            // tiles transformed at a time
 
 constexpr float kBT[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
                              {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
@@ -156,8 +162,8 @@ void Accumulate(const float* narrow, int64_t n_step, const Vec* wide, int64_t w_
   table[count - 1](narrow, n_step, wide, w_step, tiles, du, du_step);
 }
 
-void WeightGrad(const float* x, const float* dy, float* dw, int64_t b, int64_t c, int64_t h,
-                int64_t w, int64_t c_out, int ph, int pw, int threads) {
+void WeightGrad(const float* x, const float* dy, float* dw, float* db, int64_t b, int64_t c,
+                int64_t h, int64_t w, int64_t c_out, int ph, int pw, int threads) {
   const int64_t ho = h + 2 * ph - 2, wo = w + 2 * pw - 2;
   const int64_t th = (ho + 3) / 4, tw = (wo + 3) / 4, tiles = b * th * tw;
   const int64_t hp = 4 * th + 2, wp = 4 * tw + 2;
@@ -171,10 +177,11 @@ void WeightGrad(const float* x, const float* dy, float* dw, int64_t b, int64_t c
   std::unique_ptr<float[]> ys(new float[b * 4 * th * 4 * tw * cy]);
   ChannelsLast(x, b, c, h, w, xs.get(), hp, wp, cx, ph, pw, threads);
   ChannelsLast(dy, b, c_out, ho, wo, ys.get(), 4 * th, 4 * tw, cy, 0, 0, threads);
-  const int64_t chunk = EDVR_WG_CHUNK;
+  const int64_t chunk = kChunk;
   const int64_t du_size = 36 * n_narrow * n_wide;
   int used = 1;
   std::vector<std::vector<float>> du_of(threads);
+  std::vector<std::vector<double>> bias_of(threads);
 #pragma omp parallel num_threads(threads)
   {
     int id = 0, nt = 1;
@@ -186,6 +193,8 @@ void WeightGrad(const float* x, const float* dy, float* dw, int64_t b, int64_t c
     used = nt;
     std::vector<float>& du = du_of[id];
     du.assign(du_size, 0.f);
+    std::vector<double>& bias = bias_of[id];
+    bias.assign(c_out, 0.0);
     std::vector<Vec> vx(36 * chunk * cx / kLanes), vy(36 * chunk * cy / kLanes);
     float* fx = reinterpret_cast<float*>(vx.data());
     float* fy = reinterpret_cast<float*>(vy.data());
@@ -199,6 +208,10 @@ void WeightGrad(const float* x, const float* dy, float* dw, int64_t b, int64_t c
         OutputTransform(ys.get() + ((n * 4 * th + 4 * ty) * 4 * tw + 4 * tx) * cy, 4 * tw * cy,
                         cy, fy + i * cy, chunk * cy);
       }
+      for (int64_t i = 0; i < count; ++i) {  // dM[1][1] of a tile: the sum of its grad_out
+        const float* sums = fy + 7 * chunk * cy + i * cy;
+        for (int64_t o = 0; o < c_out; ++o) bias[o] += sums[o];
+      }
       const float* narrow = x_wide ? fy : fx;
       const Vec* wide = x_wide ? vx.data() : vy.data();
       for (int xi = 0; xi < 36; ++xi)
@@ -209,6 +222,11 @@ void WeightGrad(const float* x, const float* dy, float* dw, int64_t b, int64_t c
                        du.data() + (xi * n_narrow + p0) * n_wide + l0, n_wide,
                        static_cast<int>(std::min<int64_t>(kNarrow, narrow_real - p0)));
     }
+  }
+  for (int64_t o = 0; o < c_out; ++o) {
+    double sum = 0.0;
+    for (int id = 0; id < used; ++id) sum += bias_of[id][o];
+    db[o] = static_cast<float>(sum);
   }
   // dg = GT dU G per channel pair, the threads' dU added in thread order.
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -249,18 +267,47 @@ std::vector<paddle::Tensor> WeightGradOp(const paddle::Tensor& x, const paddle::
                gd[2] > 0 && gd[3] > 0,
            "grad_out must be (b, c_out, h + 2 ph - 2, w + 2 pw - 2)");
   auto dw = paddle::empty({gd[1], xd[1], 3, 3}, paddle::DataType::FLOAT32, paddle::CPUPlace());
-  WeightGrad(x.data<float>(), grad_out.data<float>(), dw.data<float>(), xd[0], xd[1], xd[2],
-             xd[3], gd[1], ph, pw, std::max(1, threads));
-  return {dw};
+  auto db = paddle::empty({gd[1]}, paddle::DataType::FLOAT32, paddle::CPUPlace());
+  WeightGrad(x.data<float>(), grad_out.data<float>(), dw.data<float>(), db.data<float>(), xd[0],
+             xd[1], xd[2], xd[3], gd[1], ph, pw, std::max(1, threads));
+  return {dw, db};
+}
+
+std::vector<paddle::Tensor> ActivationBackwardOp(const paddle::Tensor& y,
+                                                 const paddle::Tensor& grad_y, float slope,
+                                                 int threads) {
+  CheckFloat(y, "y");
+  CheckFloat(grad_y, "grad_y");
+  PD_CHECK(y.shape() == grad_y.shape(), "y and grad_y must have the same shape");
+  auto out = paddle::empty(y.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
+  const float* yv = y.data<float>();
+  const float* g = grad_y.data<float>();
+  float* o = out.data<float>();
+  const int64_t n = y.numel(), parts = (n + 65535) / 65536;
+#pragma omp parallel for num_threads(std::max(1, threads)) schedule(static)
+  for (int64_t part = 0; part < parts; ++part)
+    for (int64_t i = part * 65536; i < std::min(n, (part + 1) * 65536); ++i)
+      o[i] = yv[i] > 0.f ? g[i] : (slope != 0.f ? slope * g[i] : 0.f);
+  return {out};
 }
 
 std::vector<std::vector<int64_t>> WeightGradShape(const std::vector<int64_t>& x,
                                                   const std::vector<int64_t>& g, int, int,
                                                   int) {
-  return {{g[1], x[1], 3, 3}};
+  return {{g[1], x[1], 3, 3}, {g[1]}};
+}
+
+std::vector<std::vector<int64_t>> SameShape(const std::vector<int64_t>& y,
+                                            const std::vector<int64_t>&, float, int) {
+  return {y};
 }
 
 std::vector<paddle::DataType> WeightGradDtype(const paddle::DataType& t,
+                                              const paddle::DataType&) {
+  return {t, t};
+}
+
+std::vector<paddle::DataType> ActivationDtype(const paddle::DataType& t,
                                               const paddle::DataType&) {
   return {t};
 }
@@ -269,8 +316,16 @@ std::vector<paddle::DataType> WeightGradDtype(const paddle::DataType& t,
 
 PD_BUILD_OP(edvr_conv_weight_winograd)
     .Inputs({"X", "GradOut"})
-    .Outputs({"GradWeight"})
+    .Outputs({"GradWeight", "GradBias"})
     .Attrs({"ph: int", "pw: int", "threads: int"})
     .SetKernelFn(PD_KERNEL(WeightGradOp))
     .SetInferShapeFn(PD_INFER_SHAPE(WeightGradShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(WeightGradDtype));
+
+PD_BUILD_OP(edvr_activation_backward)
+    .Inputs({"Y", "GradY"})
+    .Outputs({"GradX"})
+    .Attrs({"slope: float", "threads: int"})
+    .SetKernelFn(PD_KERNEL(ActivationBackwardOp))
+    .SetInferShapeFn(PD_INFER_SHAPE(SameShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(ActivationDtype));
