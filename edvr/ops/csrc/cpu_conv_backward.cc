@@ -43,6 +43,9 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -78,6 +81,35 @@ inline void Apply(const float (&m)[R][K], const Vec* in, int in_step, Vec* out, 
 
 int64_t RoundUp(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
+#if defined(__AVX512F__)
+// out[j * out_step + i] = in[i * in_step + j] for i, j < 16, in registers.
+inline void Transpose16(const float* in, int64_t in_step, float* out, int64_t out_step) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + i * in_step);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[4a + b], 128-bit lane l: column 4l + b of rows 4a .. 4a + 3
+  for (int a = 0; a < 16; a += 4) {
+    r[a] = _mm512_shuffle_ps(t[a], t[a + 2], 0x44);
+    r[a + 1] = _mm512_shuffle_ps(t[a], t[a + 2], 0xEE);
+    r[a + 2] = _mm512_shuffle_ps(t[a + 1], t[a + 3], 0x44);
+    r[a + 3] = _mm512_shuffle_ps(t[a + 1], t[a + 3], 0xEE);
+  }
+  for (int b = 0; b < 4; ++b) {  // column 4l + b: lane l of u[b], u[4 + b], u[8 + b], u[12 + b]
+    const __m512 x01 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0x44);
+    const __m512 y01 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0x44);
+    const __m512 x23 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0xEE);
+    const __m512 y23 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0xEE);
+    _mm512_storeu_ps(out + b * out_step, _mm512_shuffle_f32x4(x01, y01, 0x88));
+    _mm512_storeu_ps(out + (4 + b) * out_step, _mm512_shuffle_f32x4(x01, y01, 0xDD));
+    _mm512_storeu_ps(out + (8 + b) * out_step, _mm512_shuffle_f32x4(x23, y23, 0x88));
+    _mm512_storeu_ps(out + (12 + b) * out_step, _mm512_shuffle_f32x4(x23, y23, 0xDD));
+  }
+}
+#endif
+
 // src (b, c, h, w) -> dst [b][hp][wp][cp], zero outside, (y, x) of src at (y + oy, x + ox).
 void ChannelsLast(const float* src, int64_t b, int64_t c, int64_t h, int64_t w, float* dst,
                   int64_t hp, int64_t wp, int64_t cp, int64_t oy, int64_t ox, int threads) {
@@ -90,7 +122,12 @@ void ChannelsLast(const float* src, int64_t b, int64_t c, int64_t h, int64_t w, 
     for (int64_t c0 = 0; c0 < c; c0 += 16) {
       const int64_t cn = std::min<int64_t>(16, c - c0);
       const float* in = src + ((n * c + c0) * h + y) * w;
-      for (int64_t x = 0; x < w; ++x) {
+      int64_t x = 0;
+#if defined(__AVX512F__)
+      if (cn == 16)
+        for (; x + 16 <= w; x += 16) Transpose16(in + x, h * w, row + (x + ox) * cp + c0, cp);
+#endif
+      for (; x < w; ++x) {
         float* out = row + (x + ox) * cp + c0;
         for (int64_t ci = 0; ci < cn; ++ci) out[ci] = in[ci * h * w + x];
       }

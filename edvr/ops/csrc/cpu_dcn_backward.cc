@@ -96,29 +96,31 @@ struct Corners {
   float ly[kPositions], lx[kPositions], m[kPositions], valid[4][kPositions];
   int32_t at[4][kPositions];
 
-  void Locate(const float* off_y, const float* off_x, const float* mask, const float* base_y,
-              const float* base_x, float tap_y, float tap_x, int64_t count, const Shape& s) {
+  void Locate(const float* __restrict off_y, const float* __restrict off_x,
+              const float* __restrict mask, const float* __restrict base_y,
+              const float* __restrict base_x, float tap_y, float tap_x, int64_t count,
+              const Shape& s) {
     const float h = static_cast<float>(s.h), w = static_cast<float>(s.w);
     const int32_t hi_y = static_cast<int32_t>(s.h) - 1, hi_x = static_cast<int32_t>(s.w) - 1;
     const int32_t width = static_cast<int32_t>(s.w);
-    for (int64_t i = 0; i < count; ++i) {
+    for (int64_t i = 0; i < count; ++i) {  // branch-free, so that it runs on vectors
       const float y = base_y[i] + tap_y + off_y[i], x = base_x[i] + tap_x + off_x[i];
-      const bool inside = y > -1.f && x > -1.f && y < h && x < w;  // false for NaN
+      const int inside = (y > -1.f) & (x > -1.f) & (y < h) & (x < w);  // 0 for NaN
       const float yc = inside ? y : -2.f, xc = inside ? x : -2.f;
-      const float fy = std::floor(yc), fx = std::floor(xc);
+      const float fy = __builtin_floorf(yc), fx = __builtin_floorf(xc);
       const int32_t y0 = static_cast<int32_t>(fy), x0 = static_cast<int32_t>(fx);
       ly[i] = yc - fy;
       lx[i] = xc - fx;
       m[i] = mask[i];
-      const bool ok_y0 = y0 >= 0, ok_y1 = y0 >= -1 && y0 + 1 <= hi_y;
-      const bool ok_x0 = x0 >= 0, ok_x1 = x0 >= -1 && x0 + 1 <= hi_x;
+      const int ok_y0 = y0 >= 0, ok_y1 = (y0 >= -1) & (y0 + 1 <= hi_y);
+      const int ok_x0 = x0 >= 0, ok_x1 = (x0 >= -1) & (x0 + 1 <= hi_x);
       const int32_t r0 = std::max(y0, 0) * width;
       const int32_t r1 = std::max(std::min(y0 + 1, hi_y), 0) * width;
       const int32_t c0 = std::max(x0, 0), c1 = std::max(std::min(x0 + 1, hi_x), 0);
-      valid[0][i] = ok_y0 && ok_x0 ? 1.f : 0.f;
-      valid[1][i] = ok_y0 && ok_x1 ? 1.f : 0.f;
-      valid[2][i] = ok_y1 && ok_x0 ? 1.f : 0.f;
-      valid[3][i] = ok_y1 && ok_x1 ? 1.f : 0.f;
+      valid[0][i] = static_cast<float>(ok_y0 & ok_x0);
+      valid[1][i] = static_cast<float>(ok_y0 & ok_x1);
+      valid[2][i] = static_cast<float>(ok_y1 & ok_x0);
+      valid[3][i] = static_cast<float>(ok_y1 & ok_x1);
       at[0][i] = (r0 + c0) * static_cast<int32_t>(kOctet);
       at[1][i] = (r0 + c1) * static_cast<int32_t>(kOctet);
       at[2][i] = (r1 + c0) * static_cast<int32_t>(kOctet);
