@@ -10,9 +10,11 @@ the offset and mask) gradients.
 The batch is processed in chunks of samples whose column buffer stays under
 `CHUNK_BYTES` (without gradients, a plain conv whose one-sample buffer is larger
 runs in bands of output rows), and ``cols`` is recomputed in the backward pass
-rather than kept (it is 9x the input), so memory stays bounded. Without gradients,
-DCNv2 runs on ``edvr_dcn_forward`` instead, which builds its columns in cache-sized
-blocks of output positions. All tensors are float32 on the CPU.
+rather than kept (it is 9x the input), so memory stays bounded. The DCNv2 forward
+(with or without gradients) runs on ``edvr_dcn_forward`` instead, which builds its
+columns in cache-sized blocks of output positions; with a multiple of 8 channels per
+deformable group its backward runs on ``edvr_dcn_backward`` (blocks of positions per
+group, no column buffer). All tensors are float32 on the CPU.
 """
 import paddle
 from paddle.autograd import PyLayer
