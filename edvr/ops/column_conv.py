@@ -10,9 +10,11 @@ the offset and mask) gradients.
 The batch is processed in chunks of samples whose column buffer stays under
 `CHUNK_BYTES` (without gradients, a plain conv whose one-sample buffer is larger
 runs in bands of output rows), and ``cols`` is recomputed in the backward pass
-rather than kept (it is 9x the input), so memory stays bounded. Without gradients,
-DCNv2 runs on ``edvr_dcn_forward`` instead, which builds its columns in cache-sized
-blocks of output positions. All tensors are float32 on the CPU.
+rather than kept (it is 9x the input), so memory stays bounded. The DCNv2 forward
+(with or without gradients) runs on ``edvr_dcn_forward`` instead, which builds its
+columns in cache-sized blocks of output positions; with a multiple of 8 channels per
+deformable group its backward runs on ``edvr_dcn_backward`` (blocks of positions per
+group, no column buffer). All tensors are float32 on the CPU.
 """
 import paddle
 from paddle.autograd import PyLayer
@@ -190,8 +192,29 @@ class _DeformConvFunction(_ColumnsFunction):
     def forward(ctx, x, offset, mask, weight, bias, geom, groups):
         ctx.columns = Columns(x, offset, mask, weight, geom, groups)
         ctx.needs = needs_grad(x, offset, mask, weight, bias)
-        ctx.save_for_backward(weight)
-        return ctx.columns.forward(weight, bias)
+        ctx.octets = x.shape[1] % (8 * groups) == 0
+        if ctx.octets:
+            ctx.geom, ctx.groups = geom, groups
+            ctx.save_for_backward(x, offset, mask, weight)
+        else:
+            ctx.save_for_backward(weight)
+        # the output as without gradients (column blocks in cache); backward rebuilds columns
+        return load_cpu_ops().edvr_dcn_forward(x, offset, mask, contiguous(weight), bias,
+                                               *geom[2:], groups, cpu_threads())
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if not ctx.octets:
+            return _ColumnsFunction.backward(ctx, grad_out)
+        # 8 channels per group or a multiple: blocked, channels-last (csrc/cpu_dcn_backward.cc)
+        x, offset, mask, weight = ctx.saved_tensor()
+        grad_out = contiguous(grad_out)
+        grads = list(load_cpu_ops().edvr_dcn_backward(
+            x, offset, mask, contiguous(weight), grad_out, *ctx.geom[2:], ctx.groups,
+            cpu_threads()))
+        if len(ctx.needs) > 4:
+            grads.append(grad_out.sum([0, 2, 3]) if ctx.needs[4] else None)
+        return tuple(g if need else None for g, need in zip(grads, ctx.needs))
 
 
 @paddle.jit.not_to_static

@@ -7,10 +7,13 @@ pass, without a column buffer
 (``csrc/cpu_direct_conv.cc``, ``csrc/cpu_winograd_conv.cc``). Winograd F(4x4, 3x3)
 serves 3x3 kernels with 4x fewer multiplications; its float32 rounding differs from
 the direct sum by ~1e-6 of the output's scale per layer (tested within 1e-4 over the
-network). Backward (training): the input gradient is the same kernel applied to the
-output gradient with the weight transposed and flipped (padding ``k - 1 - p``); the
-weight and bias gradients come from the column kernels (`edvr.ops.column_conv`). When
-gradients are needed, the activation and the residual run as Paddle ops after the conv.
+network). Backward (training): the gradient through the activation comes from the
+saved output (``csrc/cpu_conv_backward.cc``); the input gradient is the same kernel
+applied to the output gradient with the weight transposed and flipped (padding
+``k - 1 - p``); the weight and bias gradients of 3x3 Winograd convs with 16 input
+channels or more come from Winograd as well (``edvr_conv_weight_winograd``), the others
+from the column kernels (`edvr.ops.column_conv`). When gradients are needed, a residual
+runs as a Paddle op after the conv (and with ``residual_first``, the activation too).
 """
 import paddle.nn.functional as F
 from paddle.autograd import PyLayer
@@ -42,22 +45,31 @@ def _fused(x, weight, bias, residual, padding, negative_slope, winograd, residua
 
 
 class _FusedConvFunction(PyLayer):
-    """Autograd of the fused convolution without activation or residual."""
+    """Autograd of the fused convolution with its activation (no residual)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, padding, winograd):
-        ctx.padding, ctx.winograd = padding, winograd
+    def forward(ctx, x, weight, bias, padding, negative_slope, winograd):
+        ctx.padding, ctx.winograd, ctx.slope = padding, winograd, negative_slope
         ctx.needs = needs_grad(x, weight, bias)
-        ctx.save_for_backward(x, weight)
-        return _fused(x, weight, bias, None, padding, None, winograd)
+        y = _fused(x, weight, bias, None, padding, negative_slope, winograd)
+        ctx.save_for_backward(x, weight, y)
+        return y
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensor()
+        x, weight, y = ctx.saved_tensor()
         grad_out = contiguous(grad_out)
+        if ctx.slope is not None:      # through the activation, from its output
+            grad_out = load_cpu_ops().edvr_activation_backward(y, grad_out, ctx.slope,
+                                                               cpu_threads())
         kh, kw = int(weight.shape[2]), int(weight.shape[3])
         grads = [None] * len(ctx.needs)
-        if any(ctx.needs[1:]):         # weight (and bias): from the input's columns
+        if ctx.winograd and (kh, kw) == (3, 3) and x.shape[1] >= 16 and ctx.needs[1]:
+            grads[1], grad_bias = load_cpu_ops().edvr_conv_weight_winograd(
+                x, grad_out, int(ctx.padding[0]), int(ctx.padding[1]), cpu_threads())
+            if len(ctx.needs) > 2 and ctx.needs[2]:
+                grads[2] = grad_bias
+        elif any(ctx.needs[1:]):       # weight (and bias): from the input's columns
             geom = (kh, kw, 1, 1, ctx.padding[0], ctx.padding[1], 1, 1)
             grads = list(Columns(x, None, None, weight, geom, 1).backward(
                 weight, grad_out, (False,) + ctx.needs[1:]))
@@ -90,11 +102,14 @@ def conv2d_fused(x, weight, bias=None, padding=(1, 1), negative_slope=None, resi
     if not wants_grad(x, weight, bias, residual):
         return _fused(x, weight, bias, None if residual is None else contiguous(residual),
                       padding, negative_slope, winograd, residual_first)
-    y = _FusedConvFunction.apply(x, weight, bias, tuple(padding), bool(winograd))
-    if residual is not None and residual_first:
-        y, residual = y + residual, None
-    if negative_slope is not None:
-        y = F.leaky_relu(y, negative_slope) if negative_slope else F.relu(y)
+    if residual is not None and residual_first:   # the activation comes after the residual
+        y = _FusedConvFunction.apply(x, weight, bias, tuple(padding), None, bool(winograd))
+        y = y + residual
+        if negative_slope is not None:
+            y = F.leaky_relu(y, negative_slope) if negative_slope else F.relu(y)
+        return y
+    y = _FusedConvFunction.apply(x, weight, bias, tuple(padding), negative_slope,
+                                 bool(winograd))
     return y if residual is None else y + residual
 
 
