@@ -165,18 +165,29 @@ class FFmpegWriter:
     def close(self):
         """Finish the file; raises DataError naming ffmpeg's message if it failed."""
         try:
+            self._close_stdin()
+            if self._process.wait() != 0:
+                raise DataError(f'{self.path}: ffmpeg could not write the video '
+                                f'({self._message()})')
+        finally:
+            self._log.close()
+
+    def abort(self):
+        """Stop the encoder without finishing the file; nothing stays open."""
+        self._process.kill()
+        try:
+            self._close_stdin()
+            self._process.wait()
+        finally:
+            self._log.close()
+
+    def _close_stdin(self):
+        """Close the pipe to ffmpeg; bytes it can no longer take are dropped (the pipe is
+        closed all the same)."""
+        try:
             self._process.stdin.close()
         except BrokenPipeError:
             pass
-        if self._process.wait() != 0:
-            raise DataError(f'{self.path}: ffmpeg could not write the video ({self._message()})')
-        self._log.close()
-
-    def abort(self):
-        """Stop the encoder without finishing the file."""
-        self._process.kill()
-        self._process.wait()
-        self._log.close()
 
     def _message(self):
         self._log.seek(0)
