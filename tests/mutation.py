@@ -16,6 +16,7 @@ lists the survivors that cannot be killed and why.
 """
 import argparse
 import configparser
+import fnmatch
 import hashlib
 import os
 import re
@@ -24,6 +25,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+NET_TESTS = ['tests/models/test_edvr_net.py', 'tests/models/test_center_frame.py',
+             'tests/models/test_dcn_pack.py']
 
 # module -> test files that exercise it (fast ones; each mutant reruns the tests that
 # reached the mutated function during mutmut's first, instrumented run).
@@ -64,6 +68,25 @@ MODULE_TESTS = {
                         'tests/engine/test_rank_agreement.py'],
     'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py',
                                'tests/utils/test_imresize_properties.py'],
+    'edvr/deploy/video.py': ['tests/deploy/test_video_parts.py'],
+    'edvr/models/edvr_model.py': ['tests/models/test_edvr_model.py'],
+    'edvr/models/losses.py': ['tests/models/test_losses.py'],
+    'edvr/models/edvr_net.py': NET_TESTS,
+    'edvr/models/blocks.py': NET_TESTS,
+    'edvr/models/pcd_align.py': NET_TESTS,
+    'edvr/models/tsa_fusion.py': NET_TESTS,
+    'edvr/models/predeblur.py': NET_TESTS,
+    'edvr/engine/trainer.py': ['tests/engine/test_train_log.py', 'tests/engine/test_run_outputs.py',
+                               'tests/engine/test_stage_boundaries.py',
+                               'tests/engine/test_ema_and_clipping.py',
+                               'tests/engine/test_evaluate_checkpoint.py'],
+}
+
+# modules whose tests are too slow to run once per mutant on a shared 2-core machine: only
+# the mutants of these functions (mutmut's names: ``x_<function>``, ``xǁ<Class>ǁ<method>``)
+ONLY_FUNCTIONS = {
+    'edvr/engine/trainer.py': ['xǁTrainerǁvalidate', 'xǁTrainerǁ_train_loop', 'xǁTrainerǁ_log',
+                               'xǁTrainerǁ_write_snapshot', 'x__evaluated_weights', 'x__first_given'],
 }
 
 # lines left unmutated, with the reason: in writer.py the probe `os.kill(pid, 0)` mutated to
@@ -140,6 +163,16 @@ def tests_digest(tests):
     return digest.hexdigest()
 
 
+def patterns(module):
+    """fnmatch patterns of the mutants to run (all of ``module``'s unless restricted)."""
+    prefix = module[:-3].replace('/', '.') + '.'
+    return [f'{prefix}{name}__mutmut_*' for name in ONLY_FUNCTIONS.get(module, ['*'])]
+
+
+def selected(module, name):
+    return any(fnmatch.fnmatch(name, p) for p in patterns(module))
+
+
 def mutmut_run(work, names, max_children, log):
     """``mutmut run`` in ``work`` (only the mutants ``names`` if given); its exit code."""
     return subprocess.call([sys.executable, '-m', 'mutmut', 'run', '--max-children',
@@ -185,12 +218,19 @@ def main(argv=None):
         if changed and os.path.exists(os.path.join(work, 'mutants', 'mutmut-stats.json')):
             os.remove(os.path.join(work, 'mutants', 'mutmut-stats.json'))
         with open(os.path.join(work, 'run.log'), 'w') as log:
-            code = mutmut_run(work, [], args.max_children, log)
+            names = []
+            if module in ONLY_FUNCTIONS:   # mutmut reruns every mutant it is given by name
+                earlier = results(work) if known else []
+                names = [n for n, status in earlier if selected(module, n) and
+                         status == 'not checked'] if earlier else patterns(module)
+            code = mutmut_run(work, names, args.max_children, log) \
+                if names or module not in ONLY_FUNCTIONS else 0
             if code:
                 print(f'mutmut failed (exit code {code}); its output is in {work}/run.log')
                 return code
             if changed:
-                again = [name for name, status in results(work) if status != 'killed']
+                again = [name for name, status in results(work)
+                         if status != 'killed' and selected(module, name)]
                 if again:
                     mutmut_run(work, again, args.max_children, log)
             # Forked from the process that ran the tests once (mutmut's fast default), a
@@ -198,7 +238,8 @@ def main(argv=None):
             # exit code 255, which mutmut files as "timeout"): those mutants run again,
             # each in a process forked from a server that never ran Paddle (slower, but it
             # tells survived from killed; a real endless loop is a timeout again).
-            again = [name for name, status in results(work) if status in ('suspicious', 'timeout')]
+            again = [name for name, status in results(work)
+                     if status in ('suspicious', 'timeout') and selected(module, name)]
             if again:
                 prepare(module, isolation='forkserver')
                 mutmut_run(work, again, args.max_children, log)
@@ -208,6 +249,8 @@ def main(argv=None):
     counts, listed = {}, equivalents()
     prefix = module[:-3].replace('/', '.') + '.'
     for name, status in results(work):
+        if not selected(module, name):
+            continue
         diff = None
         if status == 'check was interrupted by user':
             status = 'killed'  # the mutant raised KeyboardInterrupt in a test: pytest stopped
