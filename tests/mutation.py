@@ -76,17 +76,15 @@ MODULE_TESTS = {
     'edvr/models/pcd_align.py': NET_TESTS,
     'edvr/models/tsa_fusion.py': NET_TESTS,
     'edvr/models/predeblur.py': NET_TESTS,
-    'edvr/engine/trainer.py': ['tests/engine/test_train_log.py', 'tests/engine/test_run_outputs.py',
-                               'tests/engine/test_stage_boundaries.py',
-                               'tests/engine/test_ema_and_clipping.py',
-                               'tests/engine/test_evaluate_checkpoint.py'],
+    'edvr/engine/trainer.py': ['tests/engine/test_trainer_parts.py', 'tests/engine/test_train_log.py'],
 }
 
 # modules whose tests are too slow to run once per mutant on a shared 2-core machine: only
 # the mutants of these functions (mutmut's names: ``x_<function>``, ``xǁ<Class>ǁ<method>``)
 ONLY_FUNCTIONS = {
     'edvr/engine/trainer.py': ['xǁTrainerǁvalidate', 'xǁTrainerǁ_train_loop', 'xǁTrainerǁ_log',
-                               'xǁTrainerǁ_write_snapshot', 'x__evaluated_weights', 'x__first_given'],
+                               'xǁTrainerǁ_summary', 'xǁTrainerǁ_write_snapshot', 'x__evaluated_weights',
+                               'x__first_given'],
 }
 
 # lines left unmutated, with the reason: in writer.py the probe `os.kill(pid, 0)` mutated to
