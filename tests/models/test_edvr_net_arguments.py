@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: Apache-2.0
+"""EDVRNet's arguments: each refusal as a whole line, the bounds of each, what is derived."""
+import paddle
+import pytest
+
+from edvr.errors import ConfigError, DataError
+from edvr.models.edvr_net import EDVRNet
+from tests.tiny import TINY
+
+
+def refusal(error, fn, *args, **kwargs):
+    with pytest.raises(error) as info:
+        fn(*args, **kwargs)
+    return str(info.value)
+
+
+@pytest.mark.parametrize('name, value, lowest', [
+    ('in_nf', 0, 1), ('out_nf', 0, 1), ('scale_factor', 0, 1), ('nf', 0, 1), ('nframes', 0, 1),
+    ('groups', 0, 1), ('front_RBs', -1, 0), ('back_RBs', -1, 0), ('center', -1, 0),
+    ('nf', 4097, 1), ('back_RBs', 4097, 0), ('nf', 8.0, 1), ('groups', True, 1),
+    ('nframes', None, 1), ('front_RBs', '1', 0)])
+def test_each_argument_out_of_range_is_named_with_its_range(name, value, lowest):
+    assert refusal(ConfigError, EDVRNet, **dict(TINY, **{name: value})) == \
+        f'EDVRNet: {name}={value!r}; expected a whole number from {lowest} to 4096'
+
+
+def test_the_bounds_themselves_are_accepted():
+    net = EDVRNet(in_nf=1, out_nf=1, nf=1, groups=1, nframes=1, front_RBs=0, back_RBs=0,
+                  center=0, w_TSA=False)
+    assert (net.center, net.nframes, net.scale_factor, net.size_multiple) == (0, 1, 4, 4)
+    assert net.conv_first.weight.shape == [1, 1, 3, 3] and net.conv_last.weight.shape[0] == 1
+
+
+def test_combinations_are_refused_in_one_line():
+    assert refusal(ConfigError, EDVRNet, **dict(TINY, HR_in=True, scale_factor=1)) == \
+        'EDVRNet: HR_in=True needs predeblur=True'
+    assert refusal(ConfigError, EDVRNet, **dict(TINY, scale_factor=2)) == \
+        'EDVRNet: scale_factor=2 is not supported with HR_in=False; expected 4'
+    assert refusal(ConfigError, EDVRNet, **dict(TINY, predeblur=True, HR_in=True)) == \
+        'EDVRNet: scale_factor=4 is not supported with HR_in=True; expected 1'
+    assert refusal(ConfigError, EDVRNet, **dict(TINY, nf=9)) == \
+        'EDVRNet: nf=9 must be divisible by groups=2'
+    assert refusal(ConfigError, EDVRNet, **dict(TINY, center=5)) == \
+        'EDVRNet: center=5 must lie in [0, 4] for nframes=5'
+
+
+@pytest.mark.parametrize('nframes, center, expected', [(5, None, 2), (7, None, 3), (4, None, 2),
+                                                        (5, 4, 4), (5, 0, 0), (1, None, 0)])
+def test_the_reference_frame(nframes, center, expected):
+    net = EDVRNet(**dict(TINY, nframes=nframes, center=center, w_TSA=False))
+    assert net.center == expected and net.nframes == nframes
+
+
+def test_flags_and_the_size_multiple():
+    net = EDVRNet(**dict(TINY, predeblur=1, HR_in=1, scale_factor=1, w_TSA=0))
+    assert (net.predeblur, net.HR_in, net.w_TSA, net.size_multiple) == (True, True, False, 16)
+    assert refusal(DataError, net, paddle.zeros([1, 5, 3, 8, 16])) == (
+        'EDVRNet input frames are 8x16; height and width must be divisible by 16 (pad the frames)')
+    assert net(paddle.zeros([1, 5, 3, 16, 16])).shape == [1, 3, 16, 16]
+    net = EDVRNet(**TINY)
+    assert refusal(DataError, net, paddle.zeros([1, 5, 3, 8, 6])) == (
+        'EDVRNet input frames are 8x6; height and width must be divisible by 4 (pad the frames)')
