@@ -2,6 +2,7 @@
 """edvr/deploy/video.py with a stand-in predictor (each frame repeated 2x2, no network): what
 the command reports, the refusals as whole lines, the audio plan, the frames it writes."""
 import os
+import re
 import warnings
 from fractions import Fraction
 
@@ -11,7 +12,11 @@ import pytest
 
 import edvr.deploy.video as video
 from edvr.errors import DataError
-from tests.deploy.video_clips import decode_rgb, ffmpeg, make_clip  # noqa: F401  (fixture)
+import signal
+
+from edvr.utils import stopping
+from tests.deploy.video_clips import (decode_rgb, ffmpeg, make_clip, stream_lines,  # noqa: F401
+                                      stream_seconds)
 
 
 class Doubling:
@@ -136,10 +141,12 @@ def test_a_source_without_rate_or_frames_is_refused(tmp_path, monkeypatch):
         monkeypatch.setattr(video, 'open_video', lambda source: (capture, (0, fps, 0, 0)))
         assert _error(video._open, 's.mp4') == message
         assert capture.released
-    capture = Capture(True)
-    monkeypatch.setattr(video, 'open_video', lambda source: (capture, (0, 25.0, 0, 0)))
-    opened, fps, first = video._open('s.mp4')
-    assert opened is capture and fps == 25.0 and first.shape == (2, 2, 3) and not capture.released
+    for rate in (25.0, 0.5):                                  # a slide show: one frame in 2 s
+        capture = Capture(True)
+        monkeypatch.setattr(video, 'open_video', lambda source: (capture, (0, rate, 0, 0)))
+        opened, fps, first = video._open('s.mp4')
+        assert opened is capture and fps == rate and first.shape == (2, 2, 3)
+        assert not capture.released
 
 
 def test_frames_are_rgb_in_decode_order():
@@ -246,3 +253,146 @@ def test_png_frames_appear_only_on_commit(tmp_path):
     for i, frame in enumerate(frames):
         png = cv2.imread(str(tmp_path / 'frames' / f'{i:08d}.png'))
         np.testing.assert_array_equal(cv2.cvtColor(png, cv2.COLOR_BGR2RGB), frame)
+
+
+def test_png_frames_go_into_an_existing_folder_and_stale_temporaries_go(tmp_path):
+    stale = tmp_path / '.frames.tmp-999999999-1'                 # a process long gone
+    stale.mkdir()
+    (tmp_path / 'frames').mkdir()
+    folder = video._PNGFolder(str(tmp_path / 'frames'))
+    assert not stale.exists()
+    folder.write(np.zeros((2, 2, 3), np.uint8))
+    folder.commit()
+    assert os.listdir(tmp_path / 'frames') == ['00000000.png']
+    assert sorted(os.listdir(tmp_path)) == ['frames']
+
+
+def test_the_default_shows_progress_per_frame(ffmpeg, tmp_path, capsys):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 5)
+    video.upscale_video(Doubling(), str(source), str(tmp_path / 'out.mp4'), preset='ultrafast')
+    bar = capsys.readouterr().err.replace('\r', '\n').strip().splitlines()[-1]
+    assert re.fullmatch(r'video: 100%\|[^|]*\| 5/5 \[[^\]]*frame/s\]', bar), bar
+    video.upscale_video(Doubling(), str(source), str(tmp_path / 'out.mp4'), progress=False)
+    assert capsys.readouterr().err == ''
+
+
+def test_audio_longer_than_the_video_is_cut_at_its_end(ffmpeg, tmp_path):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 5, audio_seconds=1.0)
+    out = tmp_path / 'out.mp4'
+    assert video.upscale_video(Doubling(), str(source), str(out), progress=False,
+                               preset='ultrafast')['audio'] == 'copied'
+    assert 'Audio: aac' in stream_lines(ffmpeg, out)[1]
+    assert stream_seconds(ffmpeg, out, 'a') == pytest.approx(0.2, abs=0.07)   # 5 frames at 25
+
+
+def test_without_a_frame_count_the_audio_is_left_out(ffmpeg, tmp_path, monkeypatch):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 4, audio_seconds=0.5)
+    monkeypatch.setattr(video, '_source_frames', lambda ffmpeg, source, capture: None)
+    out = tmp_path / 'out.mp4'
+    report = video.upscale_video(Doubling(), str(source), str(out), progress=False)
+    assert (report['frames'], report['audio']) == \
+        (4, "the video's duration is unknown; video without audio")
+    assert len(stream_lines(ffmpeg, out)) == 1
+
+
+def test_audio_that_cannot_be_written_is_left_out(ffmpeg, tmp_path, monkeypatch):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 4, audio_seconds=0.5)
+    monkeypatch.setattr(video, 'audio_args', lambda ffmpeg, source, ext: (
+        None, 'cannot be written into .mp4; video without audio'))
+    out = tmp_path / 'out.mp4'
+    report = video.upscale_video(Doubling(), str(source), str(out), progress=False)
+    assert report['audio'] == 'cannot be written into .mp4; video without audio'
+    assert len(stream_lines(ffmpeg, out)) == 1
+
+
+def test_the_quality_and_speed_asked_for_are_the_encoders(ffmpeg, tmp_path):
+    """x264 writes its settings into the stream: crf and the preset's subme."""
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 2)
+    for crf, preset, subme in ((23, 'ultrafast', 0), (30, 'medium', 7)):
+        out = tmp_path / f'{preset}.mp4'
+        video.upscale_video(Doubling(), str(source), str(out), progress=False, crf=crf,
+                            preset=preset, keep_audio=False)
+        data = out.read_bytes()
+        assert f' crf={crf}.0 '.encode() in data and f' subme={subme} '.encode() in data
+
+
+def test_a_variable_rate_warns_with_the_rate_written(ffmpeg, tmp_path, monkeypatch):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 2)
+    monkeypatch.setattr(video, '_streams', lambda ffmpeg, path: [
+        'Stream #0:0: Video: h264, yuv444p, 16x12, 18.18 fps, 25 tbr'])
+    with pytest.warns(UserWarning) as warned:
+        video.upscale_video(Doubling(), str(source), str(tmp_path / 'o.mp4'), progress=False)
+    assert [str(w.message) for w in warned] == [
+        f'{source}: variable frame rate; every frame is kept, written at the average 25 fps']
+
+
+def test_outputs_over_the_input_are_refused(ffmpeg, tmp_path):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 2)
+    before = source.read_bytes()
+    with pytest.raises(video.writer.EDVRError) as info:
+        video.upscale_video(Doubling(), str(source), str(source), progress=False)
+    assert str(info.value) == (f'-o {source}: is the input video {source}; write the output '
+                               'elsewhere (inputs are never written over)')
+    frames = tmp_path / 'frames'
+    frames.mkdir()
+    with pytest.raises(video.writer.EDVRError) as info:
+        video.upscale_video(Doubling(), str(source), str(frames / 'o.mp4'), frames_out=str(frames))
+    assert str(info.value) == f'-o {frames / "o.mp4"}: lies inside --frames_out {frames}; give ' \
+                              'outputs that do not overlap'
+    assert source.read_bytes() == before and sorted(os.listdir(tmp_path)) == ['frames', 'in.mp4']
+    assert os.listdir(frames) == []
+
+
+def test_frames_out_that_is_a_file_is_refused_before_any_work(ffmpeg, tmp_path):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 2)
+    (tmp_path / 'file').write_bytes(b'kept')
+    predictor = Doubling()
+    assert _error(video.upscale_video, predictor, str(source), str(tmp_path / 'o.mp4'),
+                  frames_out=str(tmp_path / 'file')) == f'{tmp_path / "file"}: exists and is not a folder'
+    assert predictor.seen == [] and (tmp_path / 'file').read_bytes() == b'kept'
+
+
+@pytest.mark.parametrize('at', [0, 2])
+def test_a_failure_at_any_frame_is_reported_as_it_is(ffmpeg, tmp_path, at):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 4)
+
+    class Failing(Doubling):
+        def run_sequence(self, frames):
+            for i, frame in enumerate(super().run_sequence(frames)):
+                if i == at:
+                    raise DataError(f'frame {at} failed')
+                yield frame
+    for frames_out in (None, str(tmp_path / 'frames')):
+        assert _error(video.upscale_video, Failing(), str(source), str(tmp_path / 'o.mp4'),
+                      progress=False, frames_out=frames_out) == f'frame {at} failed'
+        assert sorted(os.listdir(tmp_path)) == ['in.mp4']
+
+
+def test_a_png_folder_that_cannot_start_is_reported_as_it_is(ffmpeg, tmp_path, monkeypatch):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 2)
+
+    def refuse(folder):
+        raise DataError(f'{folder}: cannot start')
+    monkeypatch.setattr(video, '_PNGFolder', refuse)
+    frames = str(tmp_path / 'frames')
+    assert _error(video.upscale_video, Doubling(), str(source), str(tmp_path / 'o.mp4'),
+                  progress=False, frames_out=frames) == f'{frames}: cannot start'
+
+
+@pytest.mark.parametrize('existing, frames', [(False, False), (True, True)])
+def test_a_stop_says_what_was_being_done_and_what_is_kept(ffmpeg, tmp_path, existing, frames):
+    source = make_clip(ffmpeg, tmp_path / 'in.mp4', (16, 12), '25', 2)
+    out = tmp_path / 'out.mp4'
+    if existing:
+        out.write_bytes(b'old')
+    said = []
+
+    class Asking(Doubling):
+        def run_sequence(self, frames):
+            said.append(stopping.stop_message(signal.SIGTERM))
+            yield from super().run_sequence(frames)
+    frames_out = str(tmp_path / 'frames') if frames else None
+    video.upscale_video(Asking(), str(source), str(out), progress=False, frames_out=frames_out)
+    kept = f'{out} is unchanged, nor any frame in {frames_out}' if existing else f'{out} was not written'
+    assert said == [f'stopped by SIGTERM while restoring frames into {out}; {kept}; '
+                    'temporary files removed']
