@@ -150,3 +150,57 @@ def test_unwrap_and_options():
     class Wrapped:
         _layers = m.generator
     assert unwrap(Wrapped()) is m.generator
+
+
+def test_config_mistakes_name_the_model_key():
+    from edvr.errors import ConfigError
+    with pytest.raises(ConfigError) as info:
+        EDVRModel(dict(GENERATOR, nff=8))
+    assert str(info.value) == \
+        'model.generator.nff: unknown argument of EDVRNet; did you mean nf, in_nf?'
+    with pytest.raises(ConfigError) as info:
+        EDVRModel(dict(GENERATOR), {'name': 'L1Loss', 'weight': 2})
+    assert str(info.value) == \
+        'model.pixel_criterion.weight: unknown argument of L1Loss; did you mean loss_weight?'
+
+
+def test_to_static_is_off_unless_asked():
+    assert type(model().generator.forward).__name__ == 'method'
+    paddle.seed(0)
+    m = EDVRModel(dict(GENERATOR), to_static=1)
+    assert m.to_static is True and 'StaticFunction' in type(m.generator.forward).__name__
+    assert EDVRModel(dict(GENERATOR), to_static=0).to_static is False
+
+
+@pytest.mark.filterwarnings('ignore:(AmpScaler|amp_guard) can only be enabled')
+def test_amp_on_cpu_takes_the_scaled_path_and_equals_float32():
+    """Paddle casts nothing on a CPU and its GradScaler is off there: the AMP step equals
+    the plain one, bit for bit."""
+    plain, amp = model(), model()
+    amp.enable_amp('O1', 'float16', paddle.amp.GradScaler(init_loss_scaling=1024))
+    b = batch()
+    assert plain.train_iter(b, sgd(plain), 1) == amp.train_iter(b, sgd(amp), 1)
+    for key, value in weights_of(plain.generator).items():
+        np.testing.assert_array_equal(weights_of(amp.generator)[key], value, err_msg=key)
+    np.testing.assert_array_equal(amp.visuals['output'].numpy(), plain.visuals['output'].numpy())
+
+
+class _Mean(paddle.nn.Layer):
+    """A generator without a ``center``: the mean of the frames, upscaled 4x."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = self.create_parameter([1])
+
+    def forward(self, lq):
+        return paddle.nn.functional.interpolate(lq.mean(1) * self.w, scale_factor=4)
+
+
+@pytest.mark.parametrize('frames', [4, 5])
+def test_a_generator_without_a_centre_shows_the_middle_frame(frames):
+    m = model()
+    m.nets['generator'] = _Mean()
+    b = batch()
+    b['lq'] = b['lq'][:, :frames]
+    m.train_iter(b, sgd(m), 1)
+    np.testing.assert_array_equal(m.visuals['lq'].numpy(), b['lq'][:, frames // 2].numpy())
