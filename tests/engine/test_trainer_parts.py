@@ -28,13 +28,16 @@ class Records:
         self.written.append((prefix, step, dict(values)))
 
 
-def scripted(monkeypatch, results):
-    """``evaluate`` returning the next of ``results``; its calls are recorded."""
+def scripted(monkeypatch, results, arguments=None):
+    """``evaluate`` returning the next of ``results``; its calls are recorded (and the
+    arguments it was given, into ``arguments``)."""
     calls, pending = [], list(results)
 
     def evaluate(restore, loader, metrics, min_max, save_dir=None, suffix='', rank=0,
                  world_size=1, desc='validate'):
         calls.append(dict(save_dir=save_dir, suffix=suffix, rank=rank, world_size=world_size))
+        if arguments is not None:
+            arguments.append((restore, loader, metrics, min_max))
         return pending.pop(0)
     monkeypatch.setattr(trainer_module, 'evaluate', evaluate)
     return calls
@@ -72,10 +75,16 @@ def saved_weights(path):
 def test_validation_logs_scores_per_clip_beside_the_bicubic_ones(tmp_path, monkeypatch,
                                                                  capsys):
     trainer = stub(tmp_path)
-    calls = scripted(monkeypatch, [result(30.25, 0.875, {'000': 30.0, '011': 30.5})])
+    trainer.world_size, trainer.min_max = 3, (0., 255.)
+    trainer.model.test_iter, trainer.metrics = object(), {'psnr': object()}
+    arguments = []
+    calls = scripted(monkeypatch, [result(30.25, 0.875, {'000': 30.0, '011': 30.5})], arguments)
     got = trainer.validate(4)
     assert got['psnr'] == 30.25 and trainer.last_validation == (4, got)
-    assert calls == [dict(save_dir=None, suffix='_4', rank=0, world_size=1)]
+    assert calls == [dict(save_dir=None, suffix='_4', rank=0, world_size=3)]
+    (restore, loader, metrics, min_max), = arguments
+    assert restore is trainer.model.test_iter and loader is trainer.test_loader
+    assert metrics is trainer.metrics and min_max == (0., 255.)
     assert lines(capsys) == [
         'INFO: validation at iteration 4: psnr: 30.2500, ssim: 0.8750',
         'INFO:   psnr per clip (bicubic): 000: 30.0000 (20.0000), 011: 30.5000 (21.0000)',
@@ -171,12 +180,13 @@ def test_the_log_line_names_iteration_rate_losses_speed_and_eta(tmp_path, capsys
         'batch_cost: 2.0000 sec, reader_cost: 0.3750 sec, ips: 2.0000 samples/s eta: 00:00:00']
 
 
-def test_an_offset_of_exactly_100_does_not_warn(tmp_path, capsys):
+@pytest.mark.parametrize('offset, levels', [(100.0, ['INFO']), (100.5, ['WARNING', 'INFO'])])
+def test_an_offset_above_100_warns(tmp_path, capsys, offset, levels):
     trainer = stub(tmp_path)
     trainer.total_iters, trainer.batch_size = 10, 1
-    trainer.model.generator.get_dcn_offset_mean = lambda: 100.0
+    trainer.model.generator.get_dcn_offset_mean = lambda: offset
     trainer._log(1, 1e-3, {'batch_cost': [1.0], 'reader_cost': [0.0], 'loss_pixel': [1.0]})
-    assert [line.split(':')[0] for line in lines(capsys)] == ['INFO']
+    assert [line.split(':')[0] for line in lines(capsys)] == levels
 
 
 def test_a_checkpoint_evaluation_uses_its_ema_weights_when_it_has_them():
@@ -203,9 +213,14 @@ class Signals:
         return self.at is not None and len(self.asked) >= self.at
 
 
-def looping(tmp_path, monkeypatch, cfg, start=0, total=6, test_loader=True, ema=False):
-    """A trainer whose loop parts record what they are asked, in order."""
+def looping(tmp_path, monkeypatch, cfg, start=0, total=6, test_loader=True, ema=False,
+            world_size=1):
+    """A trainer whose loop parts record what they are asked, in order; its clock moves
+    one second per reading."""
     trainer = stub(tmp_path, cfg)
+    trainer.world_size = world_size
+    clock = iter(range(1000))
+    monkeypatch.setattr(trainer_module, 'time', types.SimpleNamespace(time=lambda: next(clock)))
     trainer.train_cfg, trainer.train_set, trainer.seed = {'x': 1}, list(range(9)), 5
     trainer.batch_size, trainer.total_iters, trainer.current_iter = 2, total, start
     trainer.test_loader = ['batch'] if test_loader else None
@@ -218,6 +233,7 @@ def looping(tmp_path, monkeypatch, cfg, start=0, total=6, test_loader=True, ema=
     monkeypatch.setattr(trainer_module, 'build_train_loader', build_train_loader)
 
     def train_iter(batch, optimizer, it):
+        assert optimizer is trainer.optimizer
         events.append(('train', it, batch))
         return {'loss_pixel': float(it), 'loss_b': 2.0 * it}
     trainer.model.train_iter = train_iter
@@ -233,7 +249,7 @@ def looping(tmp_path, monkeypatch, cfg, start=0, total=6, test_loader=True, ema=
             ('ema', trainer.current_iter, net is trainer.generator)))
     trainer._log = lambda it, rate, window: events.append(
         ('log', it, rate, list(window['loss_pixel']), list(window['loss_b']),
-         len(window['batch_cost']), len(window['reader_cost'])))
+         list(window['batch_cost']), list(window['reader_cost'])))
     trainer._save_train_visual = lambda it: events.append(('visual', it))
     trainer.validate = lambda it: events.append(('validate', it))
     trainer.save = lambda it: events.append(('save', it))
@@ -255,13 +271,13 @@ def test_the_loop_does_each_check_at_its_interval_from_a_resumed_iteration(tmp_p
     # scheduler steps before the iteration counts as done
     assert events == [
         ('train', 2, 'batch0'), ('ema', 1, True), ('scheduler', 1),
-        ('log', 2, 0.5, [2.0], [4.0], 1, 1), ('validate', 2),
+        ('log', 2, 0.5, [2.0], [4.0], [2], [1]), ('validate', 2),
         ('train', 3, 'batch1'), ('ema', 2, True), ('scheduler', 2), ('visual', 3),
         ('train', 4, 'batch2'), ('ema', 3, True), ('scheduler', 3),
-        ('log', 4, 0.3, [3.0, 4.0], [6.0, 8.0], 2, 2), ('validate', 4), ('save', 4),
+        ('log', 4, 0.3, [3.0, 4.0], [6.0, 8.0], [2, 2], [1, 1]), ('validate', 4), ('save', 4),
         ('train', 5, 'batch3'), ('ema', 4, True), ('scheduler', 4),
         ('train', 6, 'batch4'), ('ema', 5, True), ('scheduler', 5),
-        ('log', 6, 0.1, [5.0, 6.0], [10.0, 12.0], 2, 2), ('visual', 6), ('validate', 6),
+        ('log', 6, 0.1, [5.0, 6.0], [10.0, 12.0], [2, 2], [1, 1]), ('visual', 6), ('validate', 6),
         ('save', 6)]
     assert lines(capsys) == ['INFO: training iterations 2..6, batch 2 per process, 9 samples']
 
@@ -277,18 +293,27 @@ def test_without_intervals_only_the_last_iteration_logs_and_saves(tmp_path, monk
     trainer._train_loop(Signals())
     assert [e[:2] for e in events if e[0] not in ('train', 'scheduler')] == \
         [('log', 2), ('log', 3), ('save', 3)]
-    assert [e for e in events if e[0] == 'log'][-1][3:] == ([2.0, 3.0], [4.0, 6.0], 2, 2)
+    assert [e for e in events if e[0] == 'log'][-1][3:] == ([2.0, 3.0], [4.0, 6.0], [2, 2], [1, 1])
+    cfg['log_config']['interval'] = 1                        # each line: that iteration alone
+    trainer, events, _ = looping(tmp_path, monkeypatch, cfg, total=2)
+    trainer._train_loop(Signals())
+    assert [e[3:] for e in events if e[0] == 'log'] == [([1.0], [2.0], [2], [1]),
+                                                         ([2.0], [4.0], [2], [1])]
 
 
 def test_a_stop_request_saves_that_iteration_and_says_how_to_resume(tmp_path, monkeypatch,
                                                                     capsys):
-    for received, name in ((signal.SIGINT, 'SIGINT'), (None, 'SIGTERM')):
-        trainer, events, _ = looping(tmp_path, monkeypatch, INTERVALS, total=6)
+    for received, name, world_size in ((signal.SIGINT, 'SIGINT', 1), (None, 'SIGTERM', 2)):
+        trainer, events, _ = looping(tmp_path, monkeypatch, INTERVALS, total=6,
+                                     world_size=world_size)
+        monkeypatch.setattr(trainer_module.dist, 'barrier', lambda: events.append(('barrier',)))
         signals = Signals(at=3, received=received)
         assert trainer._train_loop(signals) == (received or signal.SIGTERM)
-        assert signals.asked == [1, 1, 1]
-        assert [e for e in events if e[0] in ('save', 'train')][-2:] == \
-            [('train', 3, 'batch2'), ('save', 3)]
+        assert signals.asked == [world_size] * 3
+        # with several processes none exits while rank 0 still writes
+        expected = [('train', 3, 'batch2'), ('save', 3)] + [('barrier',)] * (world_size > 1)
+        assert [e for e in events if e[0] in ('save', 'train', 'barrier')][-3:] == \
+            [('train', 2, 'batch1')] * (world_size == 1) + expected
         checkpoint = os.path.join(str(tmp_path), 'iter_3_checkpoint.pdparams')
         assert lines(capsys)[-1] == f'INFO: stopped by {name} after iteration 3; resume with ' \
                                     f'--resume {checkpoint}'
