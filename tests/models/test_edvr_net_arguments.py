@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """EDVRNet's arguments: each refusal as a whole line, the bounds of each, what is derived."""
+import json
+import os
+
 import paddle
 import pytest
 
 from edvr.errors import ConfigError, DataError
 from edvr.models.edvr_net import EDVRNet
 from tests.tiny import TINY
+
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden_edvr_keys.json')
 
 
 def refusal(error, fn, *args, **kwargs):
@@ -60,3 +65,25 @@ def test_flags_and_the_size_multiple():
     net = EDVRNet(**TINY)
     assert refusal(DataError, net, paddle.zeros([1, 5, 3, 8, 6])) == (
         'EDVRNet input frames are 8x6; height and width must be divisible by 4 (pad the frames)')
+
+
+def test_the_defaults_are_paddlegans_edvr_m_with_tsa():
+    """A config that gives no arguments gets PaddleGAN's defaults: EDVR-M with TSA."""
+    with open(GOLDEN) as f:
+        golden = json.load(f)['edvr_m_w_tsa']['params']
+    assert [[k, list(v.shape)] for k, v in EDVRNet().state_dict().items()] == golden
+
+
+def test_the_largest_value_is_accepted():
+    net = EDVRNet(**dict(TINY, in_nf=4096, w_TSA=False))
+    assert net.conv_first.weight.shape == [8, 4096, 3, 3]
+
+
+def test_kernels_are_pinned_on_every_layer():
+    net = EDVRNet(**dict(TINY, dcn_kernel='sampling', conv_kernel='direct'))
+    kinds = {(type(layer).__name__, layer.kernel) for layer in net.sublayers()
+             if hasattr(layer, 'kernel')}
+    assert kinds == {('ModulatedDeformConv2D', 'sampling'), ('Conv2D', 'direct')}
+    assert {layer.kernel for layer in EDVRNet(**TINY).sublayers() if hasattr(layer, 'kernel')} == {None}
+    assert refusal(ConfigError, EDVRNet, **dict(TINY, dcn_kernel='direct')) == \
+        "EDVRNet: dcn_kernel='direct'; expected one of auto, paddle, sampling, cpp"
