@@ -83,8 +83,10 @@ MODULE_TESTS = {
 # the mutants of these functions (mutmut's names: ``x_<function>``, ``xǁ<Class>ǁ<method>``)
 ONLY_FUNCTIONS = {
     'edvr/engine/trainer.py': ['xǁTrainerǁvalidate', 'xǁTrainerǁ_train_loop', 'xǁTrainerǁ_log',
-                               'xǁTrainerǁ_summary', 'xǁTrainerǁ_write_snapshot', 'x__evaluated_weights',
-                               'x__first_given'],
+                               'xǁTrainerǁ_summary', 'xǁTrainerǁ_write_snapshot', 'xǁTrainerǁsave',
+                               'xǁTrainerǁ_check_replicas_agree', 'xǁTrainerǁ_save_best_weights',
+                               'xǁTrainerǁtrain', 'xǁTrainerǁbicubic_baseline',
+                               'xǁTrainerǁeval_weights', 'x__evaluated_weights', 'x__first_given'],
 }
 
 # lines left unmutated, with the reason: in writer.py the probe `os.kill(pid, 0)` mutated to

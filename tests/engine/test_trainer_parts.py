@@ -380,3 +380,113 @@ def test_a_snapshot_without_ema_keeps_the_scaler_and_prunes_to_max_keep(tmp_path
     published = saved_weights(str(tmp_path / 'iter_6_weight.pdparams'))
     for key, value in trainer.generator.state_dict().items():
         np.testing.assert_array_equal(published[key], value.numpy(), err_msg=key)
+
+
+def test_a_save_writes_on_rank_0_after_the_processes_agree(tmp_path, monkeypatch, capsys):
+    trainer = snapshotting(tmp_path)
+    trainer.world_size = 2
+    gathered = []
+    monkeypatch.setattr(trainer_module, 'gather', lambda value: gathered.append(value) or
+                        [value, value])
+    trainer.save(4)
+    checksum = sum(float(p.astype('float64').sum()) for p in trainer.generator.parameters())
+    assert gathered == [checksum]
+    assert lines(capsys) == [f'INFO: weights identical on all 2 processes (checksum {checksum:.10g})',
+                             f'INFO: saved checkpoint iter_4 in {tmp_path}']
+    assert sorted(os.listdir(tmp_path)) == ['iter_4_checkpoint.pdparams', 'iter_4_weight.pdparams']
+    other = snapshotting(tmp_path / 'rank1')
+    other.rank, other.world_size = 1, 2
+    other.save(4)
+    assert lines(capsys) == [f'INFO: weights identical on all 2 processes (checksum {checksum:.10g})']
+    assert not os.path.exists(tmp_path / 'rank1')
+    single = snapshotting(tmp_path / 'single')
+    os.mkdir(tmp_path / 'single')
+    monkeypatch.setattr(trainer_module, 'gather', None)      # one process: nothing to compare
+    single.save(2)
+    assert lines(capsys) == [f'INFO: saved checkpoint iter_2 in {tmp_path / "single"}']
+
+
+def test_processes_holding_different_weights_stop(tmp_path, monkeypatch):
+    from edvr.errors import TrainingError
+    trainer = snapshotting(tmp_path)
+    trainer.world_size = 2
+    monkeypatch.setattr(trainer_module, 'gather', lambda value: [value, value + 1])
+    checksum = sum(float(p.astype('float64').sum()) for p in trainer.generator.parameters())
+    with pytest.raises(TrainingError) as info:
+        trainer.save(4)
+    assert str(info.value) == (f'weights differ across processes (checksums {[checksum, checksum + 1]}); '
+                               'the processes no longer train the same model')
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_names_the_file_and_what_was_kept(tmp_path, monkeypatch):
+    import errno
+    from edvr import weights
+    from edvr.errors import TrainingError
+    trainer = snapshotting(tmp_path)
+    trainer.config_path = 'configs/x.yaml'
+    trainer._write_snapshot(2)
+
+    def full(obj, path):
+        raise OSError(errno.ENOSPC, 'No space left on device', path)
+    monkeypatch.setattr(weights, 'save_atomic', full)
+    kept = tmp_path / 'iter_2_checkpoint.pdparams'
+    with pytest.raises(TrainingError) as info:
+        trainer.save(4)
+    assert str(info.value) == (
+        f'{tmp_path / "iter_4_weight.pdparams"}: no space left on device, not written; kept '
+        f'{kept}; free space, then continue: python tools/main.py -c configs/x.yaml --resume {kept}')
+    with pytest.raises(TrainingError) as info:
+        trainer._save_best_weights()
+    assert str(info.value).startswith(f'{tmp_path / "best_weight.pdparams"}: no space left')
+
+
+def test_best_weights_are_the_ema_ones_when_the_run_keeps_an_average(tmp_path):
+    trainer = snapshotting(tmp_path, ema=True)
+    raw = {k: v.numpy() for k, v in trainer.generator.state_dict().items()}
+    trainer._save_best_weights()
+    saved = saved_weights(str(tmp_path / 'best_weight.pdparams'))
+    for key, value in trainer.ema.state_dict().items():
+        np.testing.assert_array_equal(saved[key], np.asarray(value), err_msg=key)
+        assert not np.array_equal(saved[key], raw[key])
+        np.testing.assert_array_equal(trainer.generator.state_dict()[key].numpy(), raw[key])
+
+
+def test_a_training_error_names_the_last_good_checkpoint(tmp_path):
+    from edvr.errors import TrainingError
+    trainer = stub(tmp_path)
+
+    def fails(signals):
+        raise TrainingError('iteration 3: the loss is nan')
+    trainer._train_loop = fails
+    with pytest.raises(TrainingError) as info:
+        trainer.train()
+    assert str(info.value) == 'iteration 3: the loss is nan; last good checkpoint: none yet'
+    (tmp_path / 'iter_2_checkpoint.pdparams').write_bytes(b'x')
+    with pytest.raises(TrainingError) as info:
+        trainer.train()
+    assert str(info.value) == ('iteration 3: the loss is nan; last good checkpoint: '
+                               f'{tmp_path / "iter_2_checkpoint.pdparams"}')
+    trainer._train_loop = lambda signals: 15
+    assert trainer.train() == 15
+
+
+def test_the_bicubic_baseline_is_scored_once_from_the_centre_frames(tmp_path, monkeypatch):
+    trainer = stub(tmp_path, {'validate': {'metrics': {'psnr': {'name': 'PSNR', 'crop_border': 4}}}})
+    trainer._baseline = None
+    trainer.model.generator.scale_factor = 4
+    trainer.min_max, trainer.rank, trainer.world_size = (0., 255.), 1, 3
+    seen = []
+
+    def evaluate(restore, loader, metrics, min_max, save_dir=None, suffix='', rank=0,
+                 world_size=1, desc='validate'):
+        lq = paddle.to_tensor(np.full((1, 3, 3, 2, 2), 255.0, 'float32'))
+        lq[:, 1] = 0.0
+        seen.append((restore(lq).shape, float(restore(lq).max()), loader, sorted(metrics),
+                     metrics['psnr'].crop_border, min_max, save_dir, rank, world_size, desc))
+        return {'psnr': 1.0}
+    monkeypatch.setattr(trainer_module, 'evaluate', evaluate)
+    assert trainer.bicubic_baseline() == {'psnr': 1.0}
+    assert trainer.bicubic_baseline() == {'psnr': 1.0}
+    assert seen == [([1, 3, 8, 8], 0.0, trainer.test_loader, ['psnr'], 4, (0., 255.), None, 1, 3,
+                     'bicubic')]
