@@ -204,3 +204,30 @@ def test_a_generator_without_a_centre_shows_the_middle_frame(frames):
     b['lq'] = b['lq'][:, :frames]
     m.train_iter(b, sgd(m), 1)
     np.testing.assert_array_equal(m.visuals['lq'].numpy(), b['lq'][:, frames // 2].numpy())
+
+
+@pytest.mark.parametrize('other_finite', [0, 1])
+def test_a_nan_loss_on_another_process_stops_every_process(monkeypatch, other_finite):
+    """The processes agree (minimum over all) whether the loss is finite: one NaN stops all."""
+    import re
+    import types
+    import edvr.models.edvr_model as edvr_model
+    reduced = []
+
+    def all_reduce(tensor, op):
+        reduced.append((tensor.dtype, tensor.shape, tensor.numpy().tolist(), op))
+        tensor.set_value(paddle.to_tensor([other_finite], dtype=tensor.dtype))
+    monkeypatch.setattr(edvr_model, 'dist', types.SimpleNamespace(
+        get_world_size=lambda: 2, all_reduce=all_reduce, ReduceOp=paddle.distributed.ReduceOp))
+    m = model()
+    before = weights_of(m.generator)
+    if other_finite:
+        m.train_iter(batch(), sgd(m), 5)
+        assert changed(before, weights_of(m.generator))
+    else:
+        with pytest.raises(TrainingError) as info:
+            m.train_iter(batch(), sgd(m), 5)
+        assert re.fullmatch(r'iteration 5: the loss is [0-9.]+ \(NaN or infinite\); the weights '
+                            r'were not updated', str(info.value)), str(info.value)
+        assert changed(before, weights_of(m.generator)) == set()
+    assert reduced == [(paddle.int32, [1], [1], paddle.distributed.ReduceOp.MIN)]
