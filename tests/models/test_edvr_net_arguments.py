@@ -87,3 +87,14 @@ def test_kernels_are_pinned_on_every_layer():
     assert {layer.kernel for layer in EDVRNet(**TINY).sublayers() if hasattr(layer, 'kernel')} == {None}
     assert refusal(ConfigError, EDVRNet, **dict(TINY, dcn_kernel='direct')) == \
         "EDVRNet: dcn_kernel='direct'; expected one of auto, paddle, sampling, cpp"
+
+
+def test_tsa_fusion_defaults_are_paddlegans():
+    """TSAFusion() alone is EDVR-M's TSA module: 64 channels, 5 frames, centre 2."""
+    from edvr.models.tsa_fusion import TSAFusion
+    with open(GOLDEN) as f:
+        golden = [[k[len('TSAModule.'):], shape] for k, shape in json.load(f)['edvr_m_w_tsa']['params']
+                  if k.startswith('TSAModule.')]
+    tsa = TSAFusion()
+    assert [[k, list(v.shape)] for k, v in tsa.state_dict().items()] == golden
+    assert tsa.center == 2
