@@ -73,7 +73,7 @@ MODULE_TESTS = {
     'edvr/models/losses.py': ['tests/models/test_losses.py'],
     'edvr/models/edvr_net.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
     'edvr/models/blocks.py': NET_TESTS,
-    'edvr/models/pcd_align.py': NET_TESTS,
+    'edvr/models/pcd_align.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
     'edvr/models/tsa_fusion.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
     'edvr/models/predeblur.py': NET_TESTS,
     'edvr/engine/trainer.py': ['tests/engine/test_trainer_parts.py', 'tests/engine/test_train_log.py'],

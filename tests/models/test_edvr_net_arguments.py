@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import paddle
 import pytest
 
@@ -98,3 +99,24 @@ def test_tsa_fusion_defaults_are_paddlegans():
     tsa = TSAFusion()
     assert [[k, list(v.shape)] for k, v in tsa.state_dict().items()] == golden
     assert tsa.center == 2
+
+
+def test_pcd_align_defaults_and_every_dcn_counted_once_in_the_offset_mean():
+    """PCDAlign() alone is EDVR-M's alignment module; the logged DCN offset is the mean over
+    its four DCNs (levels 3, 2, 1 and the cascade), each once."""
+    from edvr.models.pcd_align import PCDAlign
+    with open(GOLDEN) as f:
+        golden = [[k[len('PCDModule.'):], shape] for k, shape in json.load(f)['edvr_m_w_tsa']['params']
+                  if k.startswith('PCDModule.')]
+    assert [[k, list(v.shape)] for k, v in PCDAlign().state_dict().items()] == golden
+    paddle.seed(6)
+    net = EDVRNet(**TINY)
+    pcd = net.PCDModule
+    layers = [pcd.PCD_Align_L3_dcn, pcd.PCD_Align_L2_dcn, pcd.PCD_Align_L1_dcn,
+              pcd.PCD_Align_cascade_dcn]
+    for layer, offset in zip(layers, (0.1, 0.2, 0.3, 0.4)):
+        bias = np.zeros(layer.conv_offset_mask.bias.shape, 'float32')
+        bias[:2 * len(bias) // 3] = offset                    # offsets; the rest is the mask
+        layer.conv_offset_mask.bias.set_value(bias)
+    net(paddle.rand([1, 5, 3, 8, 8]))
+    assert net.get_dcn_offset_mean() == pytest.approx(0.25, abs=1e-5)   # not 0.225, 0.275
