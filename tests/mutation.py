@@ -72,7 +72,7 @@ MODULE_TESTS = {
     'edvr/models/edvr_model.py': ['tests/models/test_edvr_model.py'],
     'edvr/models/losses.py': ['tests/models/test_losses.py'],
     'edvr/models/edvr_net.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
-    'edvr/models/blocks.py': NET_TESTS,
+    'edvr/models/blocks.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
     'edvr/models/pcd_align.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
     'edvr/models/tsa_fusion.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
     'edvr/models/predeblur.py': NET_TESTS,

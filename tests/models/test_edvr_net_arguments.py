@@ -120,3 +120,29 @@ def test_pcd_align_defaults_and_every_dcn_counted_once_in_the_offset_mean():
         layer.conv_offset_mask.bias.set_value(bias)
     net(paddle.rand([1, 5, 3, 8, 8]))
     assert net.get_dcn_offset_mean() == pytest.approx(0.25, abs=1e-5)   # not 0.225, 0.275
+
+
+def test_block_defaults_and_the_conv_initialisation():
+    """The blocks alone have PaddleGAN's sizes; conv biases start uniform in +-1/sqrt(fan_in)
+    like the weights (PyTorch's recipe, which EDVR's published training used)."""
+    from edvr.models.blocks import DCNPack, ResidualBlockNoBN, conv2d
+    assert ResidualBlockNoBN().conv1.weight.shape == [64, 64, 3, 3]
+    pack = DCNPack()
+    assert pack.conv_offset_mask.weight.shape == [3 * 8 * 9, 64, 3, 3]
+    assert pack.dcn.weight.shape == [64, 64, 3, 3] and pack.dcn.deformable_groups == 8
+    paddle.seed(3)
+    conv = conv2d(16, 32, 3)
+    bias, bound = conv.bias.numpy(), 1 / np.sqrt(16 * 9)
+    assert np.abs(bias).max() <= bound and np.abs(bias).max() > bound / 2
+
+
+def test_frames_unflatten_in_a_static_graph_with_unknown_sizes():
+    from paddle.static import InputSpec
+    from edvr.models.blocks import unflatten_frames
+
+    class Unflatten(paddle.nn.Layer):
+        def forward(self, x):
+            return unflatten_frames(x, 3)
+    static = paddle.jit.to_static(Unflatten(), input_spec=[InputSpec([None, 2, None, None])])
+    x = paddle.arange(6 * 2 * 4 * 5, dtype='float32').reshape([6, 2, 4, 5])
+    np.testing.assert_array_equal(static(x).numpy(), x.numpy().reshape(2, 3, 2, 4, 5))
