@@ -96,3 +96,18 @@ def test_tsa_reference_embedding_is_the_center_frame():
     np.testing.assert_allclose(ours, expected, atol=1e-4, rtol=0)
     other = BasicSREDVR(weights, arch).tsa(aligned.astype(np.float64))
     assert np.abs(other - expected).max() > 1e-2
+
+
+@pytest.mark.parametrize('variant, size', [('predeblur', 8), ('deblur_hr_in', 16)])
+def test_predeblur_equals_basicsr_numpy_oracle(variant, size):
+    """The pre-deblurring pyramid (and its HR_in strided start) against BasicSR's, with a
+    non-middle centre."""
+    arch = VARIANTS[variant]
+    weights = random_weights(arch, seed=7)
+    net = EDVRNet(in_nf=3, out_nf=3, scale_factor=1 if arch['HR_in'] else 4, center=CENTER,
+                  **arch)
+    net.eval()
+    net.set_state_dict(_paddle_state(weights))
+    x = np.random.default_rng(3).random((1, arch['nframes'], 3, size, size)).astype(np.float32)
+    expected = BasicSREDVR(weights, dict(arch, center=CENTER))(x)
+    np.testing.assert_allclose(_run(net, x), expected, atol=1e-3, rtol=0)   # float32 vs float64
