@@ -135,15 +135,3 @@ def test_block_defaults_and_the_conv_initialisation():
     bias, bound = conv.bias.numpy(), 1 / np.sqrt(16 * 9)
     assert np.abs(bias).max() <= bound and np.abs(bias).max() > bound / 2
 
-
-def test_frames_unflatten_in_a_static_graph_with_unknown_sizes():
-    from paddle.static import InputSpec
-    from edvr.models.blocks import unflatten_frames
-
-    class Unflatten(paddle.nn.Layer):
-        def forward(self, x):
-            return unflatten_frames(x, 3)
-    static = paddle.jit.to_static(Unflatten(), input_spec=[InputSpec([None, 2, None, None])],
-                                  full_graph=True)   # a program, as export builds (not SOT)
-    x = paddle.arange(6 * 2 * 4 * 5, dtype='float32').reshape([6, 2, 4, 5])
-    np.testing.assert_array_equal(static(x).numpy(), x.numpy().reshape(2, 3, 2, 4, 5))
