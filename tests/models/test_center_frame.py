@@ -113,3 +113,11 @@ def test_predeblur_equals_basicsr_numpy_oracle(variant, size):
     # float32 against float64 through the longer pre-deblur path: up to 1.1e-3 apart; a
     # missing activation or a sign flipped in the pyramid moves the output by far more
     np.testing.assert_allclose(_run(net, x), expected, atol=3e-3, rtol=0)
+
+
+def test_predeblur_defaults():
+    """PredeblurResNetPyramid() alone: 3 input channels, 64 features, LR input."""
+    from edvr.models.predeblur import PredeblurResNetPyramid
+    pyramid = PredeblurResNetPyramid()
+    assert pyramid.conv_first.weight.shape == [64, 3, 3, 3] and not pyramid.HR_in
+    assert not hasattr(pyramid, 'conv_first_1')
