@@ -94,14 +94,16 @@ def test_resumed_optimizer_moments_equal_the_unbroken_runs(tmp_path):
     other_opt, other_sched = _adam(other)
     weights.load_portable_optimizer_state(other_opt, other, state['optimizer'])
     other_sched.set_state_dict(state['lr_scheduler'])
+    # (Paddle 2.6 creates the loaded moments at the next step: compare after one)
+    _step(net, opt, sched, x)
+    _step(other, other_opt, other_sched, x)
     mine, theirs = opt.state_dict(), other_opt.state_dict()
     for (name, p), q in zip(net.named_parameters(), other.parameters()):
         for m in MOMENTS:
             np.testing.assert_array_equal(np.asarray(theirs[f'{q.name}_{m}']),
                                           np.asarray(mine[f'{p.name}_{m}']), err_msg=f'{name} {m}')
-    for _ in range(2):
-        _step(net, opt, sched, x)
-        _step(other, other_opt, other_sched, x)
+    _step(net, opt, sched, x)
+    _step(other, other_opt, other_sched, x)
     for (name, a), b in zip(net.state_dict().items(), other.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
 

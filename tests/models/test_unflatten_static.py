@@ -3,12 +3,12 @@
 mutation runs: Paddle's AST conversion cannot convert mutmut's trampolines."""
 import numpy as np
 import paddle
+from paddle.static import InputSpec
+
+from edvr.models.blocks import unflatten_frames
 
 
 def test_frames_unflatten_in_a_static_graph_with_unknown_sizes():
-    from paddle.static import InputSpec
-    from edvr.models.blocks import unflatten_frames
-
     class Unflatten(paddle.nn.Layer):
         def forward(self, x):
             return unflatten_frames(x, 3)
