@@ -163,8 +163,8 @@ def _as_dtype_of(values, tensor):
 
 def latest_checkpoint(folder):
     """The newest complete ``iter_*_checkpoint.pdparams`` in ``folder``, or None."""
-    found = [(int(m.group(1)), p) for p in glob.glob(os.path.join(folder, 'iter_*_checkpoint.pdparams'))
-             if (m := _ITER.search(os.path.basename(p)))]
+    paths = glob.glob(os.path.join(glob.escape(folder), 'iter_*_checkpoint.pdparams'))
+    found = [(int(m.group(1)), p) for p in paths if (m := _ITER.search(os.path.basename(p)))]
     return max(found)[1] if found else None
 
 
@@ -173,7 +173,7 @@ def prune_checkpoints(folder, keep):
     if keep is None or keep <= 0:
         return
     for pattern in ('iter_*_checkpoint.pdparams', 'iter_*_weight.pdparams'):
-        files = sorted(glob.glob(os.path.join(folder, pattern)),
+        files = sorted(glob.glob(os.path.join(glob.escape(folder), pattern)),
                        key=lambda p: int(re.search(r'iter_(\d+)_', os.path.basename(p)).group(1)))
         for path in files[:-keep]:
             os.remove(path)

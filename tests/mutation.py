@@ -16,6 +16,7 @@ lists the survivors that cannot be killed and why.
 """
 import argparse
 import configparser
+import fnmatch
 import hashlib
 import os
 import re
@@ -24,6 +25,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+NET_TESTS = ['tests/models/test_edvr_net.py', 'tests/models/test_center_frame.py',
+             'tests/models/test_dcn_pack.py']
 
 # module -> test files that exercise it (fast ones; each mutant reruns the tests that
 # reached the mutated function during mutmut's first, instrumented run).
@@ -58,12 +62,37 @@ MODULE_TESTS = {
                                    'tests/utils/test_writer_edges.py'],
     'edvr/utils/writer.py': ['tests/edges/test_writer.py', 'tests/utils/test_writer_edges.py'],
     'edvr/utils/video_reader.py': ['tests/utils/test_video_reader_edges.py'],
-    'edvr/weights.py': ['tests/engine/test_checkpoint.py', 'tests/engine/test_run_folders.py',
+    'edvr/weights.py': ['tests/engine/test_checkpoint.py', 'tests/engine/test_weights_values.py',
+                        'tests/engine/test_run_folders.py',
                         'tests/safety/test_safe_loading.py', 'tests/engine/test_process_agreement.py',
                         'tests/engine/test_rank_agreement.py'],
     'edvr/utils/imresize.py': ['tests/datasets/test_imresize.py',
                                'tests/utils/test_imresize_properties.py'],
+    'edvr/deploy/video.py': ['tests/deploy/test_video_parts.py'],
+    'edvr/models/edvr_model.py': ['tests/models/test_edvr_model.py'],
+    'edvr/models/losses.py': ['tests/models/test_losses.py'],
+    'edvr/models/edvr_net.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
+    'edvr/models/blocks.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
+    'edvr/models/pcd_align.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
+    'edvr/models/tsa_fusion.py': NET_TESTS + ['tests/models/test_edvr_net_arguments.py'],
+    'edvr/models/predeblur.py': NET_TESTS,
+    'edvr/engine/trainer.py': ['tests/engine/test_trainer_parts.py', 'tests/engine/test_train_log.py'],
 }
+
+# modules whose tests are too slow to run once per mutant on a shared 2-core machine: only
+# the mutants of these functions (mutmut's names: ``x_<function>``, ``xǁ<Class>ǁ<method>``)
+ONLY_FUNCTIONS = {
+    'edvr/engine/trainer.py': ['xǁTrainerǁvalidate', 'xǁTrainerǁ_train_loop', 'xǁTrainerǁ_log',
+                               'xǁTrainerǁ_summary', 'xǁTrainerǁ_write_snapshot', 'xǁTrainerǁsave',
+                               'xǁTrainerǁ_check_replicas_agree', 'xǁTrainerǁ_save_best_weights',
+                               'xǁTrainerǁtrain', 'xǁTrainerǁbicubic_baseline',
+                               'xǁTrainerǁeval_weights', 'x__evaluated_weights', 'x__first_given'],
+}
+
+# modules whose mutants run in a process forked from a server that never ran the tests:
+# video.py's tests leave encoder threads and progress bars behind, and a worker forked
+# from the process that ran them can hang (mutmut then waits for its timeout)
+FORKSERVER = {'edvr/deploy/video.py'}
 
 # lines left unmutated, with the reason: in writer.py the probe `os.kill(pid, 0)` mutated to
 # another signal number would signal the mutation runner itself (a test names its parent,
@@ -101,6 +130,7 @@ def write_setup_cfg(module, tests, path, isolation='fork'):
 
 def prepare(module, isolation='fork'):
     tests = MODULE_TESTS[module]
+    isolation = 'forkserver' if module in FORKSERVER else isolation
     work = work_dir(module)
     os.makedirs(work, exist_ok=True)
     for name in LINKED:
@@ -137,6 +167,16 @@ def tests_digest(tests):
         with open(os.path.join(ROOT, name), 'rb') as f:
             digest.update(name.encode() + f.read())
     return digest.hexdigest()
+
+
+def patterns(module):
+    """fnmatch patterns of the mutants to run (all of ``module``'s unless restricted)."""
+    prefix = module[:-3].replace('/', '.') + '.'
+    return [f'{prefix}{name}__mutmut_*' for name in ONLY_FUNCTIONS.get(module, ['*'])]
+
+
+def selected(module, name):
+    return any(fnmatch.fnmatch(name, p) for p in patterns(module))
 
 
 def mutmut_run(work, names, max_children, log):
@@ -184,12 +224,19 @@ def main(argv=None):
         if changed and os.path.exists(os.path.join(work, 'mutants', 'mutmut-stats.json')):
             os.remove(os.path.join(work, 'mutants', 'mutmut-stats.json'))
         with open(os.path.join(work, 'run.log'), 'w') as log:
-            code = mutmut_run(work, [], args.max_children, log)
+            names = []
+            if module in ONLY_FUNCTIONS:   # mutmut reruns every mutant it is given by name
+                earlier = results(work) if known else []
+                names = [n for n, status in earlier if selected(module, n) and
+                         status == 'not checked'] if earlier else patterns(module)
+            code = mutmut_run(work, names, args.max_children, log) \
+                if names or module not in ONLY_FUNCTIONS else 0
             if code:
                 print(f'mutmut failed (exit code {code}); its output is in {work}/run.log')
                 return code
             if changed:
-                again = [name for name, status in results(work) if status != 'killed']
+                again = [name for name, status in results(work)
+                         if status != 'killed' and selected(module, name)]
                 if again:
                     mutmut_run(work, again, args.max_children, log)
             # Forked from the process that ran the tests once (mutmut's fast default), a
@@ -197,7 +244,8 @@ def main(argv=None):
             # exit code 255, which mutmut files as "timeout"): those mutants run again,
             # each in a process forked from a server that never ran Paddle (slower, but it
             # tells survived from killed; a real endless loop is a timeout again).
-            again = [name for name, status in results(work) if status in ('suspicious', 'timeout')]
+            again = [name for name, status in results(work)
+                     if status in ('suspicious', 'timeout') and selected(module, name)]
             if again:
                 prepare(module, isolation='forkserver')
                 mutmut_run(work, again, args.max_children, log)
@@ -207,6 +255,8 @@ def main(argv=None):
     counts, listed = {}, equivalents()
     prefix = module[:-3].replace('/', '.') + '.'
     for name, status in results(work):
+        if not selected(module, name):
+            continue
         diff = None
         if status == 'check was interrupted by user':
             status = 'killed'  # the mutant raised KeyboardInterrupt in a test: pytest stopped

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Where a run writes: ``output_dir/<config name>-<time>``, its config records, its newest checkpoint."""
-import glob
 import os
+import re
 import time
 
 from edvr import weights
@@ -23,10 +23,17 @@ def run_folder(cfg, config_path, resume=None):
 
 
 def auto_resume_checkpoint(cfg, config_path):
-    """The newest checkpoint of the newest run of this config in output_dir, or None."""
+    """The newest checkpoint of the newest run of this config in output_dir, or None.
+
+    Only this config's own run folders count: ``<name>-<stamp>`` or ``<name>-<stamp>-<copy>``
+    as `run_folder` names them (``edvr_demo-copy-<stamp>`` is another config's run).
+    """
     name = os.path.splitext(os.path.basename(config_path or 'run'))[0]
-    runs = sorted(glob.glob(os.path.join(value(cfg, 'output_dir'), f'{name}-*')),
-                  reverse=True)
+    own = re.compile(re.escape(name) + r'-(\d{4}(?:-\d\d){5})(?:-(\d+))?')
+    out = value(cfg, 'output_dir')
+    found = [(m.group(1), int(m.group(2) or 1), entry) for entry in
+             (os.listdir(out) if os.path.isdir(out) else []) if (m := own.fullmatch(entry))]
+    runs = [os.path.join(out, entry) for *_, entry in sorted(found, reverse=True)]
     return next((found for run in runs if (found := weights.latest_checkpoint(run))), None)
 
 

@@ -49,6 +49,56 @@ def test_a_newest_run_without_checkpoint_falls_back_to_the_one_before(tmp_path):
         str(tmp_path / 'edvr_demo-2024-03-01-09-00-00-2' / 'iter_1_checkpoint.pdparams')
 
 
+def test_only_this_configs_own_run_folders_are_candidates(tmp_path):
+    """edvr_demo-copy.yaml's runs (named edvr_demo-copy-<time>) and other lookalikes are
+    never resumed for edvr_demo.yaml, however new they are."""
+    cfg = runs(tmp_path, {
+        'edvr_demo-2024-03-01-09-00-00': [4],                   # the one to resume
+        'edvr_demo-copy-2024-03-02-00-00-00': [8],              # config edvr_demo-copy.yaml
+        'edvr_demo-2024-03-03-00-00-00-old': [9],               # renamed by hand
+        'edvr_demo-2024-03-03-00-00-00.bak': [9],
+        'edvr_demo-latest': [9],
+        'edvr_demo-2024-03-03-00-00': [9],                      # not a whole time stamp
+        'edvr_demo-2024-03-03-00-00-000': [9],
+        'edvr_demo-x2024-03-03-00-00-00': [9],
+        'edvr_demo2024-03-03-00-00-00': [9],
+        'edvr_demo-2024-03-03-00-00-00-': [9],
+        'xedvr_demo-2024-03-03-00-00-00': [9],
+    })
+    assert auto_resume_checkpoint(cfg, 'configs/edvr_demo.yaml') == \
+        str(tmp_path / 'edvr_demo-2024-03-01-09-00-00' / 'iter_4_checkpoint.pdparams')
+    assert auto_resume_checkpoint(cfg, 'configs/edvr_demo-copy.yaml') == \
+        str(tmp_path / 'edvr_demo-copy-2024-03-02-00-00-00' / 'iter_8_checkpoint.pdparams')
+    (tmp_path / 'edvr_demo-2024-03-03-00-00-00').write_bytes(b'')   # a file, not a folder
+    assert auto_resume_checkpoint(cfg, 'edvr_demo.yaml') == \
+        str(tmp_path / 'edvr_demo-2024-03-01-09-00-00' / 'iter_4_checkpoint.pdparams')
+    assert auto_resume_checkpoint(AttrDict(output_dir=str(tmp_path / 'none')), 'edvr_demo.yaml') is None
+
+
+def test_runs_started_in_the_same_second_order_by_their_number(tmp_path):
+    """``-10`` is newer than ``-9`` and than the first run of that second (no number)."""
+    cfg = runs(tmp_path, {
+        'edvr_demo-2024-03-01-09-00-00': [1],
+        'edvr_demo-2024-03-01-09-00-00-9': [2],
+        'edvr_demo-2024-03-01-09-00-00-10': [3],
+        'edvr_demo-2024-03-01-08-59-59-11': [4],
+    })
+    assert auto_resume_checkpoint(cfg, 'edvr_demo.yaml') == \
+        str(tmp_path / 'edvr_demo-2024-03-01-09-00-00-10' / 'iter_3_checkpoint.pdparams')
+    for folder in ('edvr_demo-2024-03-01-09-00-00-10', 'edvr_demo-2024-03-01-09-00-00-9'):
+        os.remove(tmp_path / folder / 'iter_3_checkpoint.pdparams') if folder.endswith('10') else \
+            os.remove(tmp_path / folder / 'iter_2_checkpoint.pdparams')
+    assert auto_resume_checkpoint(cfg, 'edvr_demo.yaml') == \
+        str(tmp_path / 'edvr_demo-2024-03-01-09-00-00' / 'iter_1_checkpoint.pdparams')
+
+
+def test_an_output_dir_with_pattern_characters(tmp_path):
+    out = tmp_path / 'runs [v1] *'
+    cfg = runs(out, {'edvr_demo-2024-03-01-09-00-00': [4]})
+    assert auto_resume_checkpoint(cfg, 'edvr_demo.yaml') == \
+        str(out / 'edvr_demo-2024-03-01-09-00-00' / 'iter_4_checkpoint.pdparams')
+
+
 def test_latest_checkpoint_compares_iterations_as_numbers(tmp_path):
     runs(tmp_path, {'r': [9, 10, 100, 99]})
     (tmp_path / 'r' / 'iter_x_checkpoint.pdparams').write_bytes(b'')

@@ -141,3 +141,39 @@ def test_a_crash_while_writing_weights_leaves_no_half_file(data, tmp_path, monke
         first = _weights(os.path.join(trainer.run_dir, 'iter_1_weight.pdparams'))
         for key in first:
             np.testing.assert_array_equal(best[key], first[key], err_msg=key)
+
+
+def test_a_later_equal_score_keeps_the_first_best(data, tmp_path, monkeypatch):
+    """Validations scoring 30, 31, 31, 30.5 (and 31 again after a resume): the best stays
+    iteration 2, the first to reach 31; best_weight.pdparams holds its weights, not the
+    (different) weights of iteration 3 or 5."""
+    import edvr.engine.trainer as trainer_module
+    scripted, real = iter([30.0, 31.0, 31.0, 30.5, 31.0, 29.0]), trainer_module.evaluate
+
+    def scored(*args, desc='validate', **kwargs):
+        result = real(*args, desc=desc, **kwargs)
+        if desc == 'validate':
+            result['psnr'] = next(scripted)
+        return result
+    monkeypatch.setattr(trainer_module, 'evaluate', scored)
+    overrides = tiny_overrides(data, str(tmp_path), 6) + [
+        'validate.interval=1', 'snapshot_config.interval=1', 'lr_scheduler.learning_rate=4e-3']
+    trainer = Trainer(load_config(DEMO_CONFIG, overrides + ['total_iters=4']), DEMO_CONFIG, seed=7)
+    assert trainer.train() is None
+    run = trainer.run_dir
+    best = _weights(os.path.join(run, 'best_weight.pdparams'))
+    second, third = (_weights(os.path.join(run, f'iter_{i}_weight.pdparams')) for i in (2, 3))
+    assert any(not np.array_equal(second[k], third[k]) for k in second)
+    for key in second:
+        np.testing.assert_array_equal(best[key], second[key], err_msg=key)
+    assert ckpt.read_checkpoint(os.path.join(run, 'iter_4_checkpoint.pdparams'))['best'] == \
+        {'psnr': 31.0, 'iter': 2}
+    # resumed: iteration 5 scores 31 again, iteration 6 less; the best stays iteration 2
+    resumed = Trainer(load_config(DEMO_CONFIG, overrides), DEMO_CONFIG,
+                      resume=os.path.join(run, 'iter_4_checkpoint.pdparams'))
+    assert resumed.train() is None
+    assert ckpt.read_checkpoint(os.path.join(run, 'iter_6_checkpoint.pdparams'))['best'] == \
+        {'psnr': 31.0, 'iter': 2}
+    best = _weights(os.path.join(run, 'best_weight.pdparams'))
+    for key in second:
+        np.testing.assert_array_equal(best[key], second[key], err_msg=key)

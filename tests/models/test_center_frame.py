@@ -96,3 +96,28 @@ def test_tsa_reference_embedding_is_the_center_frame():
     np.testing.assert_allclose(ours, expected, atol=1e-4, rtol=0)
     other = BasicSREDVR(weights, arch).tsa(aligned.astype(np.float64))
     assert np.abs(other - expected).max() > 1e-2
+
+
+@pytest.mark.parametrize('variant, size', [('predeblur', 8), ('deblur_hr_in', 16)])
+def test_predeblur_equals_basicsr_numpy_oracle(variant, size):
+    """The pre-deblurring pyramid (and its HR_in strided start) against BasicSR's, with a
+    non-middle centre."""
+    arch = VARIANTS[variant]
+    weights = _weights(arch, seed=7)
+    net = EDVRNet(in_nf=3, out_nf=3, scale_factor=1 if arch['HR_in'] else 4, center=CENTER,
+                  **arch)
+    net.eval()
+    net.set_state_dict(_paddle_state(weights))
+    x = np.random.default_rng(3).random((1, arch['nframes'], 3, size, size)).astype(np.float32)
+    expected = BasicSREDVR(weights, dict(arch, center=CENTER))(x)
+    # float32 against float64 through the longer pre-deblur path: up to 1.1e-3 apart; a
+    # missing activation or a sign flipped in the pyramid moves the output by far more
+    np.testing.assert_allclose(_run(net, x), expected, atol=3e-3, rtol=0)
+
+
+def test_predeblur_defaults():
+    """PredeblurResNetPyramid() alone: 3 input channels, 64 features, LR input."""
+    from edvr.models.predeblur import PredeblurResNetPyramid
+    pyramid = PredeblurResNetPyramid()
+    assert pyramid.conv_first.weight.shape == [64, 3, 3, 3] and not pyramid.HR_in
+    assert not hasattr(pyramid, 'conv_first_1')

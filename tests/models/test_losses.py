@@ -50,3 +50,12 @@ def test_l1_and_mse_reductions_and_weight():
     with pytest.raises(ConfigError, match='MSELoss.reduction'):
         MSELoss(reduction='max')
     assert {'CharbonnierLoss', 'L1Loss', 'MSELoss'} <= set(LOSSES.names())
+
+
+@pytest.mark.parametrize('loss, reduction, allowed', [
+    (CharbonnierLoss, 'none', "'sum', 'mean'"), (MSELoss, 'max', "'mean', 'sum', 'none'"),
+    (L1Loss, None, "'mean', 'sum', 'none'")])
+def test_an_unknown_reduction_is_refused_with_the_choices(loss, reduction, allowed):
+    with pytest.raises(ConfigError) as info:
+        loss(reduction=reduction)
+    assert str(info.value) == f'{loss.__name__}.reduction: {reduction!r} is not one of {allowed}'
