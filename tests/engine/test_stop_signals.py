@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
 """Stop requests: repeated SIGTERMs are one request; a later second Ctrl-C stops at once."""
-import os
 import signal
 
 import pytest
@@ -12,7 +11,7 @@ from edvr.engine.stop_signals import StopSignals, stop_exit_code
 def test_repeated_sigterm_is_one_request():
     with StopSignals() as signals:
         for _ in range(3):  # paddle.distributed.launch: up to 3 SIGTERMs, 0.2 s apart
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
         assert signals.received == signal.SIGTERM
         assert signals.should_stop(world_size=1)
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored on exit
@@ -22,14 +21,14 @@ def test_second_ctrl_c_stops_at_once_only_after_the_repeat_window(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(stop_signals.time, 'monotonic', lambda: clock[0])
     with StopSignals() as signals:
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         clock[0] += stop_signals.SIGINT_REPEAT_WINDOW / 2  # the same key press, repeated
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGTERM)
         assert signals.received == signal.SIGINT
         clock[0] += stop_signals.SIGINT_REPEAT_WINDOW * 2
         with pytest.raises(KeyboardInterrupt, match=r'^$'):
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
 
 
 def test_exit_code_after_a_clean_stop(monkeypatch):
