@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Shared test setup: import the package from this checkout, run Paddle on CPU."""
+import logging
 import os
 import shutil
 import subprocess
@@ -46,3 +47,27 @@ def built_wheel(tmp_path_factory):
     assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = (tmp / 'dist').glob('edvr-*.whl')
     return wheel
+
+
+class _Lines(logging.Handler):
+    """The messages logged to the logger it is attached to (whatever the logging setup of
+    earlier tests did to propagation)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def bf16_lines():
+    """The warning lines `edvr.ops.bf16` logs during the test."""
+    from edvr.ops import bf16
+    handler, level = _Lines(), bf16.logger.level
+    bf16.logger.addHandler(handler)
+    bf16.logger.setLevel(logging.WARNING)
+    yield handler.lines
+    bf16.logger.removeHandler(handler)
+    bf16.logger.setLevel(level)

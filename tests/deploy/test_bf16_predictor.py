@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """precision='bf16' on the Predictor and --precision on the restoring commands: where it runs,
 where it is refused, and the float32 fallback on a CPU without BF16."""
-import logging
-
 import numpy as np
 import pytest
 
@@ -12,28 +10,6 @@ from edvr.deploy.predictor import Predictor
 from edvr.errors import ConfigError
 from edvr.ops import bf16
 from tests.tiny import DEMO_CONFIG, tiny_overrides
-
-
-class Lines(logging.Handler):
-    """The messages logged to the logger it is attached to (whatever the logging setup of
-    earlier tests did to propagation)."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def bf16_lines():
-    handler, level = Lines(), bf16.logger.level
-    bf16.logger.addHandler(handler)
-    bf16.logger.setLevel(logging.WARNING)
-    yield handler.lines
-    bf16.logger.removeHandler(handler)
-    bf16.logger.setLevel(level)
 
 
 @pytest.fixture

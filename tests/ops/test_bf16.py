@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """The bfloat16 inference mode (`edvr.ops.bf16`): the op against float32 and against
 bfloat16-rounded sums, layer conversion, float32 untouched, and the fallback without BF16."""
-import logging
-
 import numpy as np
 import paddle
 import paddle.nn.functional as F
@@ -15,28 +13,6 @@ from edvr.ops.dcn import ModulatedDeformConv2D
 from edvr.ops.fused_conv import conv2d_fused
 from edvr.utils.device import cpu_threads, set_cpu_threads
 from tests.tiny import dygraph, tiny_net
-
-
-class Lines(logging.Handler):
-    """The messages logged to the logger it is attached to (whatever the logging setup of
-    earlier tests did to propagation)."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def bf16_lines():
-    handler, level = Lines(), bf16.logger.level
-    bf16.logger.addHandler(handler)
-    bf16.logger.setLevel(logging.WARNING)
-    yield handler.lines
-    bf16.logger.removeHandler(handler)
-    bf16.logger.setLevel(level)
 
 
 @pytest.fixture

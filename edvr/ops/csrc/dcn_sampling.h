@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+// The deformable convolution's bilinear sampling into column blocks, shared by the float32
+// (cpu_dcn_forward.cc) and bfloat16 (cpu_bf16_dcn.cc) kernels: the same samples, bit for bit.
+// Included inside each file's unnamed namespace, after its `using edvr_ops::...` lines.
+#ifndef EDVR_OPS_DCN_SAMPLING_H_
+#define EDVR_OPS_DCN_SAMPLING_H_
+
+constexpr int64_t kPositions = 8 * kPixels;
+
+struct DcnGeometry {
+  int64_t b, c, h, w, c_out, ho, wo, groups;
+  int kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+// Bilinear weights (times the mask; zero for corners outside) and flat corner indices of
+// tap k of group g for positions [p0, p0 + count) of sample n, whose unshifted sample
+// points (output position times stride minus padding) are base_y, base_x.
+struct Samples {
+  float w[4][kPositions];
+  int32_t at[4][kPositions];
+
+  void Locate(const float* offset, const float* mask, const DcnGeometry& s, int64_t n,
+              int64_t g, int k, int64_t p0, int64_t count, const float* base_y,
+              const float* base_x) {
+    const int64_t taps = static_cast<int64_t>(s.kh) * s.kw, npos = s.ho * s.wo;
+    const float tap_y = static_cast<float>((k / s.kw) * s.dh);
+    const float tap_x = static_cast<float>((k % s.kw) * s.dw);
+    const float* off_y = offset + ((n * s.groups + g) * taps + k) * 2 * npos + p0;
+    const float* off_x = off_y + npos;
+    const float* msk = mask + ((n * s.groups + g) * taps + k) * npos + p0;
+    const float h = static_cast<float>(s.h), w_ = static_cast<float>(s.w);
+    for (int64_t i = 0; i < kPositions; ++i) {
+      for (int corner = 0; corner < 4; ++corner) w[corner][i] = 0.f, at[corner][i] = 0;
+      if (i >= count) continue;
+      const float y = base_y[i] + tap_y + off_y[i], x = base_x[i] + tap_x + off_x[i];
+      if (!(y > -1.f && x > -1.f && y < h && x < w_)) continue;  // also catches NaN
+      const float fy = std::floor(y), fx = std::floor(x);
+      const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
+      const float ly = y - fy, lx = x - fx, m = msk[i];
+      const float wy[2] = {y0 >= 0 ? (1.f - ly) * m : 0.f, y0 + 1 < s.h ? ly * m : 0.f};
+      const float wx[2] = {x0 >= 0 ? 1.f - lx : 0.f, x0 + 1 < s.w ? lx : 0.f};
+      const int64_t row0 = std::max<int64_t>(y0, 0) * s.w, row1 = std::min(y0 + 1, s.h - 1) * s.w;
+      const int64_t col0 = std::max<int64_t>(x0, 0), col1 = std::min(x0 + 1, s.w - 1);
+      w[0][i] = wy[0] * wx[0], at[0][i] = static_cast<int32_t>(row0 + col0);
+      w[1][i] = wy[0] * wx[1], at[1][i] = static_cast<int32_t>(row0 + col1);
+      w[2][i] = wy[1] * wx[0], at[2][i] = static_cast<int32_t>(row1 + col0);
+      w[3][i] = wy[1] * wx[1], at[3][i] = static_cast<int32_t>(row1 + col1);
+    }
+  }
+};
+
+#if defined(EDVR_DCN_OCTETS)
+constexpr int64_t kOctet = 8;  // channels per group on the vectorised path
+
+// x (b, c, h, w) -> [b][c / 8][h * w][8]: each group's 8 channels side by side per pixel.
+std::vector<float> ChannelOctets(const float* x, const DcnGeometry& s, int threads) {
+  const int64_t plane = s.h * s.w, octets = s.b * s.c / kOctet;
+  std::vector<float> out(octets * plane * kOctet);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t task = 0; task < octets * ((plane + 255) / 256); ++task) {
+    const int64_t o = task / ((plane + 255) / 256), p0 = task % ((plane + 255) / 256) * 256;
+    const int64_t p1 = std::min(plane, p0 + 256);
+    const float* src = x + o * kOctet * plane;
+    float* dst = out.data() + o * plane * kOctet;
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t ci = 0; ci < kOctet; ++ci) dst[p * kOctet + ci] = src[ci * plane + p];
+  }
+  return out;
+}
+
+// Rows (first + ci)*K + k (ci < 8) of the column block for tap k, from the octet of channels
+// that starts at channel `first` (`xg`): for each position, the four corners' 8-channel
+// vectors weighted and summed, 8 positions transposed at a time.
+inline void SampleOctet(const float* xg, const Samples& samples, float* cols, int64_t taps,
+                        int k, int64_t first) {
+  float* rows = cols + (first * taps + k) * kPositions;  // channel ci at + ci*taps*kPositions
+  for (int64_t i0 = 0; i0 < kPositions; i0 += 8) {
+    __m256 r[8];
+    for (int j = 0; j < 8; ++j) {
+      const int64_t i = i0 + j;
+      __m256 acc = _mm256_mul_ps(_mm256_set1_ps(samples.w[0][i]),
+                                 _mm256_loadu_ps(xg + samples.at[0][i] * kOctet));
+      for (int corner = 1; corner < 4; ++corner)
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(samples.w[corner][i]),
+                              _mm256_loadu_ps(xg + samples.at[corner][i] * kOctet), acc);
+      r[j] = acc;
+    }
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 q[8] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+                         _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE),
+                         _mm256_shuffle_ps(t4, t6, 0x44), _mm256_shuffle_ps(t4, t6, 0xEE),
+                         _mm256_shuffle_ps(t5, t7, 0x44), _mm256_shuffle_ps(t5, t7, 0xEE)};
+    for (int ci = 0; ci < 4; ++ci) {  // channel ci: positions 0-3 in q[ci], 4-7 in q[ci + 4]
+      _mm256_storeu_ps(rows + ci * taps * kPositions + i0,
+                       _mm256_permute2f128_ps(q[ci], q[ci + 4], 0x20));
+      _mm256_storeu_ps(rows + (ci + 4) * taps * kPositions + i0,
+                       _mm256_permute2f128_ps(q[ci], q[ci + 4], 0x31));
+    }
+  }
+}
+#endif
+
+#endif  // EDVR_OPS_DCN_SAMPLING_H_
