@@ -103,63 +103,14 @@ void DcnBf16(const float* x, const float* offset, const float* mask, const float
   }
 }
 
-DcnGeometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>& offset,
-                         const std::vector<int64_t>& mask, const std::vector<int64_t>& w,
-                         int sh, int sw, int ph, int pw, int dh, int dw, int groups) {
-  PD_CHECK(x.size() == 4 && w.size() == 4, "x and weight must be 4-D");
-  PD_CHECK(x[1] == w[1], "weight has ", w[1], " input channels, x has ", x[1]);
-  PD_CHECK(groups > 0 && x[1] % groups == 0, "channels must be divisible by groups");
-  DcnGeometry s{x[0], x[1], x[2], x[3], w[0], 0, 0, groups, static_cast<int>(w[2]),
-                static_cast<int>(w[3]), sh, sw, ph, pw, dh, dw};
-  s.ho = (s.h + 2 * ph - (static_cast<int64_t>(dh) * (s.kh - 1) + 1)) / sh + 1;
-  s.wo = (s.w + 2 * pw - (static_cast<int64_t>(dw) * (s.kw - 1) + 1)) / sw + 1;
-  const int64_t taps = static_cast<int64_t>(s.kh) * s.kw;
-  PD_CHECK(s.ho > 0 && s.wo > 0, "input smaller than the kernel");
-  PD_CHECK(offset == std::vector<int64_t>({s.b, 2 * groups * taps, s.ho, s.wo}),
-           "offset must be (b, 2*G*K, ho, wo)");
-  PD_CHECK(mask == std::vector<int64_t>({s.b, groups * taps, s.ho, s.wo}),
-           "mask must be (b, G*K, ho, wo)");
-  PD_CHECK(s.h * s.w < (int64_t{1} << 31), "input plane too large");
-  return s;
-}
-
 std::vector<paddle::Tensor> DcnBf16Op(const paddle::Tensor& x, const paddle::Tensor& offset,
                                       const paddle::Tensor& mask, const paddle::Tensor& weight,
                                       const paddle::optional<paddle::Tensor>& bias, int sh,
                                       int sw, int ph, int pw, int dh, int dw, int groups,
                                       int threads) {
   PD_CHECK(edvr_ops::Bf16Available(), "this build has no AVX-512 BF16");
-  for (auto [t, name] : {std::pair{&x, "x"}, {&offset, "offset"}, {&mask, "mask"},
-                         {&weight, "weight"}})
-    CheckFloat(*t, name);
-  const DcnGeometry s = MakeGeometry(x.shape(), offset.shape(), mask.shape(), weight.shape(),
-                                     sh, sw, ph, pw, dh, dw, groups);
-  const float* b = nullptr;
-  if (bias) {
-    CheckFloat(*bias, "bias");
-    PD_CHECK(bias->numel() == s.c_out, "bias must have ", s.c_out, " values");
-    b = bias->data<float>();
-  }
-  auto y = paddle::empty({s.b, s.c_out, s.ho, s.wo}, paddle::DataType::FLOAT32,
-                         paddle::CPUPlace());
-  DcnBf16(x.data<float>(), offset.data<float>(), mask.data<float>(), weight.data<float>(), b,
-          y.data<float>(), s, threads);
-  return {y};
-}
-
-std::vector<std::vector<int64_t>> DcnBf16Shape(
-    const std::vector<int64_t>& x, const std::vector<int64_t>& offset,
-    const std::vector<int64_t>& mask, const std::vector<int64_t>& w,
-    const paddle::optional<std::vector<int64_t>>&, int sh, int sw, int ph, int pw, int dh,
-    int dw, int groups, int) {
-  const DcnGeometry s = MakeGeometry(x, offset, mask, w, sh, sw, ph, pw, dh, dw, groups);
-  return {{s.b, s.c_out, s.ho, s.wo}};
-}
-
-std::vector<paddle::DataType> DcnBf16Dtype(const paddle::DataType& t, const paddle::DataType&,
-                                           const paddle::DataType&, const paddle::DataType&,
-                                           const paddle::optional<paddle::DataType>&) {
-  return {t};
+  return RunDcnOp(DcnBf16, x, offset, mask, weight, bias, sh, sw, ph, pw, dh, dw, groups,
+                  threads);
 }
 
 }  // namespace
@@ -170,5 +121,5 @@ PD_BUILD_OP(edvr_dcn_bf16)
     .Attrs({"sh: int", "sw: int", "ph: int", "pw: int", "dh: int", "dw: int", "groups: int",
             "threads: int"})
     .SetKernelFn(PD_KERNEL(DcnBf16Op))
-    .SetInferShapeFn(PD_INFER_SHAPE(DcnBf16Shape))
-    .SetInferDtypeFn(PD_INFER_DTYPE(DcnBf16Dtype));
+    .SetInferShapeFn(PD_INFER_SHAPE(DcnShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(DcnDtype));
