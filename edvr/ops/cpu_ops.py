@@ -44,7 +44,8 @@ SOURCES = {
     'cpu_bf16_conv_op.cc': ('edvr_conv_bf16', 'edvr_bf16_probe'),
     'cpu_bf16_winograd.cc': (),        # the bfloat16 Winograd kernel behind edvr_conv_bf16
     'cpu_bf16_dcn.cc': ('edvr_dcn_bf16',),
-    'cpu_conv_backward.cc': ('edvr_conv_weight_winograd', 'edvr_activation_backward'),
+    'cpu_winograd_weight_grad.cc': ('edvr_conv_weight_winograd',),
+    'cpu_activation_backward.cc': ('edvr_activation_backward',),
     'cpu_dcn_backward.cc': ('edvr_dcn_backward',),
 }
 NAME = 'edvr_cpu_conv_ops'
