@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 CSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc')
 # Each C++ source in csrc/ and the Paddle ops it registers (PD_BUILD_OP).
 SOURCES = {
-    'cpu_conv_ops.cc': ('edvr_im2col', 'edvr_col2im', 'edvr_dcn_im2col', 'edvr_dcn_col2im'),
+    'cpu_conv_columns.cc': ('edvr_im2col', 'edvr_col2im'),
+    'cpu_dcn_columns.cc': ('edvr_dcn_im2col', 'edvr_dcn_col2im'),
     'cpu_direct_conv.cc': (),          # the direct kernel behind edvr_conv_fused
     'cpu_winograd_conv.cc': (),        # the Winograd kernel behind edvr_conv_fused
     'cpu_bf16_conv.cc': (),            # the direct bfloat16 kernel behind edvr_conv_bf16
@@ -43,7 +44,8 @@ SOURCES = {
     'cpu_bf16_conv_op.cc': ('edvr_conv_bf16', 'edvr_bf16_probe'),
     'cpu_bf16_winograd.cc': (),        # the bfloat16 Winograd kernel behind edvr_conv_bf16
     'cpu_bf16_dcn.cc': ('edvr_dcn_bf16',),
-    'cpu_conv_backward.cc': ('edvr_conv_weight_winograd', 'edvr_activation_backward'),
+    'cpu_winograd_weight_grad.cc': ('edvr_conv_weight_winograd',),
+    'cpu_activation_backward.cc': ('edvr_activation_backward',),
     'cpu_dcn_backward.cc': ('edvr_dcn_backward',),
 }
 NAME = 'edvr_cpu_conv_ops'

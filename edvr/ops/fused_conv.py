@@ -8,7 +8,7 @@ pass, without a column buffer
 serves 3x3 kernels with 4x fewer multiplications; its float32 rounding differs from
 the direct sum by ~1e-6 of the output's scale per layer (tested within 1e-4 over the
 network). Backward (training): the gradient through the activation comes from the
-saved output (``csrc/cpu_conv_backward.cc``); the input gradient is the same kernel
+saved output (``csrc/cpu_activation_backward.cc``); the input gradient is the same kernel
 applied to the output gradient with the weight transposed and flipped (padding
 ``k - 1 - p``); the weight and bias gradients of 3x3 Winograd convs with 16 input
 channels or more come from Winograd as well (``edvr_conv_weight_winograd``), the others

@@ -14,15 +14,16 @@ from tests.tiny import ROOT
 
 
 def test_sources_table_lists_every_source_and_op():
-    """`cpu_ops.SOURCES` names every .cc file of csrc/ with exactly the ops it registers."""
+    """`cpu_ops.SOURCES` names every .cc file of csrc/ with exactly the ops it registers, and the
+    build reads every file there."""
     found = {}
     for name in sorted(os.listdir(cpu_ops.CSRC)):
         if name.endswith('.cc'):
             with open(os.path.join(cpu_ops.CSRC, name)) as f:
                 found[name] = tuple(re.findall(r'PD_BUILD_OP\((\w+)\)', f.read()))
     assert found == {name: tuple(ops) for name, ops in sorted(cpu_ops.SOURCES.items())}
-    headers = [os.path.basename(p) for p in cpu_ops.build_inputs() if p.endswith('.h')]
-    assert headers == ['bf16_conv.h', 'dcn_sampling.h', 'fused_conv.h', 'op_checks.h']
+    inputs = [os.path.basename(path) for path in cpu_ops.build_inputs()]
+    assert sorted(inputs) == sorted(os.listdir(cpu_ops.CSRC))   # the sources and the headers
 
 
 def test_a_cached_build_is_shared_by_every_checkout_and_loads_quietly(cpp_ops, tmp_path,
@@ -45,9 +46,13 @@ print(json.dumps([cpu_ops._build_dir(*cpu_ops._flag_sets()[0]), cpu_ops.load_cpu
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == '', result.stderr[-2000:]
     assert json.loads(result.stdout) == [here, True, False]
-    (clone / 'op_checks.h').write_text('// changed\n' + (clone / 'op_checks.h').read_text())
     monkeypatch.setattr(cpu_ops, 'CSRC', str(clone))
-    assert cpu_ops._build_dir(*flags) != here          # a header's content is in the key
+    for path in sorted(clone.iterdir()):               # every source's and header's content
+        text = path.read_text()                        # is in the key
+        path.write_text('// changed\n' + text)
+        assert cpu_ops._build_dir(*flags) != here, path.name
+        path.write_text(text)
+    assert cpu_ops._build_dir(*flags) == here
 
 
 def test_expected_kernels_that_cannot_build_fail_the_tests():

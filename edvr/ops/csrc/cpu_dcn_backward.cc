@@ -7,7 +7,7 @@
 //                      weight (c_out, c, kh, kw), grad_out (b, c_out, ho, wo)
 //                      -> grad_x, grad_offset, grad_mask, grad_weight (shapes of the inputs)
 //
-// The sampling is that of cpu_dcn_forward.cc and cpu_conv_ops.cc (offset channel
+// The sampling is that of cpu_dcn_forward.cc and cpu_dcn_columns.cc (offset channel
 // (g*K + k)*2 holds dy, +1 dx; corners outside the image read zero, points with y <= -1,
 // y >= h, x <= -1 or x >= w read zero and take no offset or mask gradient). Work unit: one
 // deformable group g of one sample, in blocks of kPositions output positions. Per block:
@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "fused_conv.h"
@@ -46,7 +47,8 @@ using edvr_ops::kOutVecs;
 using edvr_ops::kPixels;
 using edvr_ops::Vec;
 
-constexpr int64_t kPositions = 8 * kPixels;
+#include "dcn_sampling.h"  // NOLINT: inside the unnamed namespace on purpose (the geometry)
+
 constexpr int64_t kOctet = 8;
 typedef float V8 __attribute__((vector_size(kOctet * sizeof(float))));  // one octet of channels
 
@@ -58,16 +60,10 @@ inline V8 Load(const float* p) {
 
 inline void Store(float* p, V8 v) { std::memcpy(p, &v, sizeof(V8)); }
 
-struct Shape {
-  int64_t b, c, h, w, c_out, ho, wo, groups;
-  int kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t taps() const { return static_cast<int64_t>(kh) * kw; }
-};
-
 int64_t RoundUp(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
 // x (b, c, h, w) <-> [b][c / 8][h * w][8]; to_octets false copies back (octets -> x).
-void Octets(float* x, float* octets, const Shape& s, bool to_octets, int threads) {
+void Octets(float* x, float* octets, const DcnGeometry& s, bool to_octets, int threads) {
   const int64_t plane = s.h * s.w, count = s.b * s.c / kOctet, parts = (plane + 255) / 256;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t task = 0; task < count * parts; ++task) {
@@ -101,7 +97,7 @@ struct Corners {
   __attribute__((noinline, optimize("no-trapping-math"))) void Locate(
       const float* __restrict off_y, const float* __restrict off_x,
       const float* __restrict mask, const float* __restrict base_y,
-      const float* __restrict base_x, float tap_y, float tap_x, int64_t count, const Shape& s) {
+      const float* __restrict base_x, float tap_y, float tap_x, int64_t count, const DcnGeometry& s) {
     const float h = static_cast<float>(s.h), w = static_cast<float>(s.w);
     const int32_t hi_y = static_cast<int32_t>(s.h) - 1, hi_x = static_cast<int32_t>(s.w) - 1;
     const int32_t width = static_cast<int32_t>(s.w);
@@ -133,8 +129,9 @@ struct Corners {
 
 void DcnBackward(const float* x, const float* offset, const float* mask, const float* weight,
                  const float* grad_out, float* gx, float* goffset, float* gmask, float* gw,
-                 const Shape& s, int threads) {
-  const int64_t taps = s.taps(), cg = s.c / s.groups, rows = taps * cg;  // rows per group
+                 const DcnGeometry& s, int threads) {
+  const int64_t taps = static_cast<int64_t>(s.kh) * s.kw, cg = s.c / s.groups;
+  const int64_t rows = taps * cg;  // rows per group
   const int64_t padded = RoundUp(rows, kBlock), npos = s.ho * s.wo, plane = s.h * s.w;
   const int64_t out_blocks = (s.c_out + kBlock - 1) / kBlock, c_out_padded = out_blocks * kBlock;
   const int64_t position_blocks = (npos + kPositions - 1) / kPositions;
@@ -274,26 +271,15 @@ std::vector<paddle::Tensor> DcnBackwardOp(const paddle::Tensor& x, const paddle:
   for (auto [t, name] : {std::pair{&x, "x"}, {&offset, "offset"}, {&mask, "mask"},
                          {&weight, "weight"}, {&grad_out, "grad_out"}})
     CheckFloat(*t, name);
-  auto xd = x.shape(), wd = weight.shape();
-  PD_CHECK(xd.size() == 4 && wd.size() == 4, "x and weight must be 4-D");
-  PD_CHECK(xd[1] == wd[1], "weight has ", wd[1], " input channels, x has ", xd[1]);
-  PD_CHECK(groups > 0 && xd[1] % (8 * groups) == 0,
-           "edvr_dcn_backward needs a multiple of 8 channels per group");
-  Shape s{xd[0], xd[1], xd[2], xd[3], wd[0], 0, 0, groups, static_cast<int>(wd[2]),
-          static_cast<int>(wd[3]), sh, sw, ph, pw, dh, dw};
-  s.ho = (s.h + 2 * ph - (static_cast<int64_t>(dh) * (s.kh - 1) + 1)) / sh + 1;
-  s.wo = (s.w + 2 * pw - (static_cast<int64_t>(dw) * (s.kw - 1) + 1)) / sw + 1;
-  PD_CHECK(s.ho > 0 && s.wo > 0, "input smaller than the kernel");
-  PD_CHECK(offset.shape() == std::vector<int64_t>({s.b, 2 * groups * s.taps(), s.ho, s.wo}),
-           "offset must be (b, 2*G*K, ho, wo)");
-  PD_CHECK(mask.shape() == std::vector<int64_t>({s.b, groups * s.taps(), s.ho, s.wo}),
-           "mask must be (b, G*K, ho, wo)");
+  const DcnGeometry s = MakeGeometry(x.shape(), offset.shape(), mask.shape(), weight.shape(),
+                                     sh, sw, ph, pw, dh, dw, groups);
+  PD_CHECK(s.c % (8 * groups) == 0, "edvr_dcn_backward needs a multiple of 8 channels per group");
   PD_CHECK(grad_out.shape() == std::vector<int64_t>({s.b, s.c_out, s.ho, s.wo}),
            "grad_out must be (b, c_out, ho, wo)");
-  auto gx = paddle::empty(xd, paddle::DataType::FLOAT32, paddle::CPUPlace());
+  auto gx = paddle::empty(x.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
   auto goffset = paddle::empty(offset.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
   auto gmask = paddle::empty(mask.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  auto gw = paddle::empty(wd, paddle::DataType::FLOAT32, paddle::CPUPlace());
+  auto gw = paddle::empty(weight.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
   DcnBackward(x.data<float>(), offset.data<float>(), mask.data<float>(), weight.data<float>(),
               grad_out.data<float>(), gx.data<float>(), goffset.data<float>(),
               gmask.data<float>(), gw.data<float>(), s, std::max(1, threads));

@@ -9,7 +9,7 @@
 // Output positions (row-major over ho*wo) go in blocks of kPositions. For each block, the
 // bilinear samples times the mask fill a column block (c*K rows by kPositions, row c*K + k
 // for channel c at tap k) that stays in cache, and the fused kernels' register tile
-// (fused_conv.h) contracts it with the weights. The sampling is that of cpu_conv_ops.cc:
+// (fused_conv.h) contracts it with the weights. The sampling is that of cpu_dcn_columns.cc:
 // offset channel (g*K + k)*2 holds dy, +1 holds dx; corners outside the image read zero,
 // and points with y <= -1, y >= h, x <= -1 or x >= w read zero. Blocks are split over
 // threads with OpenMP.

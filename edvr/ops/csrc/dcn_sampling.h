@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The deformable convolution's bilinear sampling into column blocks and its op's checks and
 // shapes, shared by the float32 (cpu_dcn_forward.cc) and bfloat16 (cpu_bf16_dcn.cc) kernels:
-// the same samples, bit for bit.
+// the same samples, bit for bit. The backward (cpu_dcn_backward.cc) checks its inputs with
+// `MakeGeometry` too.
 // Included inside each file's unnamed namespace, after its `using edvr_ops::...` lines.
 #ifndef EDVR_OPS_DCN_SAMPLING_H_
 #define EDVR_OPS_DCN_SAMPLING_H_

@@ -1,151 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// CPU column kernels for convolution and modulated deformable convolution (DCNv2).
+// CPU column kernels of the modulated deformable convolution (DCNv2), for its backward on
+// the layouts the blocked one (cpu_dcn_backward.cc) does not take (conv_columns.h:
+// out = weight @ cols, the matrix product in Paddle). G deformable groups, K = kh*kw taps:
 //
-// A convolution is computed as  out = weight (c_out, c*K) @ cols (c*K, ho*wo)  per sample,
-// where K = kh*kw taps and row c*K + k of `cols` holds input channel c read at tap k
-// (the weight's own (c, ky, kx) order). The matrix products run in Paddle (MKL); these
-// kernels only build `cols` (im2col) and scatter a column gradient back (col2im):
+//   edvr_dcn_im2col  x (b, c, h, w), offset (b, 2*G*K, ho, wo), mask (b, G*K, ho, wo)
+//                    -> cols (b, c*K, ho*wo), each entry a masked bilinear sample
+//   edvr_dcn_col2im  grad_cols (b, c*K, ho*wo), x, offset, mask
+//                    -> grad_x, grad_offset, grad_mask (shapes of x, offset, mask)
 //
-//   edvr_im2col      x (b, c, h, w)                          -> cols (b, c*K, ho*wo)
-//   edvr_col2im      grad_cols (b, c*K, ho*wo)               -> grad_x (b, c, h, w)
-//   edvr_dcn_im2col  x, offset (b, 2*G*K, ho, wo), mask (b, G*K, ho, wo) -> cols
-//   edvr_dcn_col2im  grad_cols, x, offset, mask              -> grad_x, grad_offset, grad_mask
-//
-// DCN layout: offset channel (g*K + k)*2 holds dy, +1 holds dx; mask channel g*K + k.
-// Samples are bilinear; corners outside the image read zero, and a point with
-// y <= -1, y >= h, x <= -1 or x >= w reads zero (as paddle.vision.ops.deform_conv2d).
-// All tensors are float32 and contiguous. Work is split over threads with OpenMP.
+// Offset channel (g*K + k)*2 holds dy, +1 holds dx; mask channel g*K + k. Samples are
+// bilinear; corners outside the image read zero, and a point with y <= -1, y >= h, x <= -1
+// or x >= w reads zero (as paddle.vision.ops.deform_conv2d). All tensors are float32 and
+// contiguous. Work is split over (sample, deformable group) pairs with OpenMP.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "conv_columns.h"
 #include "op_checks.h"
 #include "paddle/extension.h"
 
 namespace {
 
 using edvr_ops::CheckFloat;
-
-struct ConvShape {
-  int64_t b, c, h, w, ho, wo;
-  int kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t taps() const { return static_cast<int64_t>(kh) * kw; }
-  int64_t positions() const { return ho * wo; }
-};
-
-int64_t OutSize(int64_t in, int k, int s, int p, int d) {
-  return (in + 2 * p - (static_cast<int64_t>(d) * (k - 1) + 1)) / s + 1;
-}
-
-// Smallest o >= 0 with o*s + base >= 0, and largest o < n with o*s + base < limit;
-// the range of output positions whose input index is inside [0, limit).
-void ValidRange(int64_t base, int s, int64_t limit, int64_t n, int64_t* lo, int64_t* hi) {
-  int64_t first = base >= 0 ? 0 : (-base + s - 1) / s;
-  int64_t last = limit - 1 - base < 0 ? -1 : (limit - 1 - base) / s;
-  *lo = std::max<int64_t>(first, 0);
-  *hi = std::min<int64_t>(last + 1, n);
-  if (*hi < *lo) *hi = *lo;
-}
-
-// ---------------------------------------------------------------- plain convolution
-
-void Im2col(const float* x, float* cols, const ConvShape& s, int threads) {
-  const int64_t planes = s.b * s.c, taps = s.taps(), npos = s.positions();
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const float* in = x + plane * s.h * s.w;
-    for (int ky = 0; ky < s.kh; ++ky) {
-      for (int kx = 0; kx < s.kw; ++kx) {
-        float* row = cols + (plane * taps + ky * s.kw + kx) * npos;
-        const int64_t base_x = static_cast<int64_t>(kx) * s.dw - s.pw;
-        int64_t lo, hi;
-        ValidRange(base_x, s.sw, s.w, s.wo, &lo, &hi);
-        for (int64_t oy = 0; oy < s.ho; ++oy) {
-          float* out = row + oy * s.wo;
-          const int64_t iy = oy * s.sh - s.ph + static_cast<int64_t>(ky) * s.dh;
-          if (iy < 0 || iy >= s.h) {
-            std::memset(out, 0, sizeof(float) * s.wo);
-            continue;
-          }
-          const float* src = in + iy * s.w + base_x;
-          for (int64_t ox = 0; ox < lo; ++ox) out[ox] = 0.f;
-          if (s.sw == 1) {
-            std::memcpy(out + lo, src + lo, sizeof(float) * (hi - lo));
-          } else {
-            for (int64_t ox = lo; ox < hi; ++ox) out[ox] = src[ox * s.sw];
-          }
-          for (int64_t ox = hi; ox < s.wo; ++ox) out[ox] = 0.f;
-        }
-      }
-    }
-  }
-}
-
-void Col2im(const float* cols, float* gx, const ConvShape& s, int threads) {
-  const int64_t planes = s.b * s.c, taps = s.taps(), npos = s.positions();
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    float* grad = gx + plane * s.h * s.w;
-    std::memset(grad, 0, sizeof(float) * s.h * s.w);
-    for (int ky = 0; ky < s.kh; ++ky) {
-      for (int kx = 0; kx < s.kw; ++kx) {
-        const float* row = cols + (plane * taps + ky * s.kw + kx) * npos;
-        const int64_t base_x = static_cast<int64_t>(kx) * s.dw - s.pw;
-        int64_t lo, hi;
-        ValidRange(base_x, s.sw, s.w, s.wo, &lo, &hi);
-        for (int64_t oy = 0; oy < s.ho; ++oy) {
-          const int64_t iy = oy * s.sh - s.ph + static_cast<int64_t>(ky) * s.dh;
-          if (iy < 0 || iy >= s.h) continue;
-          const float* src = row + oy * s.wo;
-          float* dst = grad + iy * s.w + base_x;
-          if (s.sw == 1) {
-            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += src[ox];
-          } else {
-            for (int64_t ox = lo; ox < hi; ++ox) dst[ox * s.sw] += src[ox];
-          }
-        }
-      }
-    }
-  }
-}
-
-ConvShape ShapeOf(const paddle::Tensor& x, int kh, int kw, int sh, int sw, int ph, int pw,
-                  int dh, int dw) {
-  auto d = x.shape();
-  PD_CHECK(d.size() == 4, "x must be 4-D (b, c, h, w)");
-  ConvShape s{d[0], d[1], d[2], d[3], OutSize(d[2], kh, sh, ph, dh),
-              OutSize(d[3], kw, sw, pw, dw), kh, kw, sh, sw, ph, pw, dh, dw};
-  PD_CHECK(s.ho > 0 && s.wo > 0, "convolution output would be empty");
-  return s;
-}
-
-std::vector<paddle::Tensor> Im2colOp(const paddle::Tensor& x, int kh, int kw, int sh, int sw,
-                                     int ph, int pw, int dh, int dw, int threads) {
-  CheckFloat(x, "x");
-  ConvShape s = ShapeOf(x, kh, kw, sh, sw, ph, pw, dh, dw);
-  auto cols = paddle::empty({s.b, s.c * s.taps(), s.positions()}, paddle::DataType::FLOAT32,
-                            paddle::CPUPlace());
-  Im2col(x.data<float>(), cols.data<float>(), s, threads);
-  return {cols};
-}
-
-std::vector<paddle::Tensor> Col2imOp(const paddle::Tensor& grad_cols, int h, int w, int kh,
-                                     int kw, int sh, int sw, int ph, int pw, int dh, int dw,
-                                     int threads) {
-  CheckFloat(grad_cols, "grad_cols");
-  auto d = grad_cols.shape();
-  PD_CHECK(d.size() == 3 && d[1] % (kh * kw) == 0, "grad_cols must be (b, c*K, ho*wo)");
-  ConvShape s{d[0], d[1] / (kh * kw), h, w, OutSize(h, kh, sh, ph, dh),
-              OutSize(w, kw, sw, pw, dw), kh, kw, sh, sw, ph, pw, dh, dw};
-  PD_CHECK(s.positions() == d[2], "grad_cols does not match the output size");
-  auto gx = paddle::empty({s.b, s.c, s.h, s.w}, paddle::DataType::FLOAT32, paddle::CPUPlace());
-  Col2im(grad_cols.data<float>(), gx.data<float>(), s, threads);
-  return {gx};
-}
-
-// ------------------------------------------------------ modulated deformable convolution
+using edvr_ops::ConvShape;
+using edvr_ops::ShapeOf;
 
 // The four bilinear corners of one sample point in an h*w plane: flat indices (0 where
 // the corner is outside) and validity (1 or 0), plus the fractional parts.
@@ -337,28 +218,12 @@ std::vector<paddle::Tensor> DcnCol2imOp(const paddle::Tensor& grad_cols,
 }
 
 // Shape functions (only used when a static graph is built).
-int64_t InferOut(int64_t in, int k, int s, int p, int d) {
-  return in < 0 ? -1 : OutSize(in, k, s, p, d);
-}
-
-std::vector<std::vector<int64_t>> Im2colShape(const std::vector<int64_t>& x, int kh, int kw,
-                                              int sh, int sw, int ph, int pw, int dh, int dw,
-                                              int) {
-  return {{x[0], x[1] * kh * kw, InferOut(x[2], kh, sh, ph, dh) * InferOut(x[3], kw, sw, pw, dw)}};
-}
-
-std::vector<std::vector<int64_t>> Col2imShape(const std::vector<int64_t>& g, int h, int w,
-                                              int kh, int kw, int, int, int, int, int, int,
-                                              int) {
-  return {{g[0], g[1] / (kh * kw), h, w}};
-}
-
 std::vector<std::vector<int64_t>> DcnIm2colShape(const std::vector<int64_t>& x,
                                                  const std::vector<int64_t>&,
                                                  const std::vector<int64_t>&, int kh, int kw,
                                                  int sh, int sw, int ph, int pw, int dh, int dw,
                                                  int, int) {
-  return Im2colShape(x, kh, kw, sh, sw, ph, pw, dh, dw, 0);
+  return {edvr_ops::ColumnsShape(x, kh, kw, sh, sw, ph, pw, dh, dw)};
 }
 
 std::vector<std::vector<int64_t>> DcnCol2imShape(const std::vector<int64_t>&,
@@ -368,7 +233,6 @@ std::vector<std::vector<int64_t>> DcnCol2imShape(const std::vector<int64_t>&,
   return {x, offset, mask};
 }
 
-std::vector<paddle::DataType> OneFloat(const paddle::DataType& t) { return {t}; }
 std::vector<paddle::DataType> ThreeFloats(const paddle::DataType& t, const paddle::DataType&,
                                           const paddle::DataType&) {
   return {t};
@@ -379,25 +243,6 @@ std::vector<paddle::DataType> FourToThree(const paddle::DataType& t, const paddl
 }
 
 }  // namespace
-
-#define EDVR_CONV_ATTRS "kh: int", "kw: int", "sh: int", "sw: int", "ph: int", "pw: int", \
-                        "dh: int", "dw: int"
-
-PD_BUILD_OP(edvr_im2col)
-    .Inputs({"X"})
-    .Outputs({"Cols"})
-    .Attrs({EDVR_CONV_ATTRS, "threads: int"})
-    .SetKernelFn(PD_KERNEL(Im2colOp))
-    .SetInferShapeFn(PD_INFER_SHAPE(Im2colShape))
-    .SetInferDtypeFn(PD_INFER_DTYPE(OneFloat));
-
-PD_BUILD_OP(edvr_col2im)
-    .Inputs({"GradCols"})
-    .Outputs({"GradX"})
-    .Attrs({"h: int", "w: int", EDVR_CONV_ATTRS, "threads: int"})
-    .SetKernelFn(PD_KERNEL(Col2imOp))
-    .SetInferShapeFn(PD_INFER_SHAPE(Col2imShape))
-    .SetInferDtypeFn(PD_INFER_DTYPE(OneFloat));
 
 PD_BUILD_OP(edvr_dcn_im2col)
     .Inputs({"X", "Offset", "Mask"})

@@ -1,17 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Backward kernels of the fused convolutions (training):
+// The weight and bias gradients of the fused 3x3, stride-1 convolutions (training), by
+// Winograd F(4x4, 3x3), without a column buffer:
 //
 //   edvr_conv_weight_winograd  x (b, c, h, w), grad_out (b, c_out, ho, wo), padding ph, pw (< 3)
 //                              -> grad_weight (c_out, c, 3, 3), grad_bias (c_out)
-//   edvr_activation_backward   y, grad_y (same shape), slope
-//                              -> grad_y where y > 0, slope * grad_y elsewhere
 //
-// The second is the gradient through a leaky ReLU (slope 0: ReLU) from its output y (for a
-// slope >= 0, y > 0 exactly where its input is), as Paddle's leaky_relu backward gives it.
-//
-// The first is the weight gradient of a 3x3, stride-1 convolution by Winograd F(4x4, 3x3),
-// without a column buffer.
 // The forward computes each 4x4 output tile as  Y = AT [ sum_c U .* V ] A  with U = G g GT
 // (the weights) and V = BT d B (the 6x6 input patch d), exact in real arithmetic. Its
 // gradient with respect to the weights is therefore
@@ -135,29 +129,20 @@ void ChannelsLast(const float* src, int64_t b, int64_t c, int64_t h, int64_t w, 
   }
 }
 
-// V[xi][t][cp] of the 6x6 patch at `at` (rows `row` floats apart, pixels cp apart).
-inline void InputTransform(const float* at, int64_t row, int64_t cp, float* v, int64_t xi_step) {
+// The 36 values M t MT of one tile t, T x T values at `at` (rows `row` floats apart, pixels
+// cp apart), for every channel: channel ci of value xi at out[xi * xi_step + ci]. With kBT
+// (T = 6) the input's V = BT d B, with kA (T = 4) the output gradient's dM = A dY AT.
+template <int T, const float (&M)[6][T]>
+inline void Transform(const float* at, int64_t row, int64_t cp, float* out, int64_t xi_step) {
   for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
-    Vec d[36], across[36];
-    for (int i = 0; i < 6; ++i)
-      for (int j = 0; j < 6; ++j) std::memcpy(&d[i * 6 + j], at + i * row + j * cp + c0, sizeof(Vec));
-    for (int i = 0; i < 6; ++i) Apply(kBT, d + i * 6, 1, across + i * 6, 1);   // along x
-    Vec out[36];
-    for (int j = 0; j < 6; ++j) Apply(kBT, across + j, 6, out + j, 6);       // along y
-    for (int xi = 0; xi < 36; ++xi) std::memcpy(v + xi * xi_step + c0, &out[xi], sizeof(Vec));
-  }
-}
-
-// dM[xi][t][cp] = A dY AT of the 4x4 output-gradient tile at `at`.
-inline void OutputTransform(const float* at, int64_t row, int64_t cp, float* m, int64_t xi_step) {
-  for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
-    Vec d[16], across[24];
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) std::memcpy(&d[i * 4 + j], at + i * row + j * cp + c0, sizeof(Vec));
-    for (int i = 0; i < 4; ++i) Apply(kA, d + i * 4, 1, across + i * 6, 1);   // along x
-    Vec out[36];
-    for (int j = 0; j < 6; ++j) Apply(kA, across + j, 6, out + j, 6);       // along y
-    for (int xi = 0; xi < 36; ++xi) std::memcpy(m + xi * xi_step + c0, &out[xi], sizeof(Vec));
+    Vec d[T * T], across[T * 6];
+    for (int i = 0; i < T; ++i)
+      for (int j = 0; j < T; ++j)
+        std::memcpy(&d[i * T + j], at + i * row + j * cp + c0, sizeof(Vec));
+    for (int i = 0; i < T; ++i) Apply(M, d + i * T, 1, across + i * 6, 1);   // along x
+    Vec result[36];
+    for (int j = 0; j < 6; ++j) Apply(M, across + j, 6, result + j, 6);     // along y
+    for (int xi = 0; xi < 36; ++xi) std::memcpy(out + xi * xi_step + c0, &result[xi], sizeof(Vec));
   }
 }
 
@@ -240,10 +225,10 @@ void WeightGrad(const float* x, const float* dy, float* dw, float* db, int64_t b
       const int64_t count = std::min(chunk, t_end - t0);
       for (int64_t i = 0; i < count; ++i) {
         const int64_t t = t0 + i, n = t / (th * tw), ty = t / tw % th, tx = t % tw;
-        InputTransform(xs.get() + ((n * hp + 4 * ty) * wp + 4 * tx) * cx, wp * cx, cx,
-                       fx + i * cx, chunk * cx);
-        OutputTransform(ys.get() + ((n * 4 * th + 4 * ty) * 4 * tw + 4 * tx) * cy, 4 * tw * cy,
-                        cy, fy + i * cy, chunk * cy);
+        Transform<6, kBT>(xs.get() + ((n * hp + 4 * ty) * wp + 4 * tx) * cx, wp * cx, cx,
+                          fx + i * cx, chunk * cx);
+        Transform<4, kA>(ys.get() + ((n * 4 * th + 4 * ty) * 4 * tw + 4 * tx) * cy, 4 * tw * cy,
+                         cy, fy + i * cy, chunk * cy);
       }
       for (int64_t i = 0; i < count; ++i) {  // dM[1][1] of a tile: the sum of its grad_out
         const float* sums = fy + 7 * chunk * cy + i * cy;
@@ -310,43 +295,15 @@ std::vector<paddle::Tensor> WeightGradOp(const paddle::Tensor& x, const paddle::
   return {dw, db};
 }
 
-std::vector<paddle::Tensor> ActivationBackwardOp(const paddle::Tensor& y,
-                                                 const paddle::Tensor& grad_y, float slope,
-                                                 int threads) {
-  CheckFloat(y, "y");
-  CheckFloat(grad_y, "grad_y");
-  PD_CHECK(y.shape() == grad_y.shape(), "y and grad_y must have the same shape");
-  auto out = paddle::empty(y.shape(), paddle::DataType::FLOAT32, paddle::CPUPlace());
-  const float* yv = y.data<float>();
-  const float* g = grad_y.data<float>();
-  float* o = out.data<float>();
-  const int64_t n = y.numel(), parts = (n + 65535) / 65536;
-#pragma omp parallel for num_threads(std::max(1, threads)) schedule(static)
-  for (int64_t part = 0; part < parts; ++part)
-    for (int64_t i = part * 65536; i < std::min(n, (part + 1) * 65536); ++i)
-      o[i] = yv[i] > 0.f ? g[i] : (slope != 0.f ? slope * g[i] : 0.f);
-  return {out};
-}
-
 std::vector<std::vector<int64_t>> WeightGradShape(const std::vector<int64_t>& x,
                                                   const std::vector<int64_t>& g, int, int,
                                                   int) {
   return {{g[1], x[1], 3, 3}, {g[1]}};
 }
 
-std::vector<std::vector<int64_t>> SameShape(const std::vector<int64_t>& y,
-                                            const std::vector<int64_t>&, float, int) {
-  return {y};
-}
-
 std::vector<paddle::DataType> WeightGradDtype(const paddle::DataType& t,
                                               const paddle::DataType&) {
   return {t, t};
-}
-
-std::vector<paddle::DataType> ActivationDtype(const paddle::DataType& t,
-                                              const paddle::DataType&) {
-  return {t};
 }
 
 }  // namespace
@@ -358,11 +315,3 @@ PD_BUILD_OP(edvr_conv_weight_winograd)
     .SetKernelFn(PD_KERNEL(WeightGradOp))
     .SetInferShapeFn(PD_INFER_SHAPE(WeightGradShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(WeightGradDtype));
-
-PD_BUILD_OP(edvr_activation_backward)
-    .Inputs({"Y", "GradY"})
-    .Outputs({"GradX"})
-    .Attrs({"slope: float", "threads: int"})
-    .SetKernelFn(PD_KERNEL(ActivationBackwardOp))
-    .SetInferShapeFn(PD_INFER_SHAPE(SameShape))
-    .SetInferDtypeFn(PD_INFER_DTYPE(ActivationDtype));
