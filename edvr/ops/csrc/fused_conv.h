@@ -158,7 +158,5 @@ void ProductsBf16(const Bf16Pair* a, int64_t a_step, const Vec* b, int64_t pairs
                   int64_t out_step, int count = kPixels);
 void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
                     const Epilogue& e, int threads);
-void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
-                      const Epilogue& e, int threads);
 
 }  // namespace edvr_ops
