@@ -68,7 +68,7 @@ void ProductsOf(const float* a, int64_t a_step, const Vec* b, int64_t rows, Vec*
     Vec bv[kOutVecs];
     for (int v = 0; v < kOutVecs; ++v) bv[v] = b[r * kOutVecs + v];
     for (int p = 0; p < Pixels; ++p) {
-      const Vec value = Vec{} + column[p];
+      const Vec value = column[p] - Vec{};  // a broadcast (x - 0 is x; Vec{} + x is not: -0)
       for (int v = 0; v < kOutVecs; ++v) acc[p][v] += value * bv[v];
     }
   }
