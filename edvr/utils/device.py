@@ -93,46 +93,6 @@ def keep_freed_memory():
         return False
 
 
-def _openmp_runtime():
-    """Paddle's Intel OpenMP runtime (libiomp5) if this process has it loaded, else None.
-    Paddle's kernels, MKL, oneDNN and the C++ kernels of `edvr.ops` all run their threads on
-    it (libgomp, which oneDNN also links, is loaded but its entry points resolve to libiomp5)."""
-    if not sys.platform.startswith('linux'):
-        return None
-    try:
-        return ctypes.CDLL('libiomp5.so', mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
-    except (OSError, AttributeError):
-        return None
-
-
-def openmp_blocktime():
-    """Milliseconds an OpenMP thread of this (the calling) thread's parallel regions spins
-    after a region before it sleeps (libiomp5's blocktime, default 200), or None without
-    libiomp5. Starts the runtime if it has not started."""
-    runtime = _openmp_runtime()
-    return None if runtime is None else int(runtime.kmp_get_blocktime())
-
-
-def short_openmp_waits():
-    """Let OpenMP threads sleep as soon as a parallel region ends (KMP_BLOCKTIME=0) instead
-    of spinning 200 ms for the next one: their spinning takes CPU time from the other
-    thread, and from other processes, between the many short regions of a network's pass.
-
-    Sets KMP_BLOCKTIME=0 unless KMP_BLOCKTIME or OMP_WAIT_POLICY is already set. libiomp5
-    reads the variable when it starts (the first parallel region or thread-count call), so
-    when it has started already, ``kmp_set_blocktime(0)`` sets it for the regions the
-    calling thread starts (Paddle's ops run on the thread that calls them). Returns whether
-    the blocktime is now 0.
-    """
-    if 'KMP_BLOCKTIME' in os.environ or 'OMP_WAIT_POLICY' in os.environ:
-        return os.environ.get('KMP_BLOCKTIME', '').strip() == '0'
-    os.environ['KMP_BLOCKTIME'] = '0'
-    runtime = _openmp_runtime()
-    if runtime is not None and runtime.kmp_get_blocktime() != 0:
-        runtime.kmp_set_blocktime(0)
-    return True
-
-
 def _tuning_off():
     return os.environ.get('EDVR_CPU_TUNING', '1').strip().lower() in ('0', 'false', 'off')
 
@@ -141,20 +101,17 @@ _tuned = {'done': False, 'applied': {}}
 
 
 def tune_cpu_runtime():
-    """Apply `use_fast_mkl_path`, `keep_freed_memory` and `short_openmp_waits` once per
-    process (CPU runs), unless EDVR_CPU_TUNING=0. Returns {'mkl_avx2': bool,
-    'keep_memory': bool, 'short_waits': bool}.
+    """Apply `use_fast_mkl_path` and `keep_freed_memory` once per process (CPU runs),
+    unless EDVR_CPU_TUNING=0. Returns {'mkl_avx2': bool, 'keep_memory': bool}.
 
     Process-wide, so never done on import: entry points call it first thing (the Trainer,
-    the Predictor, the tools), before any matrix product, since MKL and the OpenMP runtime
-    read their variables at their first call and every process should compute with the
-    same code path."""
+    the Predictor, the tools), before any matrix product, since MKL reads its variable at
+    its first call and every process should compute with the same code path."""
     if not _tuned['done']:
         _tuned['done'] = True
         off = _tuning_off()
         _tuned['applied'] = {'mkl_avx2': not off and use_fast_mkl_path(),
-                             'keep_memory': not off and keep_freed_memory(),
-                             'short_waits': not off and short_openmp_waits()}
+                             'keep_memory': not off and keep_freed_memory()}
     return dict(_tuned['applied'])
 
 
