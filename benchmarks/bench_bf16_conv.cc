@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The bfloat16 convolution prototype (edvr/ops/csrc/cpu_bf16_conv.cc) against the float32
-// kernels on EDVR's dominant 3x3 shapes, and the machine's register-only peaks.
+// The bfloat16 convolution kernels (edvr/ops/csrc/cpu_bf16_conv.cc: the direct prototype;
+// cpu_bf16_winograd.cc: the bfloat16 mode's Winograd) against the float32 kernels on EDVR's
+// dominant 3x3 shapes, and the machine's register-only peaks.
 // Built and run by bench_bf16_conv.py (or by hand, from the repository root):
 //
 //   g++ -O3 -march=native -std=c++17 -fopenmp -Iedvr/ops/csrc benchmarks/bench_bf16_conv.cc \
@@ -55,7 +56,6 @@ struct Named {
 const Named kKernels[] = {{"fp32 direct", edvr_ops::DirectConv},
                           {"fp32 Winograd", edvr_ops::WinogradConv},
                           {"bf16 direct", edvr_ops::DirectConvBf16},
-                          {"bf16 Winograd", edvr_ops::WinogradConvBf16},
                           {"bf16 Winograd (the mode's)", edvr_ops::Bf16WinogradConv}};
 constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The bfloat16 convolution prototype against the float32 kernels (C++ alone, no Paddle).
+"""The bfloat16 convolution kernels against the float32 ones (C++ alone, no Paddle).
 
 Compiles ``bench_bf16_conv.cc`` with the kernels of ``edvr/ops/csrc`` (g++, -O3
 -march=native, OpenMP) into a temporary folder and runs it: the register-only float32 and
 bfloat16 peaks of this CPU, then, for EDVR's dominant 3x3 shapes, the time and error of the
-float32 direct and Winograd kernels and their bfloat16 counterparts (see the .cc file).
+float32 direct and Winograd kernels, the bfloat16 direct prototype and the bfloat16 mode's
+Winograd kernel (see the .cc file).
 
     python benchmarks/bench_bf16_conv.py                 # 2 threads, 3 rounds
     python benchmarks/bench_bf16_conv.py --threads 1     # CPU time = the kernel's own time

@@ -12,8 +12,8 @@
 // kBlock output channels; tile values broadcast, transformed weights loaded as vectors).
 // Work unit: one row of tiles of one sample, in chunks of kChunk tiles:
 //   1. per input channel: BT along y (vectors along x), then BT along x per tile -> V[xi][c][t]
-//   2. per output-channel block and xi: the products -> M[t][xi][kBlock] (in bfloat16 for
-//      WinogradConvBf16: V and the transformed weights rounded, sums in float32)
+//      (a chunk narrower than kChunk, the last of a row, transforms only its own tiles);
+//   2. per output-channel block and xi: the products -> M[t][xi][kBlock];
 //   3. AT on both sides, then bias, activation and residual, stored into y (NCHW).
 // Rows of tiles are split over threads with OpenMP.
 #include <algorithm>
@@ -42,22 +42,53 @@ struct Matrices<4> {  // interpolation points 0, 1, -1, 2, -2 and infinity
                                      {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
   static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0},
                                      {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+  // out[r * out_step] = (BT d)[r], d[k] = in[k * in_step], with the terms that rows share
+  // computed once: 12 operations instead of 22.
+  template <typename V>
+  static constexpr void Input(const V* in, int64_t in_step, V* out, int64_t out_step) {
+    const V d0 = in[0], d1 = in[in_step], d2 = in[2 * in_step], d3 = in[3 * in_step];
+    const V d4 = in[4 * in_step], d5 = in[5 * in_step];
+    const V even = d2 * -4.f + d4, odd = d1 * -4.f + d3;  // rows 1, 2
+    const V d42 = d4 - d2, d31 = d3 - d1;                 // rows 3, 4
+    out[0] = d0 * 4.f + (d2 * -5.f + d4);
+    out[out_step] = even + odd;
+    out[2 * out_step] = even - odd;
+    out[3 * out_step] = d31 * 2.f + d42;
+    out[4 * out_step] = d31 * -2.f + d42;
+    out[5 * out_step] = d1 * 4.f + (d3 * -5.f + d5);
+  }
+
+  // out[r * out_step] = (AT m)[r], m[k] = in[k * in_step]: 10 operations instead of 18.
+  template <typename V>
+  static constexpr void Output(const V* in, int64_t in_step, V* out, int64_t out_step) {
+    const V m1 = in[in_step], m2 = in[2 * in_step], m3 = in[3 * in_step], m4 = in[4 * in_step];
+    const V sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4;
+    out[0] = (in[0] + sum12) + sum34;
+    out[out_step] = diff34 * 2.f + diff12;
+    out[2 * out_step] = sum34 * 4.f + sum12;
+    out[3 * out_step] = diff34 * 8.f + (diff12 + in[5 * in_step]);
+  }
 };
 
-// out[r * out_step] = sum over k of A[r][k] * in[k * in_step]; zero terms drop out at
-// compile time (the loops unroll over the constant matrix).
-template <int R, int K, typename V>
-inline void Apply(const float (&a)[R][K], const V* in, int64_t in_step, V* out,
-                  int64_t out_step) {
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    V sum = V{};
-#pragma GCC unroll 8
-    for (int k = 0; k < K; ++k)
-      if (a[r][k] != 0.f) sum += in[k * in_step] * a[r][k];
-    out[r * out_step] = sum;
+// Input and Output multiply by BT and AT: each column of the matrices, from a unit vector.
+template <int R, typename F>
+constexpr bool Multiplies(const float (&a)[R][6], F transform) {
+  for (int k = 0; k < 6; ++k) {
+    float unit[6] = {}, out[R] = {};
+    unit[k] = 1.f;
+    transform(unit, out);
+    for (int r = 0; r < R; ++r)
+      if (out[r] != a[r][k]) return false;
   }
+  return true;
 }
+static_assert(Multiplies(Matrices<4>::BT, [](const float* d, float* out) {
+  Matrices<4>::Input(d, 1, out, 1);
+}));
+static_assert(Multiplies(Matrices<4>::AT, [](const float* m, float* out) {
+  Matrices<4>::Output(m, 1, out, 1);
+}));
 
 // BT along x: row holds a transformed input row, tile t starting at row[t * M]; writes
 // out[xi * out_step + t] for the first `tiles` tiles, 16 or 8 at a time where it can: with
@@ -92,7 +123,7 @@ inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t
         const __m512 hi = _mm512_permutex2var_ps(src[2], index, src[3]);
         d[j] = (Vec)_mm512_mask_blend_ps(0xFF00, lo, hi);
       }
-      Apply(Matrices<M>::BT, d, 1, r, 1);
+      Matrices<M>::Input(d, 1, r, 1);
       for (int j = 0; j < T; ++j) std::memcpy(out + j * out_step + t0, &r[j], sizeof(Vec));
     }
   }
@@ -116,14 +147,14 @@ inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t
       for (int j = 0; j < T; ++j)
         d[j] = reinterpret_cast<Vec8>(_mm256_i32gather_ps(at + j, every_tile, 4));
     }
-    Apply(Matrices<M>::BT, d, 1, r, 1);
+    Matrices<M>::Input(d, 1, r, 1);
     for (int j = 0; j < T; ++j) std::memcpy(out + j * out_step + t0, &r[j], sizeof(Vec8));
   }
   const int64_t first = tiles / 8 * 8;
 #else
   const int64_t first = 0;
 #endif
-  for (int64_t t = first; t < tiles; ++t) Apply(Matrices<M>::BT, row + t * M, 1, out + t, out_step);
+  for (int64_t t = first; t < tiles; ++t) Matrices<M>::Input(row + t * M, 1, out + t, out_step);
 }
 
 #if defined(__AVX512F__)
@@ -234,7 +265,7 @@ std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads
   return packed;
 }
 
-template <int M, bool Bf16>
+template <int M>
 void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geometry& g,
               const Epilogue& e, int threads) {
   constexpr int T = M + 2, XI = T * T;
@@ -242,10 +273,7 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
   constexpr int64_t kWidth = (kChunk * M + 2 + kLanes - 1) / kLanes * kLanes;
   using Mat = Matrices<M>;
   const std::vector<Vec> u = TransformWeights<M>(w, g, threads);
-  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock, pairs = (g.c + 1) / 2;
-  const std::vector<Vec> u_pairs =
-      Bf16 ? PackPairs(reinterpret_cast<const float*>(u.data()), blocks * XI, g.c)
-           : std::vector<Vec>();
+  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
   std::vector<Vec> bias(blocks * kOutVecs, Vec{});  // zero-padded to whole blocks
   if (e.bias) std::memcpy(bias.data(), e.bias, sizeof(float) * g.c_out);
   const int64_t tile_rows = (g.ho + M - 1) / M, tile_cols = (g.wo + M - 1) / M;
@@ -253,7 +281,6 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
   {
     std::vector<Vec> rows(T * kWidth / kLanes), across(T * kWidth / kLanes);
     std::vector<float> v(XI * g.c * kChunk);
-    std::vector<Bf16Pair> v_pairs(Bf16 ? XI * pairs * kChunk : 0);
     std::vector<Vec> m(kChunk * XI * kOutVecs);
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < g.b * tile_rows; ++r) {
@@ -265,6 +292,13 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
         const int64_t ox0 = t0 * M, ix0 = ox0 - g.pw;
         const int64_t lo = std::max<int64_t>(0, -ix0);
         const int64_t hi = std::min<int64_t>(kChunk * M + 2, g.w - ix0);
+        // The chunk's tiles, those transformed along x (whole groups of 8, see
+        // TransformAlongX) and the vectors of each row that transform reads (up to 4 floats
+        // past its last tile's).
+        const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
+        const int64_t tiles_x = std::min<int64_t>(kChunk, (tiles + 7) / 8 * 8);
+        const int64_t vecs =
+            std::min<int64_t>(kWidth / kLanes, (tiles_x * M + 4 + kLanes - 1) / kLanes);
         // 1. input transform of every channel: V[xi][ci][t]
 #if defined(__AVX512F__)
         // Columns [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row
@@ -286,12 +320,12 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
             const int64_t iy = iy0 + i;
             src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
           }
-          for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+          for (int64_t k = 0; k < vecs; ++k) {
             Vec d[T];
             for (int i = 0; i < T; ++i)
               d[i] = src[i] && masks[k] ? (Vec)_mm512_maskz_loadu_ps(masks[k], src[i] + k * kLanes)
                                         : Vec{};
-            Apply(Mat::BT, d, 1, across.data() + k, kWidth / kLanes);
+            Mat::Input(d, 1, across.data() + k, kWidth / kLanes);
           }
 #else
           float* rf = reinterpret_cast<float*>(rows.data());
@@ -302,31 +336,22 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
               std::memcpy(rf + i * kWidth + lo, xc + iy * g.w + ix0 + lo,
                           sizeof(float) * (hi - lo));
           }
-          for (int64_t k = 0; k < kWidth / kLanes; ++k)  // BT along y, kLanes columns at once
-            Apply(Mat::BT, rows.data() + k, kWidth / kLanes, across.data() + k,
-                  kWidth / kLanes);
+          for (int64_t k = 0; k < vecs; ++k)  // BT along y, kLanes columns at once
+            Mat::Input(rows.data() + k, kWidth / kLanes, across.data() + k, kWidth / kLanes);
 #endif
           const float* af = reinterpret_cast<const float*>(across.data());
           for (int i = 0; i < T; ++i)
-            TransformAlongX<M>(af + i * kWidth, kChunk, v.data() + (i * T * g.c + ci) * kChunk,
+            TransformAlongX<M>(af + i * kWidth, tiles_x, v.data() + (i * T * g.c + ci) * kChunk,
                                g.c * kChunk);
         }
-        if (Bf16) PairChannels(v.data(), XI, g.c, kChunk, v_pairs.data());
         // 2. products per output-channel block, then 3. output transform and store
-        const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
         for (int64_t blk = 0; blk < blocks; ++blk) {
           const Vec* ub = u.data() + blk * XI * g.c * kOutVecs;
-          const Vec* ub_pairs = u_pairs.data() + blk * XI * pairs * kOutVecs;
           for (int xi = 0; xi < XI; ++xi)
             for (int64_t p0 = 0; p0 < tiles; p0 += kPixels) {
               const int count = static_cast<int>(std::min<int64_t>(kPixels, tiles - p0));
-              Vec* out = m.data() + (p0 * XI + xi) * kOutVecs;
-              if (Bf16)
-                ProductsBf16(v_pairs.data() + xi * pairs * kChunk + p0, kChunk,
-                             ub_pairs + xi * pairs * kOutVecs, pairs, out, XI * kOutVecs, count);
-              else
-                Products(v.data() + xi * g.c * kChunk + p0, kChunk, ub + xi * g.c * kOutVecs,
-                         g.c, out, XI * kOutVecs, count);
+              Products(v.data() + xi * g.c * kChunk + p0, kChunk, ub + xi * g.c * kOutVecs, g.c,
+                       m.data() + (p0 * XI + xi) * kOutVecs, XI * kOutVecs, count);
             }
           const int64_t channels = std::min<int64_t>(kBlock, g.c_out - blk * kBlock);
           for (int64_t t = 0; t < tiles; ++t)
@@ -334,9 +359,9 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
               Vec half[M * T], out[M * M];  // AT along y, then along x
               const Vec* mt = m.data() + t * XI * kOutVecs + vec;
               for (int j = 0; j < T; ++j)
-                Apply(Mat::AT, mt + j * kOutVecs, T * kOutVecs, half + j, T);
+                Mat::Output(mt + j * kOutVecs, T * kOutVecs, half + j, T);
               for (int i = 0; i < M; ++i)
-                Apply(Mat::AT, half + i * T, 1, out + i * M, 1);
+                Mat::Output(half + i * T, 1, out + i * M, 1);
               const Vec b = bias[blk * kOutVecs + vec];
               const bool act_now = e.activate && !(e.residual && e.residual_first);
               for (int k = 0; k < M * M; ++k) {  // bias (and activation), lanes = channels
@@ -397,20 +422,12 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
 
 void WinogradConv(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
                   int threads) {
-  Winograd<4, false>(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e,
-                     threads);
+  Winograd<4>(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e, threads);
 }
 
 void WinogradConv(const Inputs& in, const float* w, const Outputs& out, const Geometry& g,
                   const Epilogue& e, int threads) {
-  Winograd<4, false>(in, w, out, g, e, threads);
-}
-
-void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
-                      const Epilogue& e, int threads) {
-  if (Bf16Available())
-    Winograd<4, true>(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e,
-                      threads);
+  Winograd<4>(in, w, out, g, e, threads);
 }
 
 }  // namespace edvr_ops

@@ -68,7 +68,7 @@ void ProductsOf(const float* a, int64_t a_step, const Vec* b, int64_t rows, Vec*
     Vec bv[kOutVecs];
     for (int v = 0; v < kOutVecs; ++v) bv[v] = b[r * kOutVecs + v];
     for (int p = 0; p < Pixels; ++p) {
-      const Vec value = Vec{} + column[p];
+      const Vec value = column[p] - Vec{};  // a broadcast (x - 0 is x; Vec{} + x is not: -0)
       for (int v = 0; v < kOutVecs; ++v) acc[p][v] += value * bv[v];
     }
   }
@@ -158,7 +158,5 @@ void ProductsBf16(const Bf16Pair* a, int64_t a_step, const Vec* b, int64_t pairs
                   int64_t out_step, int count = kPixels);
 void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
                     const Epilogue& e, int threads);
-void WinogradConvBf16(const float* x, const float* w, float* y, const Geometry& g,
-                      const Epilogue& e, int threads);
 
 }  // namespace edvr_ops
