@@ -51,7 +51,7 @@ void Tile(const Window& in, const Vec* weights, const Geometry& g,
         Vec wv[kOutVecs];
         for (int v = 0; v < kOutVecs; ++v) wv[v] = wt[v];
         for (int p = 0; p < kPixels; ++p) {
-          const Vec value = Vec{} + row[kx + p];
+          const Vec value = row[kx + p] - Vec{};  // one broadcast load (see ProductsOf)
           for (int v = 0; v < kOutVecs; ++v) acc[p][v] += value * wv[v];
         }
       }

@@ -158,7 +158,7 @@ void AccumulateOf(const float* narrow, int64_t n_step, const Vec* wide, int64_t 
     Vec wv[kVecs];
     for (int v = 0; v < kVecs; ++v) wv[v] = wide[t * w_step + v];
     for (int p = 0; p < P; ++p) {
-      const Vec value = Vec{} + narrow[t * n_step + p];
+      const Vec value = narrow[t * n_step + p] - Vec{};  // one broadcast load (see ProductsOf)
       for (int v = 0; v < kVecs; ++v) acc[p][v] += value * wv[v];
     }
   }
