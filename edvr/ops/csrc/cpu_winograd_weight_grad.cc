@@ -32,6 +32,7 @@
 
 #include "fused_conv.h"
 #include "op_checks.h"
+#include "winograd_transform.h"
 #include "paddle/extension.h"
 
 #if defined(_OPENMP)
@@ -52,26 +53,8 @@ constexpr int kWide = kVecs * kLanes;     // wide-side channels per register til
 constexpr int kNarrow = 12;               // narrow-side channels per register tile
 constexpr int64_t kChunk = 64;            // tiles transformed at a time
 
-constexpr float kBT[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                             {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-constexpr float kA[6][4] = {{1, 0, 0, 0}, {1, 1, 1, 1}, {1, -1, 1, -1},
-                            {1, 2, 4, 8}, {1, -2, 4, -8}, {0, 0, 0, 1}};   // A = AT transposed
-constexpr double kG[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6},
-                             {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6},
-                             {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
-
-// out[r * out_step] = sum over k of m[r][k] * in[k * in_step] (zero terms drop out).
-template <int R, int K>
-inline void Apply(const float (&m)[R][K], const Vec* in, int in_step, Vec* out, int out_step) {
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    Vec sum = Vec{};
-#pragma GCC unroll 8
-    for (int k = 0; k < K; ++k)
-      if (m[r][k] != 0.f) sum += in[k * in_step] * m[r][k];
-    out[r * out_step] = sum;
-  }
-}
+using Mat = edvr_ops::Matrices<4>;
+using edvr_ops::Apply;
 
 int64_t RoundUp(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
@@ -130,8 +113,8 @@ void ChannelsLast(const float* src, int64_t b, int64_t c, int64_t h, int64_t w, 
 }
 
 // The 36 values M t MT of one tile t, T x T values at `at` (rows `row` floats apart, pixels
-// cp apart), for every channel: channel ci of value xi at out[xi * xi_step + ci]. With kBT
-// (T = 6) the input's V = BT d B, with kA (T = 4) the output gradient's dM = A dY AT.
+// cp apart), for every channel: channel ci of value xi at out[xi * xi_step + ci]. With BT
+// (T = 6) the input's V = BT d B, with A (T = 4) the output gradient's dM = A dY AT.
 template <int T, const float (&M)[6][T]>
 inline void Transform(const float* at, int64_t row, int64_t cp, float* out, int64_t xi_step) {
   for (int64_t c0 = 0; c0 < cp; c0 += kLanes) {
@@ -225,9 +208,9 @@ void WeightGrad(const float* x, const float* dy, float* dw, float* db, int64_t b
       const int64_t count = std::min(chunk, t_end - t0);
       for (int64_t i = 0; i < count; ++i) {
         const int64_t t = t0 + i, n = t / (th * tw), ty = t / tw % th, tx = t % tw;
-        Transform<6, kBT>(xs.get() + ((n * hp + 4 * ty) * wp + 4 * tx) * cx, wp * cx, cx,
+        Transform<6, Mat::BT>(xs.get() + ((n * hp + 4 * ty) * wp + 4 * tx) * cx, wp * cx, cx,
                           fx + i * cx, chunk * cx);
-        Transform<4, kA>(ys.get() + ((n * 4 * th + 4 * ty) * 4 * tw + 4 * tx) * cy, 4 * tw * cy,
+        Transform<4, Mat::A>(ys.get() + ((n * 4 * th + 4 * ty) * 4 * tw + 4 * tx) * cy, 4 * tw * cy,
                          cy, fy + i * cy, chunk * cy);
       }
       for (int64_t i = 0; i < count; ++i) {  // dM[1][1] of a tile: the sum of its grad_out
@@ -265,14 +248,14 @@ void WeightGrad(const float* x, const float* dy, float* dw, float* db, int64_t b
       for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 6; ++j) {
           double s = 0.0;
-          for (int a = 0; a < 6; ++a) s += kG[a][i] * u[a * 6 + j];
+          for (int a = 0; a < 6; ++a) s += Mat::G[a][i] * u[a * 6 + j];
           gu[i][j] = s;
         }
       float* out = dw + (o * c + ci) * 9;
       for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) {
           double s = 0.0;
-          for (int a = 0; a < 6; ++a) s += gu[i][a] * kG[a][j];
+          for (int a = 0; a < 6; ++a) s += gu[i][a] * Mat::G[a][j];
           out[i * 3 + j] = static_cast<float>(s);
         }
     }
