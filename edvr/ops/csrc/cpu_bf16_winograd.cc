@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Winograd F(4x4, 3x3) with bfloat16 products and float32 sums (AVX-512 BF16), the kernel of
-// edvr_conv_bf16 for 3x3 convolutions (fused_conv.h: Bf16WinogradConv; same Geometry,
-// Epilogue and output layout as WinogradConv in cpu_winograd_conv.cc):
+// edvr_conv_bf16 for 3x3 convolutions (bf16_conv.h: Bf16WinogradConv; the Geometry,
+// Epilogue, Inputs and Outputs of WinogradConv in cpu_winograd_conv.cc):
 //
 //   Y = AT [ sum over input channels of bf16(G g GT) .* bf16(BT d B) ] A
 //
 // Work unit: one row of tiles of one sample, in chunks of kChunk tiles:
-//   1. per pair of input channels: BT d B of both channels in float32 (into a small
-//      buffer that stays in L1), then rounded to bfloat16 and interleaved into channel
-//      pairs V[xi][pair][t] (no separate pass over the whole chunk);
+//   1. per pair of input channels (of x, then of x2: their concatenation read in place):
+//      BT d B of both channels in float32 (into a small buffer that stays in L1), then
+//      rounded to bfloat16 and interleaved into channel pairs V[xi][pair][t] (no separate
+//      pass over the whole chunk);
 //   2. per output-channel block and xi: (tiles x pairs) @ (pairs x kBlock) on `ProductsBf16`
 //      (two multiply-adds per lane and instruction, sums in float32);
-//   3. AT on both sides in float32, bias, activation and residual, stored into y (NCHW).
+//   3. AT on both sides in float32, bias and activation, then stored by winograd_store.h
+//      (the float32 kernel's stores: plain with the residual, pixel-shuffled, or split into
+//      offsets and a sigmoid mask).
 // The transforms run in float32; only the products' operands are rounded, which is where
 // the rounding error (~2.5e-2 of a layer's RMS output for random data) comes from.
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "bf16_conv.h"
+#include "winograd_store.h"
 
 #if defined(__AVX512BF16__)
 #include <immintrin.h>
@@ -88,37 +92,6 @@ inline void PairVectors(const float* even, const float* odd, Bf16Pair* out) {
   _mm512_storeu_si512(out, _mm512_permutexvar_epi16(_mm512_load_si512(order), (__m512i)both));
 }
 
-// One 4x4 output tile of 16 channels (tile[i * 4 + j], lanes = channels) stored four pixels
-// at a time, the residual and (with residual_first) the activation applied.
-inline void StoreTile(const Vec* tile, float* y, int64_t plane, int64_t row, const Epilogue& e,
-                      int64_t at) {
-  const float* residual = e.residual ? e.residual + at : nullptr;
-  const __m128 slope = _mm_set1_ps(e.slope);
-  for (int i = 0; i < 4; ++i) {
-    const __m512 r0 = (__m512)tile[i * 4], r1 = (__m512)tile[i * 4 + 1];
-    const __m512 r2 = (__m512)tile[i * 4 + 2], r3 = (__m512)tile[i * 4 + 3];
-    const __m512 lo01 = _mm512_unpacklo_ps(r0, r1), hi01 = _mm512_unpackhi_ps(r0, r1);
-    const __m512 lo23 = _mm512_unpacklo_ps(r2, r3), hi23 = _mm512_unpackhi_ps(r2, r3);
-    const __m512 quad[4] = {
-        _mm512_shuffle_ps(lo01, lo23, 0x44), _mm512_shuffle_ps(lo01, lo23, 0xEE),
-        _mm512_shuffle_ps(hi01, hi23, 0x44), _mm512_shuffle_ps(hi01, hi23, 0xEE)};
-    for (int c = 0; c < 4; ++c) {
-      alignas(64) float lanes[16];
-      _mm512_store_ps(lanes, quad[c]);
-      for (int q = 0; q < 4; ++q) {
-        const int64_t offset = (4 * q + c) * plane + i * row;
-        __m128 v = _mm_load_ps(lanes + 4 * q);
-        if (residual) {
-          v = _mm_add_ps(v, _mm_loadu_ps(residual + offset));
-          if (e.residual_first && e.activate)
-            v = _mm_blendv_ps(v, _mm_mul_ps(v, slope), _mm_cmplt_ps(v, _mm_setzero_ps()));
-        }
-        _mm_storeu_ps(y + offset, v);
-      }
-    }
-  }
-}
-
 // G g GT of every (o, ci) as bfloat16 pairs of input channels:
 // [block of kBlock output channels][xi][pair][kBlock].
 std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads) {
@@ -142,7 +115,7 @@ std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads
 
 }  // namespace
 
-void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& g,
+void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, const Geometry& g,
                       const Epilogue& e, int threads) {
   const std::vector<Vec> u = TransformWeights(w, g, threads);
   const int64_t blocks = (g.c_out + kBlock - 1) / kBlock, pairs = (g.c + 1) / 2;
@@ -159,7 +132,12 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < g.b * tile_rows; ++r) {
       const int64_t n = r / tile_rows, oy0 = r % tile_rows * kM, iy0 = oy0 - g.ph;
-      const float* xn = x + n * g.c * g.h * g.w;
+      const int64_t plane = g.h * g.w, c2 = g.c - in.c1;
+      const float* xn = in.x + n * in.c1 * plane;
+      const float* x2n = in.x2 ? in.x2 + n * c2 * plane : nullptr;
+      auto channel = [&](int64_t ci) {   // concat([x, x2], 1)'s channel ci of sample n
+        return ci < in.c1 ? xn + ci * plane : x2n + (ci - in.c1) * plane;
+      };
       for (int64_t t0 = 0; t0 < tile_cols; t0 += kChunk) {
         const int64_t ox0 = t0 * kM, ix0 = ox0 - g.pw;
         const int64_t lo = std::max<int64_t>(0, -ix0);
@@ -177,8 +155,8 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
               for (int i = 0; i < kT; ++i) {
                 const int64_t iy = iy0 + i;
                 if (iy < 0 || iy >= g.h) continue;
-                const char* line = reinterpret_cast<const char*>(
-                    xn + ((ci + kAhead) * g.h + iy) * g.w + ix0 + lo);
+                const char* line =
+                    reinterpret_cast<const char*>(channel(ci + kAhead) + iy * g.w + ix0 + lo);
                 for (int64_t b = 0; b < static_cast<int64_t>(sizeof(float)) * (hi - lo); b += 64)
                   _mm_prefetch(line + b, _MM_HINT_T0);
               }
@@ -191,7 +169,7 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
                 continue;
               }
               std::fill(line, line + lo, 0.f);
-              std::memcpy(line + lo, xn + (ci * g.h + iy) * g.w + ix0 + lo,
+              std::memcpy(line + lo, channel(ci) + iy * g.w + ix0 + lo,
                           sizeof(float) * (hi - lo));
               std::fill(line + hi, line + kWidth, 0.f);
             }
@@ -232,28 +210,9 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
               const int64_t ox = ox0 + t * kM;
               const int rows_out = static_cast<int>(std::min<int64_t>(kM, g.ho - oy0));
               const int cols_out = static_cast<int>(std::min<int64_t>(kM, g.wo - ox));
-              const int64_t first = blk * kBlock + vec * kLanes;
-              const int64_t at = ((n * g.c_out + first) * g.ho + oy0) * g.wo + ox;
-              if (rows_out == kM && cols_out == kM && channels - vec * kLanes >= kLanes) {
-                StoreTile(out, y + at, g.ho * g.wo, g.wo, e, at);
-                continue;
-              }
-              float lanes[kM * kM][kLanes];
-              std::memcpy(lanes, out, sizeof(lanes));
-              for (int lane = 0; lane < kLanes && vec * kLanes + lane < channels; ++lane)
-                for (int i = 0; i < rows_out; ++i) {
-                  const int64_t row = at + lane * g.ho * g.wo + i * g.wo;
-                  for (int j = 0; j < cols_out; ++j) {
-                    float value = lanes[i * kM + j][lane];
-                    if (e.residual && e.residual_first) {
-                      value += e.residual[row + j];
-                      if (e.activate && value < 0.f) value *= e.slope;
-                    } else if (e.residual) {
-                      value += e.residual[row + j];
-                    }
-                    y[row + j] = value;
-                  }
-                }
+              StoreWinogradTile<kM>(out, dst, g, e, n, blk * kBlock + vec * kLanes,
+                                    std::min<int64_t>(kLanes, channels - vec * kLanes), oy0,
+                                    ox, rows_out, cols_out);
             }
         }
       }
@@ -261,10 +220,17 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
   }
 }
 
-#else  // no AVX-512 BF16: the op checks Bf16Available() first
+#endif
 
-void Bf16WinogradConv(const float*, const float*, float*, const Geometry&, const Epilogue&,
-                      int) {}
+void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& g,
+                      const Epilogue& e, int threads) {
+  Bf16WinogradConv(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e, threads);
+}
+
+#if !defined(__AVX512BF16__)  // no AVX-512 BF16: the op checks Bf16Available() first
+
+void Bf16WinogradConv(const Inputs&, const float*, const Outputs&, const Geometry&,
+                      const Epilogue&, int) {}
 
 #endif
 
