@@ -62,25 +62,44 @@ inline void Apply(const float (&a)[R][K], const V* in, int64_t in_step, V* out,
   }
 }
 
-// BT along x of 8 tiles at a time (tile t starts at row[4t]); out[j * kPadded + t].
+// BT along x of the chunk's tiles (tile t starts at row[4t], the row kWidth floats long);
+// out[j * kPadded + t]. The first 16 tiles at once: value j of tile i is row[j + 4i], so each
+// j is picked out of two loaded vectors for tiles 0..7 and two for 8..15 (permutes and a
+// blend); the last 8 with one permute each.
 inline void AlongX(const float* row, float* out) {
+  static_assert(kChunk == 24, "16 tiles, then 8");
   typedef float Vec8 __attribute__((vector_size(32)));
-  const __m512i pick[2] = {_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
-                           _mm512_setr_epi32(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0)};
-  for (int64_t t0 = 0; t0 < kChunk; t0 += 8) {
-    const float* at = row + t0 * kM;
-    const __m512 a0 = _mm512_loadu_ps(at), a1 = _mm512_loadu_ps(at + 16);
-    const __m512 b0 = _mm512_loadu_ps(at + 4), b1 = _mm512_loadu_ps(at + 20);
-    Vec8 d[kT], r[kT];
+  {
+    const __m512i base = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    const __m512 a[4] = {_mm512_loadu_ps(row), _mm512_loadu_ps(row + 16), _mm512_loadu_ps(row + 32),
+                         _mm512_loadu_ps(row + 48)};
+    const __m512 b[4] = {_mm512_loadu_ps(row + 4), _mm512_loadu_ps(row + 20),
+                         _mm512_loadu_ps(row + 36), _mm512_loadu_ps(row + 52)};
+    Vec d[kT], r[kT];
     for (int j = 0; j < kT; ++j) {
-      const __m512i index = _mm512_add_epi32(pick[j % 2], _mm512_set1_epi32(j < 4 ? j / 2 * 2 : 0));
-      const __m512 picked = j < 4 ? _mm512_permutex2var_ps(a0, index, a1)
-                                  : _mm512_permutex2var_ps(b0, index, b1);
-      d[j] = reinterpret_cast<Vec8>(_mm512_castps512_ps256(picked));
+      const __m512* src = j < 4 ? a : b;
+      const __m512i index = _mm512_add_epi32(base, _mm512_set1_epi32(j < 4 ? j : j - 4));
+      const __m512 lo = _mm512_permutex2var_ps(src[0], index, src[1]);
+      const __m512 hi = _mm512_permutex2var_ps(src[2], index, src[3]);
+      d[j] = (Vec)_mm512_mask_blend_ps(0xFF00, lo, hi);
     }
     Apply(kBT, d, 1, r, 1);
-    for (int j = 0; j < kT; ++j) std::memcpy(out + j * kPadded + t0, &r[j], sizeof(Vec8));
+    for (int j = 0; j < kT; ++j) _mm512_storeu_ps(out + j * kPadded, (__m512)r[j]);
   }
+  const __m512i pick[2] = {_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
+                           _mm512_setr_epi32(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0)};
+  const float* at = row + 16 * kM;
+  const __m512 a0 = _mm512_loadu_ps(at), a1 = _mm512_loadu_ps(at + 16);
+  const __m512 b0 = _mm512_loadu_ps(at + 4), b1 = _mm512_loadu_ps(at + 20);
+  Vec8 d[kT], r[kT];
+  for (int j = 0; j < kT; ++j) {
+    const __m512i index = _mm512_add_epi32(pick[j % 2], _mm512_set1_epi32(j < 4 ? j / 2 * 2 : 0));
+    const __m512 picked = j < 4 ? _mm512_permutex2var_ps(a0, index, a1)
+                                : _mm512_permutex2var_ps(b0, index, b1);
+    d[j] = reinterpret_cast<Vec8>(_mm512_castps512_ps256(picked));
+  }
+  Apply(kBT, d, 1, r, 1);
+  for (int j = 0; j < kT; ++j) std::memcpy(out + j * kPadded + 16, &r[j], sizeof(Vec8));
 }
 
 // 16 values of two channels -> 16 bfloat16 pairs (even channel in the low half).
@@ -125,7 +144,7 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
   const bool act_now = e.activate && !(e.residual && e.residual_first);
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<Vec> rows(kT * kWidth / kLanes), across(kT * kWidth / kLanes);
+    std::vector<Vec> across(kT * kWidth / kLanes);
     std::vector<float> two(2 * kXi * kPadded, 0.f);   // one channel pair, float32
     std::vector<Bf16Pair> v(kXi * pairs * kPadded, 0u);
     std::vector<Vec> m(kChunk * kXi * kOutVecs);
@@ -142,7 +161,16 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
         const int64_t ox0 = t0 * kM, ix0 = ox0 - g.pw;
         const int64_t lo = std::max<int64_t>(0, -ix0);
         const int64_t hi = std::min<int64_t>(kChunk * kM + 2, g.w - ix0);
-        // 1. input transform, a pair of channels at a time, into bfloat16 pairs
+        // 1. input transform, a pair of channels at a time, into bfloat16 pairs. Columns
+        // [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row loads its
+        // lanes there and zeros elsewhere (masked lanes are never read).
+        __mmask16 masks[kWidth / kLanes];
+        for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+          uint32_t bits = 0;
+          for (int j = 0; j < kLanes; ++j)
+            if (k * kLanes + j >= lo && k * kLanes + j < hi) bits |= 1u << j;
+          masks[k] = static_cast<__mmask16>(bits);
+        }
         for (int64_t cp = 0; cp < pairs; ++cp) {
           for (int half = 0; half < 2; ++half) {
             const int64_t ci = 2 * cp + half;
@@ -160,21 +188,20 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
                 for (int64_t b = 0; b < static_cast<int64_t>(sizeof(float)) * (hi - lo); b += 64)
                   _mm_prefetch(line + b, _MM_HINT_T0);
               }
-            float* rf = reinterpret_cast<float*>(rows.data());
-            for (int i = 0; i < kT; ++i) {   // the input rows, zero outside the image
+            const float* xc = channel(ci);   // BT along y straight from the input rows
+            const float* src[kT];
+            for (int i = 0; i < kT; ++i) {
               const int64_t iy = iy0 + i;
-              float* line = rf + i * kWidth;
-              if (iy < 0 || iy >= g.h || lo >= hi) {
-                std::fill(line, line + kWidth, 0.f);
-                continue;
-              }
-              std::fill(line, line + lo, 0.f);
-              std::memcpy(line + lo, channel(ci) + iy * g.w + ix0 + lo,
-                          sizeof(float) * (hi - lo));
-              std::fill(line + hi, line + kWidth, 0.f);
+              src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
             }
-            for (int64_t k = 0; k < kWidth / kLanes; ++k)
-              Apply(kBT, rows.data() + k, kWidth / kLanes, across.data() + k, kWidth / kLanes);
+            for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+              Vec d[kT];
+              for (int i = 0; i < kT; ++i)
+                d[i] = src[i] && masks[k]
+                           ? (Vec)_mm512_maskz_loadu_ps(masks[k], src[i] + k * kLanes)
+                           : Vec{};
+              Apply(kBT, d, 1, across.data() + k, kWidth / kLanes);
+            }
             const float* af = reinterpret_cast<const float*>(across.data());
             for (int i = 0; i < kT; ++i) AlongX(af + i * kWidth, out + i * kT * kPadded);
           }
