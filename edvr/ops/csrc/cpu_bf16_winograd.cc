@@ -36,7 +36,7 @@ namespace {
 
 constexpr int kM = 4, kT = 6, kXi = 36;
 constexpr int64_t kChunk = 2 * kPixels;    // tiles per chunk (24)
-constexpr int64_t kPadded = 32;            // tiles per V row: whole 16-lane pair vectors
+constexpr int64_t kPadded = kChunk;        // tiles per V row
 constexpr int64_t kWidth = (kChunk * kM + 2 + kLanes - 1) / kLanes * kLanes;
 constexpr int64_t kAhead = 2;              // input channels read ahead (software prefetch)
 
@@ -102,13 +102,22 @@ inline void AlongX(const float* row, float* out) {
   for (int j = 0; j < kT; ++j) std::memcpy(out + j * kPadded + 16, &r[j], sizeof(Vec8));
 }
 
-// 16 values of two channels -> 16 bfloat16 pairs (even channel in the low half).
+// The chunk's 24 values of two channels -> 24 bfloat16 pairs (even channel in the low half):
+// 16 in 512-bit vectors, then 8 in 256-bit ones.
 inline void PairVectors(const float* even, const float* odd, Bf16Pair* out) {
   alignas(64) static const uint16_t order[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,
                                                   21, 6, 22, 7, 23, 8,  24, 9,  25, 10, 26,
                                                   11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  alignas(32) static const uint16_t order8[16] = {0, 8, 1, 9, 2, 10, 3, 11,
+                                                  4, 12, 5, 13, 6, 14, 7, 15};
+  static_assert(kChunk == 24, "16 pairs, then 8");
   const __m512bh both = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(odd), _mm512_loadu_ps(even));
   _mm512_storeu_si512(out, _mm512_permutexvar_epi16(_mm512_load_si512(order), (__m512i)both));
+  const __m256bh rest = _mm256_cvtne2ps_pbh(_mm256_loadu_ps(odd + 16), _mm256_loadu_ps(even + 16));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16),
+                      _mm256_permutexvar_epi16(
+                          _mm256_load_si256(reinterpret_cast<const __m256i*>(order8)),
+                          (__m256i)rest));
 }
 
 // G g GT of every (o, ci) as bfloat16 pairs of input channels:
@@ -206,10 +215,8 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
             for (int i = 0; i < kT; ++i) AlongX(af + i * kWidth, out + i * kT * kPadded);
           }
           for (int xi = 0; xi < kXi; ++xi)
-            for (int64_t t = 0; t < kPadded; t += kLanes)
-              PairVectors(two.data() + xi * kPadded + t,
-                          two.data() + (kXi + xi) * kPadded + t,
-                          v.data() + (xi * pairs + cp) * kPadded + t);
+            PairVectors(two.data() + xi * kPadded, two.data() + (kXi + xi) * kPadded,
+                        v.data() + (xi * pairs + cp) * kPadded);
         }
         // 2. products per output-channel block, then 3. output transform and store
         const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
