@@ -8,7 +8,11 @@ gradients on the C++ kernels, a 3x3 convolution then runs Winograd F(4x4, 3x3) w
 transformed input and weights rounded to bfloat16 (``csrc/cpu_bf16_winograd.cc``), another
 kernel size the direct sum on bfloat16 inputs and weights (``csrc/cpu_bf16_conv.cc``), and a
 deformable convolution its float32 bilinear samples and weights rounded to bfloat16 for the
-products (``csrc/cpu_bf16_dcn.cc``). Everything else keeps its float32 path: strided
+products (``csrc/cpu_bf16_dcn.cc``). On Winograd the data movement around a convolution is
+done by its store, as on the float32 kernels (``csrc/winograd_store.h``, the same code): the
+conv of two concatenated inputs reads both in place (`forward_pair`), the pixel shuffle
+(`forward_shuffled`), the DCN offsets / sigmoid mask split (`forward_split_sigmoid`) and the
+residual add happen as the output is stored. Everything else keeps its float32 path: strided
 convolutions, convolutions with at most 4 output channels, anything that needs gradients
 (training stays float32), and every call on a GPU or under Paddle's kernels. `set_precision(net,
 'fp32')` turns them back; float32 is the default and its numbers never change.

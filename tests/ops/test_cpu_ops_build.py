@@ -22,7 +22,8 @@ def test_sources_table_lists_every_source_and_op():
                 found[name] = tuple(re.findall(r'PD_BUILD_OP\((\w+)\)', f.read()))
     assert found == {name: tuple(ops) for name, ops in sorted(cpu_ops.SOURCES.items())}
     headers = [os.path.basename(p) for p in cpu_ops.build_inputs() if p.endswith('.h')]
-    assert headers == ['bf16_conv.h', 'dcn_sampling.h', 'fused_conv.h', 'op_checks.h']
+    assert headers == ['bf16_conv.h', 'dcn_sampling.h', 'fused_conv.h', 'op_checks.h',
+                       'winograd_store.h']
 
 
 def test_a_cached_build_is_shared_by_every_checkout_and_loads_quietly(cpp_ops, tmp_path,
