@@ -21,7 +21,8 @@
 //                        c_out): Out (b, split, ho, wo) = the first `split` channels and
 //                        Out2 (b, c_out - split, ho, wo) = sigmoid of the others (a DCN's
 //                        offsets and mask).
-//                    Out2 is empty, (0), without `split`.
+//                    Without `split`, Out2 is a placeholder of one value (Paddle 2.6 refuses an
+//                    empty output).
 //   edvr_bf16_probe  any tensor -> int32 (1): 1 if this build runs AVX-512 BF16, else 0.
 //
 // edvr_conv_bf16 fails on a build without AVX-512 BF16 (the caller checks the probe).
@@ -58,9 +59,9 @@ Geometry Bf16Geometry(const std::vector<int64_t>& x, const std::vector<int64_t>&
 
 // The shapes of Out and Out2 (see the top of the file).
 std::vector<std::vector<int64_t>> Bf16Shapes(const Geometry& g, int shuffle, int split) {
-  if (shuffle) return {{g.b, g.c_out / 4, 2 * g.ho, 2 * g.wo}, {0}};
+  if (shuffle) return {{g.b, g.c_out / 4, 2 * g.ho, 2 * g.wo}, {1}};
   if (split) return {{g.b, split, g.ho, g.wo}, {g.b, g.c_out - split, g.ho, g.wo}};
-  return {{g.b, g.c_out, g.ho, g.wo}, {0}};
+  return {{g.b, g.c_out, g.ho, g.wo}, {1}};
 }
 
 std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Tensor& weight,
@@ -104,6 +105,7 @@ std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Te
   const auto shapes = Bf16Shapes(g, shuffle, split);
   auto y = paddle::empty(shapes[0], paddle::DataType::FLOAT32, paddle::CPUPlace());
   auto y2 = paddle::empty(shapes[1], paddle::DataType::FLOAT32, paddle::CPUPlace());
+  if (!split) y2.data<float>()[0] = 0.f;
   const float* xd = x.data<float>();
   const float* wd = weight.data<float>();
   if (on_winograd) {
