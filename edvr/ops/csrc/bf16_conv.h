@@ -17,4 +17,9 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& out, cons
 void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& g,
                       const Epilogue& e, int threads);
 
+// DirectConvBf16 with stride `stride` (1 or 2; others do nothing) in both directions, g.ho and
+// g.wo the strided output's size: (h + 2 ph - kh) / stride + 1, and the same for w.
+void StridedConvBf16(const float* x, const float* w, float* y, const Geometry& g,
+                     const Epilogue& e, int stride, int threads);
+
 }  // namespace edvr_ops

@@ -14,14 +14,14 @@
 //
 //   DirectConvBf16: the direct kernel on an input converted once per call into bfloat16
 //     channel pairs, zero-padded ([n][c/2][h + 2ph][w + 2pw] words), so no tile needs a
-//     border copy.
+//     border copy; StridedConvBf16 (bf16_conv.h) the same with stride 1 or 2.
 //   WinogradConvBf16 (cpu_winograd_conv.cc): Winograd F(4x4, 3x3) whose products per
 //     position (tiles x c @ c x c_out) run on `ProductsBf16`.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "fused_conv.h"
+#include "bf16_conv.h"
 
 #if defined(__AVX512BF16__)
 #include <immintrin.h>
@@ -84,8 +84,9 @@ constexpr auto ProductsBf16Table(std::integer_sequence<int, P...>) {
 }
 
 // The direct kernel's register tile over channel pairs and taps of one output row:
-// acc[p][v] for kPixels pixels from `src` (the padded pair rows at the tile's first
+// acc[p][v] for kPixels pixels S apart from `src` (the padded pair rows at the tile's first
 // input pixel), stored transposed into out[channel][pixel].
+template <int S>
 void TileBf16(const Bf16Pair* src, int64_t plane, int64_t row, const Vec* weights,
               int64_t pairs, int kh, int kw, float out[kBlock][kPixels]) {
   __m512 acc[kPixels][kOutVecs];
@@ -100,7 +101,7 @@ void TileBf16(const Bf16Pair* src, int64_t plane, int64_t row, const Vec* weight
         for (int v = 0; v < kOutVecs; ++v)
           wv[v] = (__m512bh)_mm512_load_si512(wt + kx * kOutVecs + v);
         for (int p = 0; p < kPixels; ++p) {
-          const __m512bh value = (__m512bh)_mm512_set1_epi32(static_cast<int>(line[kx + p]));
+          const __m512bh value = (__m512bh)_mm512_set1_epi32(static_cast<int>(line[kx + S * p]));
           for (int v = 0; v < kOutVecs; ++v)
             acc[p][v] = _mm512_dpbf16_ps(acc[p][v], value, wv[v]);
         }
@@ -149,8 +150,10 @@ void PairChannels(const float* v, int64_t groups, int64_t rows, int64_t width, B
     }
 }
 
-void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
-                    const Epilogue& e, int threads) {
+// DirectConvBf16 with stride S (g.ho, g.wo the strided output's size).
+template <int S>
+void DirectBf16(const float* x, const float* w, float* y, const Geometry& g, const Epilogue& e,
+                int threads) {
   const int64_t taps = static_cast<int64_t>(g.kh) * g.kw, pairs = (g.c + 1) / 2;
   const int64_t hp = g.h + 2 * g.ph, wp = g.w + 2 * g.pw, plane = hp * wp;
   // weights: [block][channel pair][ky][kx][kBlock] pairs, zero-filled
@@ -165,7 +168,7 @@ void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
             PairOf(even[0], 2 * cp + 1 < g.c ? even[taps] : 0.f);
       }
   // the input as zero-padded channel pairs, with slack for the last tile's reads
-  std::vector<Bf16Pair> xb(g.b * pairs * plane + kPixels + g.kw, 0u);
+  std::vector<Bf16Pair> xb(g.b * pairs * plane + S * kPixels + g.kw, 0u);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < g.b * pairs * g.h; ++r) {
     const int64_t n = r / (pairs * g.h), cp = r / g.h % pairs, iy = r % g.h;
@@ -187,9 +190,9 @@ void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
       for (int64_t t = 0; t < tiles_per_row; ++t) {
         const int64_t ox0 = t * kPixels;
         const int pixels = static_cast<int>(std::min<int64_t>(kPixels, g.wo - ox0));
-        const Bf16Pair* src = xb.data() + n * pairs * plane + oy * wp + ox0;
+        const Bf16Pair* src = xb.data() + n * pairs * plane + oy * S * wp + ox0 * S;
         for (int64_t blk = 0; blk < blocks; ++blk) {
-          TileBf16(src, plane, wp, packed.data() + blk * pairs * taps * kOutVecs, pairs, g.kh,
+          TileBf16<S>(src, plane, wp, packed.data() + blk * pairs * taps * kOutVecs, pairs, g.kh,
                    g.kw, tile);
           const int64_t channels = std::min<int64_t>(kBlock, g.c_out - blk * kBlock);
           for (int64_t i = 0; i < channels; ++i) {
@@ -203,6 +206,17 @@ void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
   }
 }
 
+void DirectConvBf16(const float* x, const float* w, float* y, const Geometry& g,
+                    const Epilogue& e, int threads) {
+  DirectBf16<1>(x, w, y, g, e, threads);
+}
+
+void StridedConvBf16(const float* x, const float* w, float* y, const Geometry& g,
+                     const Epilogue& e, int stride, int threads) {
+  if (stride == 1) DirectBf16<1>(x, w, y, g, e, threads);
+  if (stride == 2) DirectBf16<2>(x, w, y, g, e, threads);
+}
+
 #else  // no AVX-512 BF16: the callers check Bf16Available() first
 
 bool Bf16Available() { return false; }
@@ -210,6 +224,8 @@ void ProductsBf16(const Bf16Pair*, int64_t, const Vec*, int64_t, Vec*, int64_t, 
 std::vector<Vec> PackPairs(const float*, int64_t, int64_t) { return {}; }
 void PairChannels(const float*, int64_t, int64_t, int64_t, Bf16Pair*) {}
 void DirectConvBf16(const float*, const float*, float*, const Geometry&, const Epilogue&, int) {}
+void StridedConvBf16(const float*, const float*, float*, const Geometry&, const Epilogue&, int,
+                     int) {}
 
 #endif
 

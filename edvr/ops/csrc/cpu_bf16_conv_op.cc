@@ -21,6 +21,9 @@
 //                        c_out): Out (b, split, ho, wo) = the first `split` channels and
 //                        Out2 (b, c_out - split, ho, wo) = sigmoid of the others (a DCN's
 //                        offsets and mask).
+//                    `stride` 2 (direct kernel, more than kNarrow outputs, one value for both
+//                    directions): the strided convolution, (b, c_out, (h + 2 ph - kh) / 2 + 1,
+//                    (w + 2 pw - kw) / 2 + 1).
 //                    Without `split`, Out2 is a placeholder of one value (Paddle 2.6 refuses an
 //                    empty output).
 //   edvr_bf16_probe  any tensor -> int32 (1): 1 if this build runs AVX-512 BF16, else 0.
@@ -38,7 +41,7 @@ using edvr_ops::CheckFloat;
 using edvr_ops::Geometry;
 
 Geometry Bf16Geometry(const std::vector<int64_t>& x, const std::vector<int64_t>& w, int ph,
-                      int pw, const std::vector<int64_t>* x2 = nullptr) {
+                      int pw, const std::vector<int64_t>* x2, int stride) {
   PD_CHECK(x.size() == 4 && w.size() == 4, "x and weight must be 4-D");
   int64_t c = x[1];
   if (x2) {
@@ -51,8 +54,9 @@ Geometry Bf16Geometry(const std::vector<int64_t>& x, const std::vector<int64_t>&
              static_cast<int>(w[3]), ph, pw};
   PD_CHECK(ph >= 0 && ph < g.kh && pw >= 0 && pw < g.kw,
            "padding must be below the kernel size");
-  g.ho = g.h + 2 * ph - g.kh + 1;
-  g.wo = g.w + 2 * pw - g.kw + 1;
+  PD_CHECK(stride == 1 || stride == 2, "stride must be 1 or 2");
+  g.ho = (g.h + 2 * ph - g.kh) / stride + 1;
+  g.wo = (g.w + 2 * pw - g.kw) / stride + 1;
   PD_CHECK(g.ho > 0 && g.wo > 0, "input smaller than the kernel");
   return g;
 }
@@ -70,7 +74,7 @@ std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Te
                                        const paddle::optional<paddle::Tensor>& x2,
                                        int ph, int pw, int activate, float slope,
                                        int residual_first, int winograd, int threads,
-                                       int shuffle, int split) {
+                                       int shuffle, int split, int stride) {
   PD_CHECK(edvr_ops::Bf16Available(), "this build has no AVX-512 BF16");
   CheckFloat(x, "x");
   CheckFloat(weight, "weight");
@@ -79,8 +83,11 @@ std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Te
     CheckFloat(*x2, "x2");
     x2_shape = x2->shape();
   }
-  const Geometry g = Bf16Geometry(x.shape(), weight.shape(), ph, pw, x2 ? &x2_shape : nullptr);
+  const Geometry g =
+      Bf16Geometry(x.shape(), weight.shape(), ph, pw, x2 ? &x2_shape : nullptr, stride);
   const bool on_winograd = winograd && g.c_out > edvr_ops::kNarrow;
+  PD_CHECK(stride == 1 || (!winograd && g.c_out > edvr_ops::kNarrow),
+           "stride 2 runs on the direct kernel with more than ", edvr_ops::kNarrow, " outputs");
   PD_CHECK(on_winograd || (!x2 && !shuffle && !split),
            "x2, shuffle and split need Winograd (3x3) and more than ", edvr_ops::kNarrow,
            " outputs");
@@ -118,7 +125,7 @@ std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Te
   } else if (g.c_out <= edvr_ops::kNarrow) {
     edvr_ops::NarrowConv(xd, wd, y.data<float>(), g, epilogue, threads);
   } else {
-    edvr_ops::DirectConvBf16(xd, wd, y.data<float>(), g, epilogue, threads);
+    edvr_ops::StridedConvBf16(xd, wd, y.data<float>(), g, epilogue, stride, threads);
   }
   return {y, y2};
 }
@@ -129,8 +136,8 @@ std::vector<std::vector<int64_t>> Bf16ConvShape(const std::vector<int64_t>& x,
                                                 const paddle::optional<std::vector<int64_t>>&,
                                                 const paddle::optional<std::vector<int64_t>>& x2,
                                                 int ph, int pw, int, float, int, int, int,
-                                                int shuffle, int split) {
-  return Bf16Shapes(Bf16Geometry(x, w, ph, pw, x2 ? &*x2 : nullptr), shuffle, split);
+                                                int shuffle, int split, int stride) {
+  return Bf16Shapes(Bf16Geometry(x, w, ph, pw, x2 ? &*x2 : nullptr, stride), shuffle, split);
 }
 
 std::vector<paddle::DataType> Bf16ConvDtype(const paddle::DataType& t, const paddle::DataType&,
@@ -159,7 +166,7 @@ PD_BUILD_OP(edvr_conv_bf16)
              paddle::Optional("X2")})
     .Outputs({"Out", "Out2"})
     .Attrs({"ph: int", "pw: int", "activate: int", "slope: float", "residual_first: int",
-            "winograd: int", "threads: int", "shuffle: int", "split: int"})
+            "winograd: int", "threads: int", "shuffle: int", "split: int", "stride: int"})
     .SetKernelFn(PD_KERNEL(Bf16ConvOp))
     .SetInferShapeFn(PD_INFER_SHAPE(Bf16ConvShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(Bf16ConvDtype));
