@@ -13,9 +13,10 @@ On Winograd the data movement around a convolution is done by its store, as on t
 kernels (``csrc/winograd_store.h``, the same code): the conv of two concatenated inputs reads
 both in place (`forward_pair`), the pixel shuffle (`forward_shuffled`), the DCN offsets /
 sigmoid mask split (`forward_split_sigmoid`) and the residual add happen as the output is
-stored. Everything else keeps its float32 path: other strides and dilations, convolutions
-with at most 4 output channels, anything that needs gradients (training stays float32), and
-every call on a GPU or under Paddle's kernels. `set_precision(net, 'fp32')` turns them back;
+stored. A convolution with at most 4 outputs (EDVR's last, 64 -> 3) keeps the float32
+narrow kernel's layout with bfloat16 products. Everything else keeps its float32 path: other
+strides and dilations, anything that needs gradients (training stays float32), and every
+call on a GPU or under Paddle's kernels. `set_precision(net, 'fp32')` turns them back;
 float32 is the default and its numbers never change.
 
 `resolve_precision` decides what runs: 'bf16' where this CPU and this build have AVX-512 BF16,

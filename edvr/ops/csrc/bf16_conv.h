@@ -22,4 +22,9 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
 void StridedConvBf16(const float* x, const float* w, float* y, const Geometry& g,
                      const Epilogue& e, int stride, int threads);
 
+// NarrowConv (fused_conv.h: at most kNarrow output channels, stride 1, kh up to 8) with
+// bfloat16 inputs and weights, float32 sums.
+void NarrowConvBf16(const float* x, const float* w, float* y, const Geometry& g,
+                    const Epilogue& e, int threads);
+
 }  // namespace edvr_ops

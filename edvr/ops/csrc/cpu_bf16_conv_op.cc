@@ -11,8 +11,9 @@
 //                    concat([x, x2], 1), and Out2, float32 in and out, the products in
 //                    bfloat16 with float32 sums: `winograd` 1 rounds the Winograd-transformed
 //                    input and weights (3x3 only), 0 the input and weights of the direct sum.
-//                    At most kNarrow output channels run in float32 on the narrow kernel (the
-//                    products are too few to matter). On Winograd with more outputs (only
+//                    At most kNarrow output channels run on the narrow kernel's layout
+//                    (vectors along the output row) with bfloat16 products (NarrowConvBf16;
+//                    kernels up to 8 rows, else float32). On Winograd with more outputs (only
 //                    there), as the float32 kernel stores them (winograd_store.h):
 //                      x2: read in place (no concatenated copy);
 //                      `shuffle` 1 (no residual, c_out divisible by 4): Out pixel-shuffled by
@@ -122,6 +123,8 @@ std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Te
         edvr_ops::Outputs{y.data<float>(), shuffle != 0, split ? y2.data<float>() : nullptr,
                           split ? split : g.c_out},
         g, epilogue, threads);
+  } else if (g.c_out <= edvr_ops::kNarrow && g.kh <= 8) {
+    edvr_ops::NarrowConvBf16(xd, wd, y.data<float>(), g, epilogue, threads);
   } else if (g.c_out <= edvr_ops::kNarrow) {
     edvr_ops::NarrowConv(xd, wd, y.data<float>(), g, epilogue, threads);
   } else {
