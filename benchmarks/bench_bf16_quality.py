@@ -13,8 +13,13 @@ Speed: one window of 5 frames (the clip's first LQ frames, bicubic-resized to ``
 restored whole (no feature reuse) by both predictors in turns, the order alternating every
 round; process CPU seconds with one math thread (each side's own work on a shared machine).
 
+Stages (``--stages``): where the difference comes from, the per-stage CPU seconds of
+profile_stages.py's EDVR-M (its network, random weights and stages) at LR ``--window``, one
+math thread, float32 and bfloat16 passes in turns, the best of ``--passes`` passes of each.
+
     python benchmarks/bench_bf16_quality.py -c configs/edvr_demo.yaml --load W.pdparams \\
         -o model.generator.nf=64 model.generator.front_RBs=5 model.generator.back_RBs=10
+    python benchmarks/bench_bf16_quality.py --stages --skip-quality --skip-speed
 """
 import argparse
 import glob
@@ -99,10 +104,55 @@ def speed(predictors, window, rounds):
     return {n: statistics.median(t) for n, t in times.items()}, statistics.median(ratios)
 
 
+def stages(window, passes):
+    """Print the per-stage table: {precision: {stage: best CPU seconds}} of EDVR-M at LR
+    ``window`` (h, w), one math thread, the precisions' passes in turns."""
+    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    import paddle
+    import profile_stages as ps
+    from edvr.models.edvr_net import EDVRNet
+    from edvr.ops import bf16
+    from edvr.utils.device import set_cpu_threads, tune_cpu_runtime
+    tune_cpu_runtime()
+    set_cpu_threads(1)
+    ps.CLOCK['now'] = time.process_time
+    lq = paddle.to_tensor(np.random.RandomState(1).rand(1, 5, 3, *window).astype('float32'))
+    nets, best = {}, {}
+    for precision in ('fp32', 'bf16'):
+        paddle.seed(0)
+        net = EDVRNet(**ps.CASES['infer_m']['net'])
+        ps._randomize(net)
+        net.eval()
+        bf16.set_precision(net, precision)   # before the timer wraps the layers' methods
+        nets[precision] = (net, ps.StageTimer(net))
+    with paddle.no_grad():
+        for precision in nets:   # warm up
+            nets[precision][0](lq).numpy()
+        for r in range(passes):
+            for precision in (('fp32', 'bf16') if r % 2 == 0 else ('bf16', 'fp32')):
+                net, timer = nets[precision]
+                timer.reset()
+                start = time.process_time()
+                net(lq).numpy()
+                total = time.process_time() - start
+                row = dict(timer.seconds, total=total)
+                row[ps.REST] = total - sum(timer.seconds.values())
+                best[precision] = {k: min(v, best.get(precision, {}).get(k, v))
+                                   for k, v in row.items()}
+    print(f'\nEDVR-M, 5 frames at LR {window[0]}x{window[1]}, random weights, 1 math thread, '
+          f'process CPU seconds, best of {passes} passes in turns\n'
+          '| stage | fp32 s | bf16 s | speed-up |\n|---|---|---|---|')
+    for name in [n for n, _ in ps.STAGES] + [ps.REST, 'total']:
+        a, b = best['fp32'].get(name, 0.0), best['bf16'].get(name, 0.0)
+        if a or b:
+            print(f'| {name} | {a:.3f} | {b:.3f} | {a / b if b > 0 else float("nan"):.2f}x |')
+    return best
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('-c', '--config', required=True)
-    parser.add_argument('--load', required=True, help='the generator weights (.pdparams)')
+    parser.add_argument('-c', '--config', help='needed by the quality and speed parts')
+    parser.add_argument('--load', help='the generator weights (.pdparams); as --config')
     parser.add_argument('-o', '--opt', nargs='*', default=[], help='config overrides')
     parser.add_argument('--root', default=os.path.join(ROOT, 'data', 'vid4_standin'))
     parser.add_argument('--frames', type=int, default=16, help='frames per clip')
@@ -111,11 +161,16 @@ def main():
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--skip-quality', action='store_true')
     parser.add_argument('--skip-speed', action='store_true')
+    parser.add_argument('--stages', action='store_true', help='also the per-stage table')
+    parser.add_argument('--passes', type=int, default=2, help='passes per precision (--stages)')
     args = parser.parse_args()
+    if not (args.skip_quality and args.skip_speed) and not (args.config and args.load):
+        parser.error('-c/--config and --load are needed unless --skip-quality --skip-speed')
     from edvr.deploy.predictor import Predictor
     gt_size = tuple(int(v) for v in args.gt_size.split('x'))
-    make_clips(args.root, args.frames, gt_size)
     print(f'load average {os.getloadavg()[0]:.1f} before', flush=True)
+    if not (args.skip_quality and args.skip_speed):
+        make_clips(args.root, args.frames, gt_size)
     if not args.skip_quality:
         predictors = {p: Predictor.from_config(args.config, args.load, args.opt, num_threads=1,
                                                precision=p) for p in ('fp32', 'bf16')}
@@ -139,6 +194,8 @@ def main():
         print(f'median: fp32 {medians["fp32"]:.3f} s, bf16 {medians["bf16"]:.3f} s; '
               f'{medians["fp32"] / medians["bf16"]:.2f}x (median of the rounds\' ratios '
               f'{ratio:.2f}x)')
+    if args.stages:
+        stages(tuple(int(v) for v in args.window.split('x')), args.passes)
     print(f'load average {os.getloadavg()[0]:.1f} after')
 
 

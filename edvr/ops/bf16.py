@@ -8,10 +8,16 @@ gradients on the C++ kernels, a 3x3 convolution then runs Winograd F(4x4, 3x3) w
 transformed input and weights rounded to bfloat16 (``csrc/cpu_bf16_winograd.cc``), another
 kernel size the direct sum on bfloat16 inputs and weights (``csrc/cpu_bf16_conv.cc``), and a
 deformable convolution its float32 bilinear samples and weights rounded to bfloat16 for the
-products (``csrc/cpu_bf16_dcn.cc``). Everything else keeps its float32 path: strided
-convolutions, convolutions with at most 4 output channels, anything that needs gradients
-(training stays float32), and every call on a GPU or under Paddle's kernels. `set_precision(net,
-'fp32')` turns them back; float32 is the default and its numbers never change.
+products (``csrc/cpu_bf16_dcn.cc``); a stride-2 convolution runs the direct sum as well.
+On Winograd the data movement around a convolution is done by its store, as on the float32
+kernels (``csrc/winograd_store.h``, the same code): the conv of two concatenated inputs reads
+both in place (`forward_pair`), the pixel shuffle (`forward_shuffled`), the DCN offsets /
+sigmoid mask split (`forward_split_sigmoid`) and the residual add happen as the output is
+stored. A convolution with at most 4 outputs (EDVR's last, 64 -> 3) keeps the float32
+narrow kernel's layout with bfloat16 products. Everything else keeps its float32 path: other
+strides and dilations, anything that needs gradients (training stays float32), and every
+call on a GPU or under Paddle's kernels. `set_precision(net, 'fp32')` turns them back;
+float32 is the default and its numbers never change.
 
 `resolve_precision` decides what runs: 'bf16' where this CPU and this build have AVX-512 BF16,
 else 'fp32' with one warning line saying why. ``EDVR_BF16=0`` makes it answer as on a CPU
@@ -106,14 +112,37 @@ def network_precision(net):
 
 
 def conv2d_bf16(x, weight, bias=None, padding=(1, 1), negative_slope=None, residual=None,
-                winograd=True, residual_first=False):
+                winograd=True, residual_first=False, x2=None, shuffle=False, split=0, stride=1):
     """`edvr.ops.fused_conv.conv2d_fused` (same arguments and result, no gradients) with
-    bfloat16 products and float32 sums; needs AVX-512 BF16 (`bf16_unavailable_reason`)."""
+    bfloat16 products and float32 sums; needs AVX-512 BF16 (`bf16_unavailable_reason`).
+
+    On Winograd (3x3, more than 4 outputs; `stores_fit`) the output can also be stored as the
+    float32 fused kernels store it, in the same pass:
+
+    Args:
+        x2: (b, c - c1, h, w) or None: the conv of ``concat([x, x2], 1)``, read in place.
+        shuffle: return ``pixel_shuffle(out, 2)``, (b, c_out / 4, 2 ho, 2 wo) (no residual).
+        split: > 0 (a multiple of 16, below c_out; no residual): return
+            ``(out[:, :split], sigmoid(out[:, split:]))`` (a DCN's offsets and mask).
+        stride: 1, or 2 (both directions) on the direct kernel (``winograd`` False) with more
+            than 4 output channels.
+
+    Returns:
+        Tensor (b, c_out, ho, wo) (see ``shuffle``), or two with ``split``.
+    """
     winograd = int(bool(winograd) and tuple(weight.shape[2:]) == (3, 3))
-    return load_cpu_ops().edvr_conv_bf16(
+    out, out2 = load_cpu_ops().edvr_conv_bf16(
         contiguous(x), weight, bias, None if residual is None else contiguous(residual),
-        int(padding[0]), int(padding[1]), int(negative_slope is not None),
-        float(negative_slope or 0.0), int(residual_first), winograd, cpu_threads())
+        None if x2 is None else contiguous(x2), int(padding[0]), int(padding[1]),
+        int(negative_slope is not None), float(negative_slope or 0.0), int(residual_first),
+        winograd, cpu_threads(), int(shuffle), int(split), int(stride))
+    return (out, out2) if split else out
+
+
+def stores_fit(weight, winograd=True):
+    """Whether `conv2d_bf16` takes ``x2``, ``shuffle`` and ``split`` for ``weight``
+    (c_out, c, kh, kw): on Winograd, 3x3 with more than 4 output channels."""
+    return bool(winograd) and tuple(weight.shape[2:]) == (3, 3) and int(weight.shape[0]) > 4
 
 
 class Bf16Conv2D(Conv2D):
@@ -127,10 +156,25 @@ class Bf16Conv2D(Conv2D):
             return None
         return padding
 
+    def _strided_route(self, x):
+        """The padding when this call is a stride-2 conv that runs on the bfloat16 direct
+        kernel (the column kernels' calls in float32, more than 4 outputs), else None."""
+        route, padding = self._route(x)
+        if route != 'columns' or self._kernel_name() == 'columns' \
+                or tuple(self._stride) != (2, 2) or tuple(self._dilation) != (1, 1) \
+                or self._out_channels <= 4 or wants_grad(x, self.weight, self.bias) \
+                or not all(0 <= p < k for p, k in zip(padding, self.weight.shape[2:])):
+            return None
+        return padding
+
     def forward(self, x):
         """(n, c_in, h, w) -> (n, c_out, ho, wo)."""
         padding = self._bf16_route(x)
         if padding is None:
+            padding = self._strided_route(x)
+            if padding is not None:
+                return conv2d_bf16(x, self.weight, self.bias, padding, self.negative_slope,
+                                   winograd=False, stride=2)
             return Conv2D.forward(self, x)
         return conv2d_bf16(x, self.weight, self.bias, padding, self.negative_slope,
                            winograd=self._kernel_name() != 'direct')
@@ -157,23 +201,43 @@ class Bf16Conv2D(Conv2D):
                            winograd=self._kernel_name() != 'direct')
 
     def forward_pair(self, x, x2):
-        """`Conv2D.forward_pair` (``self(concat([x, x2], 1))``) in bfloat16."""
-        if self._bf16_route(x, x2) is None:
+        """`Conv2D.forward_pair` (``self(concat([x, x2], 1))``) in bfloat16, the two inputs
+        read in place on Winograd."""
+        padding = self._bf16_route(x, x2)
+        if padding is None:
             return Conv2D.forward_pair(self, x, x2)
-        return self.forward(paddle.concat([x, x2], 1))
+        winograd = self._kernel_name() != 'direct'
+        if not stores_fit(self.weight, winograd):
+            return self.forward(paddle.concat([x, x2], 1))
+        return conv2d_bf16(x, self.weight, self.bias, padding, self.negative_slope,
+                           winograd=winograd, x2=x2)
 
     def forward_shuffled(self, x):
-        """`Conv2D.forward_shuffled` (``pixel_shuffle(self(x), 2)``) in bfloat16."""
-        if self._bf16_route(x) is None:
+        """`Conv2D.forward_shuffled` (``pixel_shuffle(self(x), 2)``) in bfloat16, stored
+        shuffled on Winograd."""
+        padding = self._bf16_route(x)
+        if padding is None:
             return Conv2D.forward_shuffled(self, x)
-        return F.pixel_shuffle(self.forward(x), 2)
+        winograd = self._kernel_name() != 'direct'
+        if not stores_fit(self.weight, winograd) or self._out_channels % 4:
+            return F.pixel_shuffle(self.forward(x), 2)
+        return conv2d_bf16(x, self.weight, self.bias, padding, self.negative_slope,
+                           winograd=winograd, shuffle=True)
 
     def forward_split_sigmoid(self, x, split):
-        """`Conv2D.forward_split_sigmoid` (a DCN's offsets and sigmoid mask) in bfloat16."""
-        if self._bf16_route(x) is None:
+        """`Conv2D.forward_split_sigmoid` (a DCN's offsets and sigmoid mask) in bfloat16, the
+        two parts stored apart on Winograd (split a multiple of 16)."""
+        padding = self._bf16_route(x)
+        if padding is None:
             return Conv2D.forward_split_sigmoid(self, x, split)
-        first, second = paddle.split(self.forward(x), [split, self._out_channels - split], 1)
-        return first, F.sigmoid(second)
+        winograd = self._kernel_name() != 'direct'
+        if not stores_fit(self.weight, winograd) or split % 16 \
+                or not 0 < split < self._out_channels:
+            first, second = paddle.split(self.forward(x),
+                                         [split, self._out_channels - split], 1)
+            return first, F.sigmoid(second)
+        return conv2d_bf16(x, self.weight, self.bias, padding, self.negative_slope,
+                           winograd=winograd, split=split)
 
 
 def deform_conv2d_bf16(x, offset, mask, weight, bias=None, stride=1, padding=0, dilation=1,

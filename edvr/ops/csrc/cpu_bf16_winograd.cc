@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Winograd F(4x4, 3x3) with bfloat16 products and float32 sums (AVX-512 BF16), the kernel of
-// edvr_conv_bf16 for 3x3 convolutions (fused_conv.h: Bf16WinogradConv; same Geometry,
-// Epilogue and output layout as WinogradConv in cpu_winograd_conv.cc):
+// edvr_conv_bf16 for 3x3 convolutions (bf16_conv.h: Bf16WinogradConv; the Geometry,
+// Epilogue, Inputs and Outputs of WinogradConv in cpu_winograd_conv.cc):
 //
 //   Y = AT [ sum over input channels of bf16(G g GT) .* bf16(BT d B) ] A
 //
 // Work unit: one row of tiles of one sample, in chunks of kChunk tiles:
-//   1. per pair of input channels: BT d B of both channels in float32 (into a small
-//      buffer that stays in L1), then rounded to bfloat16 and interleaved into channel
-//      pairs V[xi][pair][t] (no separate pass over the whole chunk);
+//   1. per pair of input channels (of x, then of x2: their concatenation read in place):
+//      BT d B of both channels in float32 (into a small buffer that stays in L1), then
+//      rounded to bfloat16 and interleaved into channel pairs V[xi][pair][t] (no separate
+//      pass over the whole chunk);
 //   2. per output-channel block and xi: (tiles x pairs) @ (pairs x kBlock) on `ProductsBf16`
 //      (two multiply-adds per lane and instruction, sums in float32);
-//   3. AT on both sides in float32, bias, activation and residual, stored into y (NCHW).
+//   3. AT on both sides in float32, bias and activation, then stored by winograd_store.h
+//      (the float32 kernel's stores: plain with the residual, pixel-shuffled, or split into
+//      offsets and a sigmoid mask).
 // The transforms run in float32; only the products' operands are rounded, which is where
 // the rounding error (~2.5e-2 of a layer's RMS output for random data) comes from.
 #include <algorithm>
@@ -20,6 +23,8 @@
 #include <vector>
 
 #include "bf16_conv.h"
+#include "winograd_store.h"
+#include "winograd_transform.h"
 
 #if defined(__AVX512BF16__)
 #include <immintrin.h>
@@ -32,119 +37,43 @@ namespace {
 
 constexpr int kM = 4, kT = 6, kXi = 36;
 constexpr int64_t kChunk = 2 * kPixels;    // tiles per chunk (24)
-constexpr int64_t kPadded = 32;            // tiles per V row: whole 16-lane pair vectors
+constexpr int64_t kPadded = kChunk;        // tiles per V row
 constexpr int64_t kWidth = (kChunk * kM + 2 + kLanes - 1) / kLanes * kLanes;
 constexpr int64_t kAhead = 2;              // input channels read ahead (software prefetch)
 
-constexpr float kBT[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                             {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-constexpr double kG[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6},
-                             {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6},
-                             {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
-constexpr float kAT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0},
-                             {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+using Mat = Matrices<4>;
 
-// out[r * out_step] = sum over k of a[r][k] * in[k * in_step] (zero terms drop out).
-template <int R, int K, typename V>
-inline void Apply(const float (&a)[R][K], const V* in, int64_t in_step, V* out,
-                  int64_t out_step) {
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    V sum = V{};
-#pragma GCC unroll 8
-    for (int k = 0; k < K; ++k)
-      if (a[r][k] != 0.f) sum += in[k * in_step] * a[r][k];
-    out[r * out_step] = sum;
-  }
-}
-
-// BT along x of 8 tiles at a time (tile t starts at row[4t]); out[j * kPadded + t].
-inline void AlongX(const float* row, float* out) {
-  typedef float Vec8 __attribute__((vector_size(32)));
-  const __m512i pick[2] = {_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
-                           _mm512_setr_epi32(1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0)};
-  for (int64_t t0 = 0; t0 < kChunk; t0 += 8) {
-    const float* at = row + t0 * kM;
-    const __m512 a0 = _mm512_loadu_ps(at), a1 = _mm512_loadu_ps(at + 16);
-    const __m512 b0 = _mm512_loadu_ps(at + 4), b1 = _mm512_loadu_ps(at + 20);
-    Vec8 d[kT], r[kT];
-    for (int j = 0; j < kT; ++j) {
-      const __m512i index = _mm512_add_epi32(pick[j % 2], _mm512_set1_epi32(j < 4 ? j / 2 * 2 : 0));
-      const __m512 picked = j < 4 ? _mm512_permutex2var_ps(a0, index, a1)
-                                  : _mm512_permutex2var_ps(b0, index, b1);
-      d[j] = reinterpret_cast<Vec8>(_mm512_castps512_ps256(picked));
-    }
-    Apply(kBT, d, 1, r, 1);
-    for (int j = 0; j < kT; ++j) std::memcpy(out + j * kPadded + t0, &r[j], sizeof(Vec8));
-  }
-}
-
-// 16 values of two channels -> 16 bfloat16 pairs (even channel in the low half).
+// The chunk's 24 values of two channels -> 24 bfloat16 pairs (even channel in the low half):
+// 16 in 512-bit vectors, then 8 in 256-bit ones.
 inline void PairVectors(const float* even, const float* odd, Bf16Pair* out) {
   alignas(64) static const uint16_t order[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,
                                                   21, 6, 22, 7, 23, 8,  24, 9,  25, 10, 26,
                                                   11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  alignas(32) static const uint16_t order8[16] = {0, 8, 1, 9, 2, 10, 3, 11,
+                                                  4, 12, 5, 13, 6, 14, 7, 15};
+  static_assert(kChunk == 24, "16 pairs, then 8");
   const __m512bh both = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(odd), _mm512_loadu_ps(even));
   _mm512_storeu_si512(out, _mm512_permutexvar_epi16(_mm512_load_si512(order), (__m512i)both));
-}
-
-// One 4x4 output tile of 16 channels (tile[i * 4 + j], lanes = channels) stored four pixels
-// at a time, the residual and (with residual_first) the activation applied.
-inline void StoreTile(const Vec* tile, float* y, int64_t plane, int64_t row, const Epilogue& e,
-                      int64_t at) {
-  const float* residual = e.residual ? e.residual + at : nullptr;
-  const __m128 slope = _mm_set1_ps(e.slope);
-  for (int i = 0; i < 4; ++i) {
-    const __m512 r0 = (__m512)tile[i * 4], r1 = (__m512)tile[i * 4 + 1];
-    const __m512 r2 = (__m512)tile[i * 4 + 2], r3 = (__m512)tile[i * 4 + 3];
-    const __m512 lo01 = _mm512_unpacklo_ps(r0, r1), hi01 = _mm512_unpackhi_ps(r0, r1);
-    const __m512 lo23 = _mm512_unpacklo_ps(r2, r3), hi23 = _mm512_unpackhi_ps(r2, r3);
-    const __m512 quad[4] = {
-        _mm512_shuffle_ps(lo01, lo23, 0x44), _mm512_shuffle_ps(lo01, lo23, 0xEE),
-        _mm512_shuffle_ps(hi01, hi23, 0x44), _mm512_shuffle_ps(hi01, hi23, 0xEE)};
-    for (int c = 0; c < 4; ++c) {
-      alignas(64) float lanes[16];
-      _mm512_store_ps(lanes, quad[c]);
-      for (int q = 0; q < 4; ++q) {
-        const int64_t offset = (4 * q + c) * plane + i * row;
-        __m128 v = _mm_load_ps(lanes + 4 * q);
-        if (residual) {
-          v = _mm_add_ps(v, _mm_loadu_ps(residual + offset));
-          if (e.residual_first && e.activate)
-            v = _mm_blendv_ps(v, _mm_mul_ps(v, slope), _mm_cmplt_ps(v, _mm_setzero_ps()));
-        }
-        _mm_storeu_ps(y + offset, v);
-      }
-    }
-  }
+  const __m256bh rest = _mm256_cvtne2ps_pbh(_mm256_loadu_ps(odd + 16), _mm256_loadu_ps(even + 16));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16),
+                      _mm256_permutexvar_epi16(
+                          _mm256_load_si256(reinterpret_cast<const __m256i*>(order8)),
+                          (__m256i)rest));
 }
 
 // G g GT of every (o, ci) as bfloat16 pairs of input channels:
 // [block of kBlock output channels][xi][pair][kBlock].
-std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads) {
-  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
-  std::vector<float> u(blocks * kXi * g.c * kBlock, 0.f);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t o = 0; o < g.c_out; ++o)
-    for (int64_t ci = 0; ci < g.c; ++ci) {
-      const float* k = w + (o * g.c + ci) * 9;
-      double gk[kT][3];
-      for (int i = 0; i < kT; ++i)
-        for (int j = 0; j < 3; ++j)
-          gk[i][j] = kG[i][0] * k[j] + kG[i][1] * k[3 + j] + kG[i][2] * k[6 + j];
-      for (int i = 0; i < kT; ++i)
-        for (int j = 0; j < kT; ++j)
-          u[(((o / kBlock) * kXi + i * kT + j) * g.c + ci) * kBlock + o % kBlock] =
-              static_cast<float>(gk[i][0] * kG[j][0] + gk[i][1] * kG[j][1] + gk[i][2] * kG[j][2]);
-    }
-  return PackPairs(u.data(), blocks * kXi, g.c);
+std::vector<Vec> TransformWeightPairs(const float* w, const Geometry& g, int threads) {
+  const std::vector<Vec> u = TransformWeights<kM>(w, g, threads);
+  return PackPairs(reinterpret_cast<const float*>(u.data()), (g.c_out + kBlock - 1) / kBlock * kXi,
+                   g.c);
 }
 
 }  // namespace
 
-void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& g,
+void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, const Geometry& g,
                       const Epilogue& e, int threads) {
-  const std::vector<Vec> u = TransformWeights(w, g, threads);
+  const std::vector<Vec> u = TransformWeightPairs(w, g, threads);
   const int64_t blocks = (g.c_out + kBlock - 1) / kBlock, pairs = (g.c + 1) / 2;
   std::vector<Vec> bias(blocks * kOutVecs, Vec{});
   if (e.bias) std::memcpy(bias.data(), e.bias, sizeof(float) * g.c_out);
@@ -152,19 +81,33 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
   const bool act_now = e.activate && !(e.residual && e.residual_first);
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<Vec> rows(kT * kWidth / kLanes), across(kT * kWidth / kLanes);
+    std::vector<Vec> across(kT * kWidth / kLanes);
     std::vector<float> two(2 * kXi * kPadded, 0.f);   // one channel pair, float32
     std::vector<Bf16Pair> v(kXi * pairs * kPadded, 0u);
     std::vector<Vec> m(kChunk * kXi * kOutVecs);
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < g.b * tile_rows; ++r) {
       const int64_t n = r / tile_rows, oy0 = r % tile_rows * kM, iy0 = oy0 - g.ph;
-      const float* xn = x + n * g.c * g.h * g.w;
+      const int64_t plane = g.h * g.w, c2 = g.c - in.c1;
+      const float* xn = in.x + n * in.c1 * plane;
+      const float* x2n = in.x2 ? in.x2 + n * c2 * plane : nullptr;
+      auto channel = [&](int64_t ci) {   // concat([x, x2], 1)'s channel ci of sample n
+        return ci < in.c1 ? xn + ci * plane : x2n + (ci - in.c1) * plane;
+      };
       for (int64_t t0 = 0; t0 < tile_cols; t0 += kChunk) {
         const int64_t ox0 = t0 * kM, ix0 = ox0 - g.pw;
         const int64_t lo = std::max<int64_t>(0, -ix0);
         const int64_t hi = std::min<int64_t>(kChunk * kM + 2, g.w - ix0);
-        // 1. input transform, a pair of channels at a time, into bfloat16 pairs
+        // 1. input transform, a pair of channels at a time, into bfloat16 pairs. Columns
+        // [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row loads its
+        // lanes there and zeros elsewhere (masked lanes are never read).
+        __mmask16 masks[kWidth / kLanes];
+        for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+          uint32_t bits = 0;
+          for (int j = 0; j < kLanes; ++j)
+            if (k * kLanes + j >= lo && k * kLanes + j < hi) bits |= 1u << j;
+          masks[k] = static_cast<__mmask16>(bits);
+        }
         for (int64_t cp = 0; cp < pairs; ++cp) {
           for (int half = 0; half < 2; ++half) {
             const int64_t ci = 2 * cp + half;
@@ -177,34 +120,32 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
               for (int i = 0; i < kT; ++i) {
                 const int64_t iy = iy0 + i;
                 if (iy < 0 || iy >= g.h) continue;
-                const char* line = reinterpret_cast<const char*>(
-                    xn + ((ci + kAhead) * g.h + iy) * g.w + ix0 + lo);
+                const char* line =
+                    reinterpret_cast<const char*>(channel(ci + kAhead) + iy * g.w + ix0 + lo);
                 for (int64_t b = 0; b < static_cast<int64_t>(sizeof(float)) * (hi - lo); b += 64)
                   _mm_prefetch(line + b, _MM_HINT_T0);
               }
-            float* rf = reinterpret_cast<float*>(rows.data());
-            for (int i = 0; i < kT; ++i) {   // the input rows, zero outside the image
+            const float* xc = channel(ci);   // BT along y straight from the input rows
+            const float* src[kT];
+            for (int i = 0; i < kT; ++i) {
               const int64_t iy = iy0 + i;
-              float* line = rf + i * kWidth;
-              if (iy < 0 || iy >= g.h || lo >= hi) {
-                std::fill(line, line + kWidth, 0.f);
-                continue;
-              }
-              std::fill(line, line + lo, 0.f);
-              std::memcpy(line + lo, xn + (ci * g.h + iy) * g.w + ix0 + lo,
-                          sizeof(float) * (hi - lo));
-              std::fill(line + hi, line + kWidth, 0.f);
+              src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
             }
-            for (int64_t k = 0; k < kWidth / kLanes; ++k)
-              Apply(kBT, rows.data() + k, kWidth / kLanes, across.data() + k, kWidth / kLanes);
+            for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+              Vec d[kT];
+              for (int i = 0; i < kT; ++i)
+                d[i] = src[i] && masks[k]
+                           ? (Vec)_mm512_maskz_loadu_ps(masks[k], src[i] + k * kLanes)
+                           : Vec{};
+              Mat::Input(d, 1, across.data() + k, kWidth / kLanes);
+            }
             const float* af = reinterpret_cast<const float*>(across.data());
-            for (int i = 0; i < kT; ++i) AlongX(af + i * kWidth, out + i * kT * kPadded);
+            for (int i = 0; i < kT; ++i)
+              TransformAlongX<kM>(af + i * kWidth, kChunk, out + i * kT * kPadded, kPadded);
           }
           for (int xi = 0; xi < kXi; ++xi)
-            for (int64_t t = 0; t < kPadded; t += kLanes)
-              PairVectors(two.data() + xi * kPadded + t,
-                          two.data() + (kXi + xi) * kPadded + t,
-                          v.data() + (xi * pairs + cp) * kPadded + t);
+            PairVectors(two.data() + xi * kPadded, two.data() + (kXi + xi) * kPadded,
+                        v.data() + (xi * pairs + cp) * kPadded);
         }
         // 2. products per output-channel block, then 3. output transform and store
         const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
@@ -222,8 +163,8 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
               Vec half[kM * kT], out[kM * kM];
               const Vec* mt = m.data() + t * kXi * kOutVecs + vec;
               for (int j = 0; j < kT; ++j)
-                Apply(kAT, mt + j * kOutVecs, kT * kOutVecs, half + j, kT);
-              for (int i = 0; i < kM; ++i) Apply(kAT, half + i * kT, 1, out + i * kM, 1);
+                Mat::Output(mt + j * kOutVecs, kT * kOutVecs, half + j, kT);
+              for (int i = 0; i < kM; ++i) Mat::Output(half + i * kT, 1, out + i * kM, 1);
               const Vec b = bias[blk * kOutVecs + vec];
               for (int k = 0; k < kM * kM; ++k) {
                 out[k] += b;
@@ -232,28 +173,9 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
               const int64_t ox = ox0 + t * kM;
               const int rows_out = static_cast<int>(std::min<int64_t>(kM, g.ho - oy0));
               const int cols_out = static_cast<int>(std::min<int64_t>(kM, g.wo - ox));
-              const int64_t first = blk * kBlock + vec * kLanes;
-              const int64_t at = ((n * g.c_out + first) * g.ho + oy0) * g.wo + ox;
-              if (rows_out == kM && cols_out == kM && channels - vec * kLanes >= kLanes) {
-                StoreTile(out, y + at, g.ho * g.wo, g.wo, e, at);
-                continue;
-              }
-              float lanes[kM * kM][kLanes];
-              std::memcpy(lanes, out, sizeof(lanes));
-              for (int lane = 0; lane < kLanes && vec * kLanes + lane < channels; ++lane)
-                for (int i = 0; i < rows_out; ++i) {
-                  const int64_t row = at + lane * g.ho * g.wo + i * g.wo;
-                  for (int j = 0; j < cols_out; ++j) {
-                    float value = lanes[i * kM + j][lane];
-                    if (e.residual && e.residual_first) {
-                      value += e.residual[row + j];
-                      if (e.activate && value < 0.f) value *= e.slope;
-                    } else if (e.residual) {
-                      value += e.residual[row + j];
-                    }
-                    y[row + j] = value;
-                  }
-                }
+              StoreWinogradTile<kM>(out, dst, g, e, n, blk * kBlock + vec * kLanes,
+                                    std::min<int64_t>(kLanes, channels - vec * kLanes), oy0,
+                                    ox, rows_out, cols_out);
             }
         }
       }
@@ -261,10 +183,17 @@ void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& 
   }
 }
 
-#else  // no AVX-512 BF16: the op checks Bf16Available() first
+#endif
 
-void Bf16WinogradConv(const float*, const float*, float*, const Geometry&, const Epilogue&,
-                      int) {}
+void Bf16WinogradConv(const float* x, const float* w, float* y, const Geometry& g,
+                      const Epilogue& e, int threads) {
+  Bf16WinogradConv(Inputs{x, nullptr, g.c}, w, Outputs{y, false, nullptr, g.c_out}, g, e, threads);
+}
+
+#if !defined(__AVX512BF16__)  // no AVX-512 BF16: the op checks Bf16Available() first
+
+void Bf16WinogradConv(const Inputs&, const float*, const Outputs&, const Geometry&,
+                      const Epilogue&, int) {}
 
 #endif
 

@@ -8,11 +8,13 @@
 //
 // the matrices themselves (`Matrices<4>`), `Apply` (any of them, one vector per row),
 // `Matrices<4>::Input` / `Output` (BT and AT with their shared terms computed once) and
-// `TransformAlongX` (BT across a row of tiles, 16 or 8 tiles per vector).
+// `TransformAlongX` (BT across a row of tiles, 16 or 8 tiles per vector) and
+// `TransformWeights` (G g GT of every kernel, packed for the register tile).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "fused_conv.h"
 
@@ -172,6 +174,33 @@ inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t
   const int64_t first = 0;
 #endif
   for (int64_t t = first; t < tiles; ++t) Matrices<M>::Input(row + t * M, 1, out + t, out_step);
+}
+
+// G g GT of every (o, ci) -> [block of kBlock output channels][xi][c][kBlock], zero-filled.
+template <int M>
+inline std::vector<Vec> TransformWeights(const float* w, const Geometry& g, int threads) {
+  constexpr int T = M + 2;
+  using Mat = Matrices<M>;
+  const int64_t blocks = (g.c_out + kBlock - 1) / kBlock;
+  std::vector<Vec> packed(blocks * T * T * g.c * kOutVecs, Vec{});
+  float* dst = reinterpret_cast<float*>(packed.data());
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t o = 0; o < g.c_out; ++o)
+    for (int64_t ci = 0; ci < g.c; ++ci) {
+      const float* k = w + (o * g.c + ci) * 9;
+      double gk[T][3];  // G g
+      for (int i = 0; i < T; ++i)
+        for (int j = 0; j < 3; ++j)
+          gk[i][j] = Mat::G[i][0] * k[j] + Mat::G[i][1] * k[3 + j] + Mat::G[i][2] * k[6 + j];
+      for (int i = 0; i < T; ++i)
+        for (int j = 0; j < T; ++j) {
+          const double u = gk[i][0] * Mat::G[j][0] + gk[i][1] * Mat::G[j][1] +
+                           gk[i][2] * Mat::G[j][2];
+          dst[(((o / kBlock) * T * T + i * T + j) * g.c + ci) * kBlock + o % kBlock] =
+              static_cast<float>(u);
+        }
+    }
+  return packed;
 }
 
 }  // namespace edvr_ops
