@@ -138,8 +138,8 @@ class Conv2D(nn.Conv2D):
 
     def forward_split_sigmoid(self, x, split):
         """``(y[:, :split], sigmoid(y[:, split:]))`` of ``y = self(x)`` (a DCN's offsets
-        and mask); without gradients on Winograd the two parts are stored apart as they
-        are computed (the sigmoid to float rounding of Paddle's).
+        and mask); without gradients, on Winograd and without an activation, the two parts
+        are stored apart as they are computed (the sigmoid to float rounding of Paddle's).
 
         Args:
             x: (n, c_in, h, w).
@@ -148,7 +148,7 @@ class Conv2D(nn.Conv2D):
         route, padding = self._route(x)
         if route != 'fused' or self._kernel_name() == 'direct' or split % 16 \
                 or not 0 < split < self._out_channels or tuple(self.weight.shape[2:]) != (3, 3) \
-                or wants_grad(x, self.weight, self.bias):
+                or self.negative_slope is not None or wants_grad(x, self.weight, self.bias):
             first, second = paddle.split(self(x), [split, self._out_channels - split], axis=1)
             return first, F.sigmoid(second)
         return conv2d_split_sigmoid(x, self.weight, self.bias, padding, split)

@@ -106,11 +106,12 @@ def test_shuffled_store_equals_pixel_shuffle(cpp_ops, threads, conv_kernel, c_in
     np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.parametrize('act', [None, 0.1, 'relu'])
 @pytest.mark.parametrize('c_in, c_out, split, h, w', [(16, 216, 144, 12, 20), (8, 48, 32, 5, 7),
                                                       (4, 40, 16, 9, 4)])
-def test_split_sigmoid_equals_split_and_sigmoid(cpp_ops, threads, c_in, c_out, split, h, w):
+def test_split_sigmoid_equals_split_and_sigmoid(cpp_ops, threads, c_in, c_out, split, h, w, act):
     rng = np.random.default_rng(4)
-    layer = _conv(rng, c_in, c_out, act=None)
+    layer = _conv(rng, c_in, c_out, act=act)
     layer.weight.set_value(_tensor(rng, c_out, c_in, 3, 3, scale=3.0))  # sums up to ~+-100
     x = _tensor(rng, 2, c_in, h, w)
     with paddle.no_grad():
