@@ -41,6 +41,7 @@ SOURCES = {
     'cpu_fused_conv_op.cc': ('edvr_conv_fused', 'edvr_conv_split_sigmoid'),
     'cpu_dcn_forward.cc': ('edvr_dcn_forward',),
     'cpu_upsample.cc': ('edvr_upsample2x',),
+    'cpu_bf16_narrow.cc': (),          # the bfloat16 narrow kernel (64 -> 3) behind edvr_conv_bf16
     'cpu_bf16_conv_op.cc': ('edvr_conv_bf16', 'edvr_bf16_probe'),
     'cpu_bf16_winograd.cc': (),        # the bfloat16 Winograd kernel behind edvr_conv_bf16
     'cpu_bf16_dcn.cc': ('edvr_dcn_bf16',),

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// bfloat16 convolutions with float32 accumulation (AVX-512 BF16), a prototype beside the
-// float32 kernels of fused_conv.h (same Geometry and Epilogue, same outputs up to bfloat16
-// rounding of the inputs and weights).
+// bfloat16 convolutions with float32 accumulation (AVX-512 BF16) beside the float32 kernels
+// of fused_conv.h (same Geometry and Epilogue, same outputs up to bfloat16 rounding of the
+// inputs and weights): the register tile over channel pairs and the direct kernel.
 //
 // `vdpbf16ps` multiplies pairs of bfloat16 and adds both products to a float32 lane: one
 // instruction does twice the multiply-adds of a float32 FMA. The register tile is that of
@@ -15,8 +15,8 @@
 //   DirectConvBf16: the direct kernel on an input converted once per call into bfloat16
 //     channel pairs, zero-padded ([n][c/2][h + 2ph][w + 2pw] words), so no tile needs a
 //     border copy; StridedConvBf16 (bf16_conv.h) the same with stride 1 or 2.
-//   WinogradConvBf16 (cpu_winograd_conv.cc): Winograd F(4x4, 3x3) whose products per
-//     position (tiles x c @ c x c_out) run on `ProductsBf16`.
+//   Bf16WinogradConv (cpu_bf16_winograd.cc) runs its products per Winograd position
+//     (tiles x c @ c x c_out) on `ProductsBf16`; NarrowConvBf16 is in cpu_bf16_narrow.cc.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -34,29 +34,6 @@ namespace edvr_ops {
 bool Bf16Available() { return true; }
 
 namespace {
-
-// float32 -> bfloat16, round to nearest even (NaN stays NaN).
-inline uint16_t ToBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof(u));
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
-
-inline Bf16Pair PairOf(float even, float odd) {
-  return static_cast<Bf16Pair>(ToBf16(even)) | (static_cast<Bf16Pair>(ToBf16(odd)) << 16);
-}
-
-// 16 pixels of two channel rows -> 16 pairs (even channel in the low half), one vector.
-inline void PairRows(const float* even, const float* odd, Bf16Pair* out) {
-  alignas(64) static const uint16_t order[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,
-                                                  21, 6, 22, 7, 23, 8,  24, 9,  25, 10, 26,
-                                                  11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  const __m512i interleave = _mm512_load_si512(order);
-  const __m512bh both = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(odd), _mm512_loadu_ps(even));
-  _mm512_storeu_si512(out, _mm512_permutexvar_epi16(interleave, (__m512i)both));
-}
 
 template <int Pixels>
 void ProductsBf16Of(const Bf16Pair* a, int64_t a_step, const Vec* b, int64_t pairs, Vec* out,
@@ -218,110 +195,6 @@ void StridedConvBf16(const float* x, const float* w, float* y, const Geometry& g
 }
 
 
-namespace {
-
-constexpr int64_t kNarrowPixelsBf16 = 4 * kLanes;   // 4 vectors of neighbouring pixels
-
-// acc[o][v] for COut (<= kNarrow) channels and 64 pixels of one output row from the kh
-// converted pair rows `rows[ky]` (at the tile's first padded input column), weights
-// wp[(o * pairs + cp) * taps + tap]; stored into out[o][pixel].
-template <int COut>
-void NarrowTileBf16(const Bf16Pair* const* rows, int64_t pair_step, const Bf16Pair* wp,
-                    int64_t pairs, int kh, int kw, float out[kNarrow][kNarrowPixelsBf16]) {
-  __m512 acc[COut][4];
-  for (int o = 0; o < COut; ++o)
-    for (int v = 0; v < 4; ++v) acc[o][v] = _mm512_setzero_ps();
-  const int taps = kh * kw;
-  for (int64_t cp = 0; cp < pairs; ++cp)
-    for (int ky = 0; ky < kh; ++ky) {
-      const Bf16Pair* line = rows[ky] + cp * pair_step;
-      for (int kx = 0; kx < kw; ++kx) {
-        __m512bh in[4];
-        for (int v = 0; v < 4; ++v)
-          in[v] = (__m512bh)_mm512_loadu_si512(line + kx + v * kLanes);
-        for (int o = 0; o < COut; ++o) {
-          const __m512bh weight = (__m512bh)_mm512_set1_epi32(
-              static_cast<int>(wp[(o * pairs + cp) * taps + ky * kw + kx]));
-          for (int v = 0; v < 4; ++v) acc[o][v] = _mm512_dpbf16_ps(acc[o][v], in[v], weight);
-        }
-      }
-    }
-  for (int o = 0; o < COut; ++o)
-    for (int v = 0; v < 4; ++v) _mm512_storeu_ps(out[o] + v * kLanes, acc[o][v]);
-}
-
-}  // namespace
-
-// NarrowConv (at most kNarrow output channels, stride 1) with bfloat16 products: each input
-// row, converted once into channel pairs (zero-padded), serves the kh output rows that read
-// it (a ring of kh rows per thread); 4 vectors of 16 output pixels by each output channel.
-void NarrowConvBf16(const float* x, const float* w, float* y, const Geometry& g,
-                    const Epilogue& e, int threads) {
-  static constexpr void (*kTiles[])(const Bf16Pair* const*, int64_t, const Bf16Pair*, int64_t,
-                                    int, int, float[kNarrow][kNarrowPixelsBf16]) = {
-      &NarrowTileBf16<1>, &NarrowTileBf16<2>, &NarrowTileBf16<3>, &NarrowTileBf16<4>};
-  if (g.c_out < 1 || g.c_out > kNarrow) return;
-  const auto tile_fn = kTiles[g.c_out - 1];
-  const int64_t taps = static_cast<int64_t>(g.kh) * g.kw, pairs = (g.c + 1) / 2;
-  const int64_t tiles_per_row = (g.wo + kNarrowPixelsBf16 - 1) / kNarrowPixelsBf16;
-  const int64_t pair_step = (tiles_per_row * kNarrowPixelsBf16 + g.kw - 1 + kLanes - 1) /
-                            kLanes * kLanes;   // >= w + 2 pw, and every tile's reads
-  std::vector<Bf16Pair> wp(g.c_out * pairs * taps);
-  for (int64_t o = 0; o < g.c_out; ++o)
-    for (int64_t cp = 0; cp < pairs; ++cp)
-      for (int64_t k = 0; k < taps; ++k) {
-        const float* even = w + (o * g.c + 2 * cp) * taps + k;
-        wp[(o * pairs + cp) * taps + k] = PairOf(even[0], 2 * cp + 1 < g.c ? even[taps] : 0.f);
-      }
-  const int64_t out_plane = g.ho * g.wo, padded_h = g.h + 2 * g.ph;
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<Bf16Pair> ring(g.kh * pairs * pair_step);
-    std::vector<int64_t> held(g.kh, -1);   // the padded input row each slot holds
-    alignas(64) float tile[kNarrow][kNarrowPixelsBf16];
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < g.b * g.ho; ++r) {
-      const int64_t n = r / g.ho, oy = r % g.ho;
-      const Bf16Pair* rows[8];
-      for (int ky = 0; ky < g.kh; ++ky) {
-        const int64_t key = n * padded_h + oy + ky, slot = key % g.kh;
-        Bf16Pair* dst = ring.data() + slot * pairs * pair_step;
-        rows[ky] = dst;
-        if (held[slot] == key) continue;
-        held[slot] = key;
-        const int64_t iy = oy + ky - g.ph;
-        for (int64_t cp = 0; cp < pairs; ++cp) {
-          Bf16Pair* line = dst + cp * pair_step;
-          if (iy < 0 || iy >= g.h) {
-            std::fill(line, line + pair_step, 0u);
-            continue;
-          }
-          const float* even = x + ((n * g.c + 2 * cp) * g.h + iy) * g.w;
-          const bool has_odd = 2 * cp + 1 < g.c;
-          std::fill(line, line + g.pw, 0u);
-          int64_t i = 0;
-          if (has_odd)
-            for (; i + kLanes <= g.w; i += kLanes)
-              PairRows(even + i, even + g.h * g.w + i, line + g.pw + i);
-          for (; i < g.w; ++i) line[g.pw + i] = PairOf(even[i], has_odd ? even[g.h * g.w + i] : 0.f);
-          std::fill(line + g.pw + g.w, line + pair_step, 0u);
-        }
-      }
-      for (int64_t t = 0; t < tiles_per_row; ++t) {
-        const int64_t ox0 = t * kNarrowPixelsBf16;
-        const int64_t pixels = std::min<int64_t>(kNarrowPixelsBf16, g.wo - ox0);
-        const Bf16Pair* at_x[8];
-        for (int ky = 0; ky < g.kh; ++ky) at_x[ky] = rows[ky] + ox0;
-        tile_fn(at_x, pair_step, wp.data(), pairs, g.kh, g.kw, tile);
-        for (int64_t o = 0; o < g.c_out; ++o) {
-          const int64_t at = (n * g.c_out + o) * out_plane + oy * g.wo + ox0;
-          for (int64_t p = 0; p < pixels; ++p) y[at + p] = e.Apply(tile[o][p], o, at + p);
-        }
-      }
-    }
-  }
-}
-
 #else  // no AVX-512 BF16: the callers check Bf16Available() first
 
 bool Bf16Available() { return false; }
@@ -331,7 +204,6 @@ void PairChannels(const float*, int64_t, int64_t, int64_t, Bf16Pair*) {}
 void DirectConvBf16(const float*, const float*, float*, const Geometry&, const Epilogue&, int) {}
 void StridedConvBf16(const float*, const float*, float*, const Geometry&, const Epilogue&, int,
                      int) {}
-void NarrowConvBf16(const float*, const float*, float*, const Geometry&, const Epilogue&, int) {}
 
 #endif
 
