@@ -189,8 +189,9 @@ def replay_backward(calls, repeats):
             fn(*args)
 
         def both():
-            out = fn(*args)
-            out.backward(paddle.ones_like(out))
+            out = fn(*args)    # a tensor, or a tuple (a DCN's offsets and mask)
+            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            paddle.autograd.backward(outs, [paddle.ones_like(o) for o in outs])
         forward(), both()          # warm
         fwd = statistics.median(_time(forward) for _ in range(repeats))
         fb = statistics.median(_time(both) for _ in range(repeats))

@@ -98,6 +98,13 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
         const int64_t ox0 = t0 * kM, ix0 = ox0 - g.pw;
         const int64_t lo = std::max<int64_t>(0, -ix0);
         const int64_t hi = std::min<int64_t>(kChunk * kM + 2, g.w - ix0);
+        // The chunk's tiles, those transformed along x (whole groups of 8, see
+        // TransformAlongX) and the vectors of each row that transform reads (up to 4 floats
+        // past its last tile's): the last chunk of a row transforms only its own tiles.
+        const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
+        const int64_t tiles_x = std::min<int64_t>(kChunk, (tiles + 7) / 8 * 8);
+        const int64_t vecs =
+            std::min<int64_t>(kWidth / kLanes, (tiles_x * kM + 4 + kLanes - 1) / kLanes);
         // 1. input transform, a pair of channels at a time, into bfloat16 pairs. Columns
         // [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row loads its
         // lanes there and zeros elsewhere (masked lanes are never read).
@@ -131,7 +138,7 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
               const int64_t iy = iy0 + i;
               src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
             }
-            for (int64_t k = 0; k < kWidth / kLanes; ++k) {
+            for (int64_t k = 0; k < vecs; ++k) {
               Vec d[kT];
               for (int i = 0; i < kT; ++i)
                 d[i] = src[i] && masks[k]
@@ -141,14 +148,13 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
             }
             const float* af = reinterpret_cast<const float*>(across.data());
             for (int i = 0; i < kT; ++i)
-              TransformAlongX<kM>(af + i * kWidth, kChunk, out + i * kT * kPadded, kPadded);
+              TransformAlongX<kM>(af + i * kWidth, tiles_x, out + i * kT * kPadded, kPadded);
           }
           for (int xi = 0; xi < kXi; ++xi)
             PairVectors(two.data() + xi * kPadded, two.data() + (kXi + xi) * kPadded,
                         v.data() + (xi * pairs + cp) * kPadded);
         }
         // 2. products per output-channel block, then 3. output transform and store
-        const int64_t tiles = std::min<int64_t>(kChunk, tile_cols - t0);
         for (int64_t blk = 0; blk < blocks; ++blk) {
           const Vec* ub = u.data() + blk * kXi * pairs * kOutVecs;
           for (int xi = 0; xi < kXi; ++xi)
