@@ -8,16 +8,6 @@ import paddle.nn.functional as F
 import pytest
 
 from edvr.ops import fused_conv
-from edvr.utils.device import cpu_threads, set_cpu_threads
-
-
-@pytest.fixture(params=[1, 2], ids=['1 thread', '2 threads'])
-def threads(request):
-    """Run with 1 and with 2 math threads (the OpenMP split), restoring the count after."""
-    before = cpu_threads()
-    set_cpu_threads(request.param)
-    yield request.param
-    set_cpu_threads(before)
 
 
 def _weight_grad_float64(x, grad_out, padding):

@@ -11,25 +11,8 @@ from edvr.ops import bf16
 from edvr.ops.conv import Conv2D
 from edvr.ops.dcn import ModulatedDeformConv2D
 from edvr.ops.fused_conv import conv2d_fused
-from edvr.utils.device import cpu_threads, set_cpu_threads
+from edvr.utils.device import set_cpu_threads
 from tests.tiny import dygraph, tiny_net
-
-
-@pytest.fixture
-def bf16_ops(cpp_ops):
-    """The built ops where AVX-512 BF16 runs; skips (naming why) elsewhere."""
-    reason = bf16.bf16_unavailable_reason()
-    if reason:
-        pytest.skip(f'bfloat16 kernels unavailable here: {reason}')
-    return cpp_ops
-
-
-@pytest.fixture
-def threads_back():
-    """Restores the math-thread count a test changes."""
-    before = cpu_threads()
-    yield
-    set_cpu_threads(before)
 
 
 def to_bf16(a):

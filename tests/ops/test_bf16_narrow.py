@@ -11,15 +11,6 @@ from edvr.utils.device import cpu_threads, set_cpu_threads
 from tests.ops.test_bf16 import conv64, rel_rms, to_bf16
 
 
-@pytest.fixture
-def bf16_ops(cpp_ops):
-    """The built ops where AVX-512 BF16 runs; skips (naming why) elsewhere."""
-    reason = bf16.bf16_unavailable_reason()
-    if reason:
-        pytest.skip(f'bfloat16 kernels unavailable here: {reason}')
-    return cpp_ops
-
-
 @pytest.mark.parametrize('b, c, h, w, c_out, k, pad', [(2, 64, 11, 70, 3, 3, 1),
                                                        (1, 7, 5, 9, 1, 3, 1),
                                                        (3, 16, 9, 130, 4, 5, 2),

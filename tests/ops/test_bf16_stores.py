@@ -10,25 +10,6 @@ import pytest
 
 from edvr.ops import bf16
 from edvr.ops.conv import Conv2D
-from edvr.utils.device import cpu_threads, set_cpu_threads
-
-
-@pytest.fixture
-def bf16_ops(cpp_ops):
-    """The built ops where AVX-512 BF16 runs; skips (naming why) elsewhere."""
-    reason = bf16.bf16_unavailable_reason()
-    if reason:
-        pytest.skip(f'bfloat16 kernels unavailable here: {reason}')
-    return cpp_ops
-
-
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    """Runs the test with 1 and 2 math threads, then restores the count."""
-    before = cpu_threads()
-    set_cpu_threads(request.param)
-    yield request.param
-    set_cpu_threads(before)
 
 
 def rel_rms(a, b):

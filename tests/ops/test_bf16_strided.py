@@ -13,15 +13,6 @@ from edvr.utils.device import cpu_threads, set_cpu_threads
 from tests.ops.test_bf16 import rel_rms, to_bf16
 
 
-@pytest.fixture
-def bf16_ops(cpp_ops):
-    """The built ops where AVX-512 BF16 runs; skips (naming why) elsewhere."""
-    reason = bf16.bf16_unavailable_reason()
-    if reason:
-        pytest.skip(f'bfloat16 kernels unavailable here: {reason}')
-    return cpp_ops
-
-
 def conv64_strided(x, w, b, padding):
     out = paddle.nn.functional.conv2d(paddle.to_tensor(x), paddle.to_tensor(w),
                                       paddle.to_tensor(b), stride=2, padding=padding)

@@ -16,15 +16,6 @@ import pytest
 
 from edvr.ops import Conv2D, upsample2x
 from edvr.ops.conv import set_conv_kernel, get_conv_kernel
-from edvr.utils.device import cpu_threads, set_cpu_threads
-
-
-@pytest.fixture(params=[1, 2], ids=['1 thread', '2 threads'])
-def threads(request):
-    before = cpu_threads()
-    set_cpu_threads(request.param)
-    yield request.param
-    set_cpu_threads(before)
 
 
 @pytest.fixture(params=['cpp', 'direct'])

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "bf16_conv.h"
+#include "conv_geometry.h"
 #include "op_checks.h"
 #include "paddle/extension.h"
 
@@ -41,25 +42,11 @@ namespace {
 using edvr_ops::CheckFloat;
 using edvr_ops::Geometry;
 
+// ConvGeometry with stride 1 or 2 (the direct kernel's strides).
 Geometry Bf16Geometry(const std::vector<int64_t>& x, const std::vector<int64_t>& w, int ph,
                       int pw, const std::vector<int64_t>* x2, int stride) {
-  PD_CHECK(x.size() == 4 && w.size() == 4, "x and weight must be 4-D");
-  int64_t c = x[1];
-  if (x2) {
-    PD_CHECK(x2->size() == 4 && (*x2)[0] == x[0] && (*x2)[2] == x[2] && (*x2)[3] == x[3],
-             "x2 must be 4-D with x's batch, height and width");
-    c += (*x2)[1];
-  }
-  PD_CHECK(c == w[1], "weight has ", w[1], " input channels, x (and x2) ", c);
-  Geometry g{x[0], c, x[2], x[3], w[0], 0, 0, static_cast<int>(w[2]),
-             static_cast<int>(w[3]), ph, pw};
-  PD_CHECK(ph >= 0 && ph < g.kh && pw >= 0 && pw < g.kw,
-           "padding must be below the kernel size");
   PD_CHECK(stride == 1 || stride == 2, "stride must be 1 or 2");
-  g.ho = (g.h + 2 * ph - g.kh) / stride + 1;
-  g.wo = (g.w + 2 * pw - g.kw) / stride + 1;
-  PD_CHECK(g.ho > 0 && g.wo > 0, "input smaller than the kernel");
-  return g;
+  return edvr_ops::ConvGeometry(x, w, ph, pw, x2, stride);
 }
 
 // The shapes of Out and Out2 (see the top of the file).

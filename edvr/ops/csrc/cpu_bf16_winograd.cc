@@ -105,16 +105,9 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
         const int64_t tiles_x = std::min<int64_t>(kChunk, (tiles + 7) / 8 * 8);
         const int64_t vecs =
             std::min<int64_t>(kWidth / kLanes, (tiles_x * kM + 4 + kLanes - 1) / kLanes);
-        // 1. input transform, a pair of channels at a time, into bfloat16 pairs. Columns
-        // [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row loads its
-        // lanes there and zeros elsewhere (masked lanes are never read).
-        __mmask16 masks[kWidth / kLanes];
-        for (int64_t k = 0; k < kWidth / kLanes; ++k) {
-          uint32_t bits = 0;
-          for (int j = 0; j < kLanes; ++j)
-            if (k * kLanes + j >= lo && k * kLanes + j < hi) bits |= 1u << j;
-          masks[k] = static_cast<__mmask16>(bits);
-        }
+        // 1. input transform, a pair of channels at a time, into bfloat16 pairs (the input
+        // rows read with masked loads: ChunkColumns)
+        const ChunkColumns<kWidth / kLanes> columns(lo, hi);
         for (int64_t cp = 0; cp < pairs; ++cp) {
           for (int half = 0; half < 2; ++half) {
             const int64_t ci = 2 * cp + half;
@@ -132,20 +125,7 @@ void Bf16WinogradConv(const Inputs& in, const float* w, const Outputs& dst, cons
                 for (int64_t b = 0; b < static_cast<int64_t>(sizeof(float)) * (hi - lo); b += 64)
                   _mm_prefetch(line + b, _MM_HINT_T0);
               }
-            const float* xc = channel(ci);   // BT along y straight from the input rows
-            const float* src[kT];
-            for (int i = 0; i < kT; ++i) {
-              const int64_t iy = iy0 + i;
-              src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
-            }
-            for (int64_t k = 0; k < vecs; ++k) {
-              Vec d[kT];
-              for (int i = 0; i < kT; ++i)
-                d[i] = src[i] && masks[k]
-                           ? (Vec)_mm512_maskz_loadu_ps(masks[k], src[i] + k * kLanes)
-                           : Vec{};
-              Mat::Input(d, 1, across.data() + k, kWidth / kLanes);
-            }
+            TransformAlongY(channel(ci), g.h, g.w, iy0, ix0, columns, vecs, across.data());
             const float* af = reinterpret_cast<const float*>(across.data());
             for (int i = 0; i < kT; ++i)
               TransformAlongX<kM>(af + i * kWidth, tiles_x, out + i * kT * kPadded, kPadded);

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <vector>
 
+#include "conv_geometry.h"
 #include "fused_conv.h"
 #include "op_checks.h"
 #include "paddle/extension.h"
@@ -32,28 +33,8 @@
 namespace {
 
 using edvr_ops::CheckFloat;
-
+using edvr_ops::ConvGeometry;
 using edvr_ops::Geometry;
-
-Geometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>& w, int ph,
-                      int pw, const std::vector<int64_t>* x2 = nullptr) {
-  PD_CHECK(x.size() == 4 && w.size() == 4, "x and weight must be 4-D");
-  int64_t c = x[1];
-  if (x2) {
-    PD_CHECK(x2->size() == 4 && (*x2)[0] == x[0] && (*x2)[2] == x[2] && (*x2)[3] == x[3],
-             "x2 must be 4-D with x's batch, height and width");
-    c += (*x2)[1];
-  }
-  PD_CHECK(c == w[1], "weight has ", w[1], " input channels, x (and x2) ", c);
-  Geometry g{x[0], c, x[2], x[3], w[0], 0, 0, static_cast<int>(w[2]),
-             static_cast<int>(w[3]), ph, pw};
-  PD_CHECK(ph >= 0 && ph < g.kh && pw >= 0 && pw < g.kw,
-           "padding must be below the kernel size");
-  g.ho = g.h + 2 * ph - g.kh + 1;
-  g.wo = g.w + 2 * pw - g.kw + 1;
-  PD_CHECK(g.ho > 0 && g.wo > 0, "input smaller than the kernel");
-  return g;
-}
 
 // y (b, c, 2 ho, 2 wo) <- pixel_shuffle(conv (b, 4 c, ho, wo), 2).
 void Shuffle(const float* conv, float* y, const Geometry& g, int threads) {
@@ -92,7 +73,7 @@ std::vector<paddle::Tensor> FusedConvOp(const paddle::Tensor& x, const paddle::T
     CheckFloat(*x2, "x2");
     x2_shape = x2->shape();
   }
-  const Geometry g = MakeGeometry(x.shape(), weight.shape(), ph, pw, x2 ? &x2_shape : nullptr);
+  const Geometry g = ConvGeometry(x.shape(), weight.shape(), ph, pw, x2 ? &x2_shape : nullptr);
   PD_CHECK(!shuffle || (g.c_out % 4 == 0 && !residual),
            "shuffle needs output channels divisible by 4 and no residual");
   edvr_ops::Epilogue epilogue{nullptr, nullptr, activate != 0, slope, residual_first != 0};
@@ -148,7 +129,7 @@ std::vector<paddle::Tensor> SplitSigmoidConvOp(const paddle::Tensor& x,
                                                int ph, int pw, int split, int threads) {
   CheckFloat(x, "x");
   CheckFloat(weight, "weight");
-  const Geometry g = MakeGeometry(x.shape(), weight.shape(), ph, pw);
+  const Geometry g = ConvGeometry(x.shape(), weight.shape(), ph, pw);
   PD_CHECK(g.kh == 3 && g.kw == 3 && g.c_out > edvr_ops::kNarrow,
            "split outputs need a 3x3 kernel and more than ", edvr_ops::kNarrow, " outputs");
   PD_CHECK(split > 0 && split < g.c_out && split % edvr_ops::kLanes == 0,
@@ -173,7 +154,7 @@ std::vector<paddle::Tensor> SplitSigmoidConvOp(const paddle::Tensor& x,
 std::vector<std::vector<int64_t>> SplitSigmoidConvShape(
     const std::vector<int64_t>& x, const std::vector<int64_t>& w,
     const paddle::optional<std::vector<int64_t>>&, int ph, int pw, int split, int) {
-  const Geometry g = MakeGeometry(x, w, ph, pw);
+  const Geometry g = ConvGeometry(x, w, ph, pw);
   return {{g.b, split, g.ho, g.wo}, {g.b, g.c_out - split, g.ho, g.wo}};
 }
 
@@ -188,7 +169,7 @@ std::vector<std::vector<int64_t>> FusedConvShape(
     const paddle::optional<std::vector<int64_t>>&, const paddle::optional<std::vector<int64_t>>&,
     const paddle::optional<std::vector<int64_t>>& x2, int ph, int pw, int, float, int, int, int,
     int shuffle) {
-  const Geometry g = MakeGeometry(x, w, ph, pw, x2 ? &*x2 : nullptr);
+  const Geometry g = ConvGeometry(x, w, ph, pw, x2 ? &*x2 : nullptr);
   if (shuffle) return {{g.b, g.c_out / 4, 2 * g.ho, 2 * g.wo}};
   return {{g.b, g.c_out, g.ho, g.wo}};
 }

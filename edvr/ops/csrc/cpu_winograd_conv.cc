@@ -67,32 +67,12 @@ void Winograd(const Inputs& in, const float* w, const Outputs& dst, const Geomet
             std::min<int64_t>(kWidth / kLanes, (tiles_x * M + 4 + kLanes - 1) / kLanes);
         // 1. input transform of every channel: V[xi][ci][t]
 #if defined(__AVX512F__)
-        // Columns [lo, hi) of the chunk's kWidth lie inside the input: vector k of a row
-        // loads its lanes there and zeros elsewhere (masked lanes are never read).
-        __mmask16 masks[kWidth / kLanes];
-        for (int64_t k = 0; k < kWidth / kLanes; ++k) {
-          uint32_t bits = 0;
-          for (int j = 0; j < kLanes; ++j)
-            if (k * kLanes + j >= lo && k * kLanes + j < hi) bits |= 1u << j;
-          masks[k] = static_cast<__mmask16>(bits);
-        }
+        const ChunkColumns<kWidth / kLanes> columns(lo, hi);
 #endif
         for (int64_t ci = 0; ci < g.c; ++ci) {
           const float* xc = ci < in.c1 ? xn + ci * plane : x2n + (ci - in.c1) * plane;
 #if defined(__AVX512F__)
-          // BT along y straight from the input rows, kLanes columns at once
-          const float* src[T];
-          for (int i = 0; i < T; ++i) {
-            const int64_t iy = iy0 + i;
-            src[i] = iy >= 0 && iy < g.h ? xc + iy * g.w + ix0 : nullptr;
-          }
-          for (int64_t k = 0; k < vecs; ++k) {
-            Vec d[T];
-            for (int i = 0; i < T; ++i)
-              d[i] = src[i] && masks[k] ? (Vec)_mm512_maskz_loadu_ps(masks[k], src[i] + k * kLanes)
-                                        : Vec{};
-            Mat::Input(d, 1, across.data() + k, kWidth / kLanes);
-          }
+          TransformAlongY(xc, g.h, g.w, iy0, ix0, columns, vecs, across.data());
 #else
           float* rf = reinterpret_cast<float*>(rows.data());
           std::fill(rf, rf + T * kWidth, 0.f);

@@ -8,7 +8,8 @@
 //
 // the matrices themselves (`Matrices<4>`), `Apply` (any of them, one vector per row),
 // `Matrices<4>::Input` / `Output` (BT and AT with their shared terms computed once) and
-// `TransformAlongX` (BT across a row of tiles, 16 or 8 tiles per vector) and
+// `TransformAlongY` / `TransformAlongX` (BT down the input rows with masked loads, then
+// across a row of tiles, 16 or 8 tiles per vector) and
 // `TransformWeights` (G g GT of every kernel, packed for the register tile).
 #pragma once
 
@@ -175,6 +176,45 @@ inline void TransformAlongX(const float* row, int64_t tiles, float* out, int64_t
 #endif
   for (int64_t t = first; t < tiles; ++t) Matrices<M>::Input(row + t * M, 1, out + t, out_step);
 }
+
+#if defined(__AVX512F__)
+// The masks of a chunk's input columns, kVecs vectors of kLanes: lane j of vector k is column
+// k * kLanes + j of the chunk, read where it lies inside the input ([lo, hi)), else zero
+// (masked lanes are never read).
+template <int kVecs>
+struct ChunkColumns {
+  __mmask16 masks[kVecs];
+
+  ChunkColumns(int64_t lo, int64_t hi) {
+    for (int64_t k = 0; k < kVecs; ++k) {
+      uint32_t bits = 0;
+      for (int j = 0; j < kLanes; ++j)
+        if (k * kLanes + j >= lo && k * kLanes + j < hi) bits |= 1u << j;
+      masks[k] = static_cast<__mmask16>(bits);
+    }
+  }
+};
+
+// BT along y of the 6 input rows under a row of tiles of one channel, straight from the
+// channel's plane xc (h x w; rows iy0 .. iy0 + 5, zeros outside, columns from ix0): the
+// first `vecs` vectors of each transformed row into across[r * kVecs + k].
+template <int kVecs>
+inline void TransformAlongY(const float* xc, int64_t h, int64_t w, int64_t iy0, int64_t ix0,
+                            const ChunkColumns<kVecs>& columns, int64_t vecs, Vec* across) {
+  const float* src[6];
+  for (int i = 0; i < 6; ++i) {
+    const int64_t iy = iy0 + i;
+    src[i] = iy >= 0 && iy < h ? xc + iy * w + ix0 : nullptr;
+  }
+  for (int64_t k = 0; k < vecs; ++k) {
+    const __mmask16 mask = columns.masks[k];
+    Vec d[6];
+    for (int i = 0; i < 6; ++i)
+      d[i] = src[i] && mask ? (Vec)_mm512_maskz_loadu_ps(mask, src[i] + k * kLanes) : Vec{};
+    Matrices<4>::Input(d, 1, across + k, kVecs);
+  }
+}
+#endif
 
 // G g GT of every (o, ci) -> [block of kBlock output channels][xi][c][kBlock], zero-filled.
 template <int M>
