@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The Paddle ops of the bfloat16 inference mode (AVX-512 BF16; kernels in cpu_bf16_winograd.cc
-// and cpu_bf16_conv.cc):
+// The Paddle ops of the bfloat16 inference mode (AVX-512 BF16; kernels in cpu_bf16_winograd.cc,
+// cpu_bf16_conv.cc and cpu_bf16_narrow.cc):
 //
 //   edvr_conv_bf16   the arguments and results of edvr_conv_fused and edvr_conv_split_sigmoid
 //                    (cpu_fused_conv_op.cc) in one op: x (b, c1, h, w), weight
