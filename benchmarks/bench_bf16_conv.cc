@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The bfloat16 convolution kernels (edvr/ops/csrc/cpu_bf16_conv.cc: the direct prototype;
+// The bfloat16 convolution kernels (edvr/ops/csrc/cpu_bf16_conv.cc: the direct kernel;
 // cpu_bf16_winograd.cc: the bfloat16 mode's Winograd) against the float32 kernels on EDVR's
 // dominant 3x3 shapes, and the machine's register-only peaks.
 // Built and run by bench_bf16_conv.py (or by hand, from the repository root):

@@ -4,7 +4,7 @@
 Compiles ``bench_bf16_conv.cc`` with the kernels of ``edvr/ops/csrc`` (g++, -O3
 -march=native, OpenMP) into a temporary folder and runs it: the register-only float32 and
 bfloat16 peaks of this CPU, then, for EDVR's dominant 3x3 shapes, the time and error of the
-float32 direct and Winograd kernels, the bfloat16 direct prototype and the bfloat16 mode's
+float32 direct and Winograd kernels, the bfloat16 direct kernel and the bfloat16 mode's
 Winograd kernel (see the .cc file).
 
     python benchmarks/bench_bf16_conv.py                 # 2 threads, 3 rounds

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The bfloat16 inference mode's kernels beyond fused_conv.h's prototype declarations.
+// The bfloat16 inference mode's kernels beyond those fused_conv.h declares (the bfloat16 register
+// tile and direct kernel): Winograd, strided, narrow, and the bfloat16 conversions they share.
 #pragma once
 
 #include <cstdint>
