@@ -47,62 +47,28 @@ using edvr_ops::Vec;
 void DcnForward(const float* x, const float* offset, const float* mask, const float* weight,
                 const float* bias, float* y, const DcnGeometry& s, int threads) {
   const int64_t taps = static_cast<int64_t>(s.kh) * s.kw, rows = s.c * taps;
-  const int64_t cg = s.c / s.groups, npos = s.ho * s.wo;
+  const int64_t npos = s.ho * s.wo;
   const int64_t blocks = (s.c_out + kBlock - 1) / kBlock;
   const int64_t position_blocks = (npos + kPositions - 1) / kPositions;
   const std::vector<Vec> packed = edvr_ops::PackWeights(weight, s.c_out, rows);
-#if defined(EDVR_DCN_OCTETS)
-  const std::vector<float> octets =
-      cg % kOctet == 0 ? ChannelOctets(x, s, threads) : std::vector<float>();
-#endif
+  const std::vector<float> octets = OctetsFor(x, s, threads);
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> cols(rows * kPositions);
     std::vector<Vec> out(kPositions * kOutVecs);
     Samples samples;
-    float base_y[kPositions], base_x[kPositions];
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < s.b * position_blocks; ++task) {
       const int64_t n = task / position_blocks, p0 = task % position_blocks * kPositions;
       const int64_t count = std::min(kPositions, npos - p0);
-      for (int64_t i = 0; i < count; ++i) {
-        base_y[i] = static_cast<float>((p0 + i) / s.wo * s.sh - s.ph);
-        base_x[i] = static_cast<float>((p0 + i) % s.wo * s.sw - s.pw);
-      }
-      for (int64_t g = 0; g < s.groups; ++g)
-        for (int k = 0; k < taps; ++k) {
-          samples.Locate(offset, mask, s, n, g, k, p0, count, base_y, base_x);
-#if defined(EDVR_DCN_OCTETS)
-          if (cg % kOctet == 0) {
-            for (int64_t first = g * cg; first < (g + 1) * cg; first += kOctet)
-              SampleOctet(octets.data() + (n * s.c + first) * s.h * s.w, samples, cols.data(),
-                          taps, k, first);
-            continue;
-          }
-#endif
-          for (int64_t ci = 0; ci < cg; ++ci) {
-            const int64_t c = g * cg + ci;
-            const float* in = x + (n * s.c + c) * s.h * s.w;
-            float* row = cols.data() + (c * taps + k) * kPositions;
-            for (int64_t i = 0; i < kPositions; ++i)
-              row[i] = samples.w[0][i] * in[samples.at[0][i]] +
-                       samples.w[1][i] * in[samples.at[1][i]] +
-                       samples.w[2][i] * in[samples.at[2][i]] +
-                       samples.w[3][i] * in[samples.at[3][i]];
-          }
-        }
+      SampleBlock(x, octets, offset, mask, s, n, p0, count, samples, cols.data());
       for (int64_t blk = 0; blk < blocks; ++blk) {
         for (int64_t i = 0; i < count; i += kPixels)
           edvr_ops::Products(cols.data() + i, kPositions, packed.data() + blk * rows * kOutVecs,
                              rows, out.data() + i * kOutVecs, kOutVecs,
                              static_cast<int>(std::min<int64_t>(kPixels, count - i)));
         const float* values = reinterpret_cast<const float*>(out.data());  // [i][kBlock]
-        for (int64_t j = 0; j < std::min<int64_t>(kBlock, s.c_out - blk * kBlock); ++j) {
-          const int64_t o = blk * kBlock + j;
-          const float b = bias ? bias[o] : 0.f;
-          float* dst = y + (n * s.c_out + o) * npos + p0;
-          for (int64_t i = 0; i < count; ++i) dst[i] = values[i * kBlock + j] + b;
-        }
+        StoreBlock(values, bias, y, s, n, blk, p0, count);
       }
     }
   }

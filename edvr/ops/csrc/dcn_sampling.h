@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The deformable convolution's bilinear sampling into column blocks and its op's checks and
-// shapes, shared by the float32 (cpu_dcn_forward.cc) and bfloat16 (cpu_bf16_dcn.cc) kernels:
-// the same samples, bit for bit. The backward (cpu_dcn_backward.cc) checks its inputs with
+// The deformable convolution's bilinear sampling into column blocks (SampleBlock), the store
+// of a block's products (StoreBlock) and its op's checks and shapes, shared by the float32
+// (cpu_dcn_forward.cc) and bfloat16 (cpu_bf16_dcn.cc) kernels: the same samples, bit for bit. The backward (cpu_dcn_backward.cc) checks its inputs with
 // `MakeGeometry` too.
 // Included inside each file's unnamed namespace, after its `using edvr_ops::...` lines.
 #ifndef EDVR_OPS_DCN_SAMPLING_H_
@@ -104,6 +104,65 @@ inline void SampleOctet(const float* xg, const Samples& samples, float* cols, in
   }
 }
 #endif
+
+// The input as ChannelOctets where the octet path applies (a multiple of kOctet channels
+// per group, built with AVX2), else empty (the per-channel path).
+std::vector<float> OctetsFor(const float* x, const DcnGeometry& s, int threads) {
+#if defined(EDVR_DCN_OCTETS)
+  if ((s.c / s.groups) % kOctet == 0) return ChannelOctets(x, s, threads);
+#endif
+  return {};
+}
+
+// The column block of sample n's positions [p0, p0 + count): row c * K + k holds input
+// channel c sampled bilinearly at tap k, times the mask (kPositions floats a row; positions
+// past count read zero). `octets` is OctetsFor(x) (empty: channel by channel).
+void SampleBlock(const float* x, const std::vector<float>& octets, const float* offset,
+                 const float* mask, const DcnGeometry& s, int64_t n, int64_t p0, int64_t count,
+                 Samples& samples, float* cols) {
+  const int64_t taps = static_cast<int64_t>(s.kh) * s.kw, cg = s.c / s.groups;
+  float base_y[kPositions], base_x[kPositions];
+  for (int64_t i = 0; i < count; ++i) {
+    base_y[i] = static_cast<float>((p0 + i) / s.wo * s.sh - s.ph);
+    base_x[i] = static_cast<float>((p0 + i) % s.wo * s.sw - s.pw);
+  }
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int k = 0; k < taps; ++k) {
+      samples.Locate(offset, mask, s, n, g, k, p0, count, base_y, base_x);
+#if defined(EDVR_DCN_OCTETS)
+      if (!octets.empty()) {
+        for (int64_t first = g * cg; first < (g + 1) * cg; first += kOctet)
+          SampleOctet(octets.data() + (n * s.c + first) * s.h * s.w, samples, cols, taps, k,
+                      first);
+        continue;
+      }
+#endif
+      for (int64_t ci = 0; ci < cg; ++ci) {
+        const int64_t c = g * cg + ci;
+        const float* in = x + (n * s.c + c) * s.h * s.w;
+        float* row = cols + (c * taps + k) * kPositions;
+        for (int64_t i = 0; i < kPositions; ++i)
+          row[i] = samples.w[0][i] * in[samples.at[0][i]] +
+                   samples.w[1][i] * in[samples.at[1][i]] +
+                   samples.w[2][i] * in[samples.at[2][i]] +
+                   samples.w[3][i] * in[samples.at[3][i]];
+      }
+    }
+}
+
+// The products of output-channel block blk for positions [p0, p0 + count) of sample n,
+// values[i * kBlock + j] for position i and channel blk * kBlock + j, plus the bias, into
+// y (b, c_out, ho, wo).
+void StoreBlock(const float* values, const float* bias, float* y, const DcnGeometry& s,
+                int64_t n, int64_t blk, int64_t p0, int64_t count) {
+  const int64_t npos = s.ho * s.wo;
+  for (int64_t j = 0; j < std::min<int64_t>(kBlock, s.c_out - blk * kBlock); ++j) {
+    const int64_t o = blk * kBlock + j;
+    const float b = bias ? bias[o] : 0.f;
+    float* dst = y + (n * s.c_out + o) * npos + p0;
+    for (int64_t i = 0; i < count; ++i) dst[i] = values[i * kBlock + j] + b;
+  }
+}
 
 DcnGeometry MakeGeometry(const std::vector<int64_t>& x, const std::vector<int64_t>& offset,
                          const std::vector<int64_t>& mask, const std::vector<int64_t>& w,
