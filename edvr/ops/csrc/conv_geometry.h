@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The checked Geometry of a fused convolution op's call (edvr_conv_fused, edvr_conv_bf16).
+// The checked Geometry and Epilogue of a fused convolution op's call (edvr_conv_fused,
+// edvr_conv_split_sigmoid, edvr_conv_bf16).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "fused_conv.h"
+#include "op_checks.h"
 #include "paddle/extension.h"
 
 namespace edvr_ops {
@@ -33,6 +35,26 @@ inline Geometry ConvGeometry(const std::vector<int64_t>& x, const std::vector<in
   g.wo = (g.w + 2 * pw - g.kw) / stride + 1;
   PD_CHECK(g.ho > 0 && g.wo > 0, "input smaller than the kernel");
   return g;
+}
+
+// The Epilogue of a call with geometry g: bias (c_out) and residual (g's output shape), each
+// float32 on the CPU or absent. Fails the op with a message naming what does not fit.
+inline Epilogue ConvEpilogue(const Geometry& g, const paddle::optional<paddle::Tensor>& bias,
+                             const paddle::optional<paddle::Tensor>& residual, bool activate,
+                             float slope, bool residual_first) {
+  Epilogue epilogue{nullptr, nullptr, activate, slope, residual_first};
+  if (bias) {
+    CheckFloat(*bias, "bias");
+    PD_CHECK(bias->numel() == g.c_out, "bias must have ", g.c_out, " values");
+    epilogue.bias = bias->data<float>();
+  }
+  if (residual) {
+    CheckFloat(*residual, "residual");
+    PD_CHECK(residual->shape() == std::vector<int64_t>({g.b, g.c_out, g.ho, g.wo}),
+             "residual must have the output's shape");
+    epilogue.residual = residual->data<float>();
+  }
+  return epilogue;
 }
 
 }  // namespace edvr_ops

@@ -85,18 +85,8 @@ std::vector<paddle::Tensor> Bf16ConvOp(const paddle::Tensor& x, const paddle::Te
                       !residual),
            "split must lie inside the output channels, be a multiple of ", edvr_ops::kLanes,
            " and come without a residual");
-  edvr_ops::Epilogue epilogue{nullptr, nullptr, activate != 0, slope, residual_first != 0};
-  if (bias) {
-    CheckFloat(*bias, "bias");
-    PD_CHECK(bias->numel() == g.c_out, "bias must have ", g.c_out, " values");
-    epilogue.bias = bias->data<float>();
-  }
-  if (residual) {
-    CheckFloat(*residual, "residual");
-    PD_CHECK(residual->shape() == std::vector<int64_t>({g.b, g.c_out, g.ho, g.wo}),
-             "residual must have the output's shape");
-    epilogue.residual = residual->data<float>();
-  }
+  const edvr_ops::Epilogue epilogue =
+      edvr_ops::ConvEpilogue(g, bias, residual, activate != 0, slope, residual_first != 0);
   const auto shapes = Bf16Shapes(g, shuffle, split);
   auto y = paddle::empty(shapes[0], paddle::DataType::FLOAT32, paddle::CPUPlace());
   auto y2 = paddle::empty(shapes[1], paddle::DataType::FLOAT32, paddle::CPUPlace());

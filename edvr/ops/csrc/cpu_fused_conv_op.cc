@@ -76,18 +76,8 @@ std::vector<paddle::Tensor> FusedConvOp(const paddle::Tensor& x, const paddle::T
   const Geometry g = ConvGeometry(x.shape(), weight.shape(), ph, pw, x2 ? &x2_shape : nullptr);
   PD_CHECK(!shuffle || (g.c_out % 4 == 0 && !residual),
            "shuffle needs output channels divisible by 4 and no residual");
-  edvr_ops::Epilogue epilogue{nullptr, nullptr, activate != 0, slope, residual_first != 0};
-  if (bias) {
-    CheckFloat(*bias, "bias");
-    PD_CHECK(bias->numel() == g.c_out, "bias must have ", g.c_out, " values");
-    epilogue.bias = bias->data<float>();
-  }
-  if (residual) {
-    CheckFloat(*residual, "residual");
-    PD_CHECK(residual->shape() == std::vector<int64_t>({g.b, g.c_out, g.ho, g.wo}),
-             "residual must have the output's shape");
-    epilogue.residual = residual->data<float>();
-  }
+  const edvr_ops::Epilogue epilogue =
+      edvr_ops::ConvEpilogue(g, bias, residual, activate != 0, slope, residual_first != 0);
   auto y = shuffle ? paddle::empty({g.b, g.c_out / 4, 2 * g.ho, 2 * g.wo},
                                    paddle::DataType::FLOAT32, paddle::CPUPlace())
                    : paddle::empty({g.b, g.c_out, g.ho, g.wo}, paddle::DataType::FLOAT32,
@@ -135,12 +125,8 @@ std::vector<paddle::Tensor> SplitSigmoidConvOp(const paddle::Tensor& x,
   PD_CHECK(split > 0 && split < g.c_out && split % edvr_ops::kLanes == 0,
            "split must lie inside the output channels and be a multiple of ",
            edvr_ops::kLanes);
-  edvr_ops::Epilogue epilogue{nullptr, nullptr, false, 0.f, false};
-  if (bias) {
-    CheckFloat(*bias, "bias");
-    PD_CHECK(bias->numel() == g.c_out, "bias must have ", g.c_out, " values");
-    epilogue.bias = bias->data<float>();
-  }
+  const edvr_ops::Epilogue epilogue =
+      edvr_ops::ConvEpilogue(g, bias, paddle::optional<paddle::Tensor>(), false, 0.f, false);
   auto y = paddle::empty({g.b, split, g.ho, g.wo}, paddle::DataType::FLOAT32,
                          paddle::CPUPlace());
   auto y2 = paddle::empty({g.b, g.c_out - split, g.ho, g.wo}, paddle::DataType::FLOAT32,
